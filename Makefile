@@ -1,0 +1,107 @@
+# curate: build, test, demo, bench, fuzz. `make help` lists the targets.
+# Three flavours share the sources, each in its own object folder:
+#   release (bin/curate), dev (-Werror, used by `make test`), asan (ASan+UBSan tests).
+
+PKGS     := mpich jansson libzstd yaml-0.1 libcrypto zlib
+CC       ?= gcc
+MODE     ?= release
+BUILD    := build/$(MODE)
+
+CFLAGS_release := -O2 -g
+CFLAGS_dev     := -O2 -g -Werror
+CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS_asan   := -fsanitize=address,undefined
+CFLAGS_fuzz    := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+LDFLAGS_fuzz   := -fsanitize=address,undefined
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+            $(CFLAGS_$(MODE)) $(PKG_CFLAGS) -Ipipeline -Istages -MMD -MP
+LDFLAGS  := $(LDFLAGS_$(MODE))
+LDLIBS   = $(PKG_LIBS) -lm -lpthread
+
+LIB_SRC  := $(sort $(filter-out pipeline/main.c,$(wildcard pipeline/*.c stages/*.c stages/*/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/fuzz_%)
+
+DEPS_STAMP := $(HOME)/.cache/curate/deps-$(shell cat scripts/deps.version 2>/dev/null || echo 0).stamp
+
+.PHONY: all help deps test demo bench fuzz clean tests-bin fuzz-bin binary
+.DEFAULT_GOAL := all
+
+## all: build bin/curate (installs missing dependencies first)
+all: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory MODE=release binary
+	@mkdir -p bin && ln -sf ../build/release/curate bin/curate
+
+binary: $(BUILD)/curate
+
+$(BUILD)/curate: $(BUILD)/pipeline/main.o $(BUILD)/libcurate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libcurate.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcurate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcurate.a $(LDLIBS) -lcmocka
+
+# replay drivers: a fuzz target fed the saved corpus, run by `make test`
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/libcurate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(BUILD)/libcurate.a $(LDLIBS)
+
+# libFuzzer binaries (MODE=fuzz, CC=clang)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libcurate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libcurate.a $(LDLIBS)
+
+tests-bin: $(BUILD)/curate $(TEST_BIN) $(REPLAY_BIN)
+
+fuzz-bin: $(FUZZ_BIN)
+
+## deps: install the Debian packages and npm artefacts curate needs (idempotent)
+deps:
+	@bash scripts/deps.sh
+
+$(DEPS_STAMP): scripts/deps.sh scripts/deps.version
+	@bash scripts/deps.sh
+
+## test: build with -Werror and under ASan/UBSan, then run every test
+test: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory MODE=dev tests-bin
+	@$(MAKE) --no-print-directory MODE=asan tests-bin
+	@$(MAKE) --no-print-directory all
+	@bash tests/run.sh
+
+## demo: build and run the pipeline on the embedded default input (configs/demo.yaml)
+demo: all
+	@bash scripts/demo.sh
+
+## bench: measure speed and memory against reference tools; writes docs/benchmarks.md
+bench: all
+	@bash scripts/bench.sh
+
+## fuzz: build the libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS (default 60)
+fuzz: $(DEPS_STAMP)
+	@bash scripts/fuzz.sh
+
+## clean: remove build outputs
+clean:
+	rm -rf build bin
+
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  make /'
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/pipeline/main.d

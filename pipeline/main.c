@@ -1,0 +1,283 @@
+/* curate: the command-line driver. Every command is an MPI program: alone it is one rank,
+ * under mpiexec or srun it is N. Commands come from the table below; stage commands are
+ * generated from the stage table (stages/stages.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "inspect.h"
+#include "log.h"
+#include "par.h"
+#include "stage.h"
+
+#ifndef CURATE_VERSION
+#define CURATE_VERSION "0.1.0"
+#endif
+
+static int quiet(void) { return par_rank() != 0; }
+
+static const struct cli_opt stage_opts[] = {
+	{"config", 'c', "FILE", "the YAML config (default: built-in defaults)"},
+	{"force", 0, NULL, "rerun from scratch even if up to date"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct cli_opt config_only_opts[] = {
+	{"config", 'c', "FILE", "the YAML config (default: built-in defaults)"},
+	{"origin", 0, NULL, "comment each value with where it came from"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct cli_opt inspect_opts[] = {
+	{"records", 'n', "N", "print the first N records (default 3)"},
+	{"raw", 0, NULL, "print records as their JSON lines, whole"},
+	{"summary", 's', NULL, "print only the counts and metadata summary"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
+
+/* Loads the config named by -c (or defaults) with the KEY=VALUE positionals applied. */
+static struct config *load_config(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	size_t nsec;
+	const struct config_section *sec = stage_config_sections(&nsec);
+	for (int i = 0; i < a->npos; i++) {
+		if (!strchr(a->pos[i], '=')) {
+			if (!quiet())
+				fprintf(stderr, "curate %s: unexpected argument '%s' (overrides are "
+						"KEY=VALUE); see 'curate %s --help'\n",
+					cmd->name, a->pos[i], cmd->name);
+			return NULL;
+		}
+	}
+	struct config *cfg = config_load(cli_get(cmd, a, "config"), sec, nsec, a->pos,
+					 (size_t)a->npos);
+	if (!cfg) {
+		if (!quiet())
+			fprintf(stderr, "curate %s: %s\n", cmd->name, err_get());
+		return NULL;
+	}
+	log_max_level = log_parse_level(config_str(cfg, "log_level"));
+	return cfg;
+}
+
+static int cmd_stage(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	struct config *cfg = load_config(cmd, a);
+	if (!cfg)
+		return 2;
+	struct stage_opts o = {cli_get(cmd, a, "force") != NULL};
+	int rc = stage_execute(cmd->stage, cfg, &o);
+	config_free(cfg);
+	return rc ? 1 : 0;
+}
+
+static int cmd_run(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	struct config *cfg = load_config(cmd, a);
+	if (!cfg)
+		return 2;
+	const char *const *list;
+	size_t n = config_list(cfg, "stages", &list);
+	for (size_t i = 0; i < n; i++) {
+		if (!stage_find(list[i])) {
+			if (!quiet())
+				fprintf(stderr, "curate run: %s: stages: unknown stage '%s'\n",
+					config_origin(cfg, "stages"), list[i]);
+			config_free(cfg);
+			return 2;
+		}
+	}
+	struct stage_opts o = {cli_get(cmd, a, "force") != NULL};
+	double t0 = now_seconds();
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = stage_execute(stage_find(list[i]), cfg, &o);
+	if (!rc)
+		log_info("run: %zu stages complete in %.1fs; outputs under %s/", n,
+			 now_seconds() - t0, config_str(cfg, "workdir"));
+	config_free(cfg);
+	return rc ? 1 : 0;
+}
+
+static int cmd_status(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	struct config *cfg = load_config(cmd, a);
+	if (!cfg)
+		return 2;
+	static const char *names[] = {"not run", "partial", "stale (config or input changed)",
+				      "done"};
+	const char *const *list;
+	size_t n = config_list(cfg, "stages", &list);
+	for (size_t i = 0; i < n; i++) {
+		const struct stage_def *def = stage_find(list[i]);
+		if (!def)
+			continue;
+		uint32_t done, total;
+		enum stage_state s = stage_status(def, cfg, &done, &total);
+		if (!quiet())
+			printf("%-14s %-32s %u/%u shards\n", def->name, names[s], done, total);
+	}
+	config_free(cfg);
+	return 0;
+}
+
+static int cmd_config(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	if (a->npos < 1 || (strcmp(a->pos[0], "show") && strcmp(a->pos[0], "defaults"))) {
+		if (!quiet())
+			fprintf(stderr, "curate config: expected 'show' or 'defaults'; see 'curate "
+					"config --help'\n");
+		return 2;
+	}
+	if (!strcmp(a->pos[0], "defaults")) {
+		size_t nsec;
+		const struct config_section *sec = stage_config_sections(&nsec);
+		if (!quiet())
+			config_write_defaults(sec, nsec, stdout);
+		return 0;
+	}
+	struct cli_args rest = *a;
+	rest.pos++, rest.npos--;
+	struct config *cfg = load_config(cmd, &rest);
+	if (!cfg)
+		return 2;
+	if (!quiet())
+		config_show(cfg, stdout, cli_get(cmd, a, "origin") != NULL);
+	config_free(cfg);
+	return 0;
+}
+
+static int cmd_inspect(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	if (a->npos < 1) {
+		if (!quiet())
+			fprintf(stderr, "curate inspect: expected a shard or stage directory; see "
+					"'curate inspect --help'\n");
+		return 2;
+	}
+	struct inspect_opts o = {3, cli_get(cmd, a, "raw") != NULL, 0};
+	const char *n = cli_get(cmd, a, "records");
+	if (n) {
+		char *end;
+		o.records = strtol(n, &end, 10);
+		if (*end || o.records < 0) {
+			if (!quiet())
+				fprintf(stderr, "curate inspect: -n expects a count, got '%s'\n", n);
+			return 2;
+		}
+	}
+	if (cli_get(cmd, a, "summary"))
+		o.records = 0;
+	if (quiet())
+		return 0;
+	int rc = 0;
+	for (int i = 0; i < a->npos; i++)
+		rc |= inspect_path(a->pos[i], &o, stdout) < 0;
+	return rc ? 1 : 0;
+}
+
+static int cmd_version(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	if (!quiet())
+		printf("curate %s\n", CURATE_VERSION);
+	return 0;
+}
+
+static const struct cli_cmd fixed_cmds[] = {
+	{"run", "[-c FILE] [--force] [KEY=VALUE...]",
+	 "run the configured stages in order",
+	 "Runs every stage of `stages` in order. Stages whose config section and input are\n"
+	 "unchanged are skipped; a stage that was killed resumes at its unfinished shards.",
+	 stage_opts, cmd_run, NULL},
+	{"status", "[-c FILE] [KEY=VALUE...]", "show each configured stage's state", NULL,
+	 config_only_opts, cmd_status, NULL},
+	{"config", "show|defaults [-c FILE] [--origin] [KEY=VALUE...]",
+	 "print the effective config, or the documented defaults",
+	 "'show' prints the effective config with defaults filled in; 'defaults' prints\n"
+	 "every option with its documentation (configs/default.yaml).",
+	 config_only_opts, cmd_config, NULL},
+	{"inspect", "[-n N] [--raw] [--summary] PATH...",
+	 "print records, counts and a metadata summary of shards",
+	 "PATH is a shard (part-NNNNN.jsonl.zst) or a stage directory; a stage directory's\n"
+	 "shards are checked against the SHA-256 in its manifest.",
+	 inspect_opts, cmd_inspect, NULL},
+	{"version", "", "print the version", NULL, no_opts, cmd_version, NULL},
+};
+
+static struct cli_cmd *commands;
+static size_t ncommands;
+
+static void build_commands(void)
+{
+	ncommands = ARRAY_LEN(fixed_cmds) + stage_count;
+	commands = xcalloc(ncommands, sizeof *commands);
+	size_t k = 0;
+	/* stages first, in pipeline order: they are what users run */
+	for (size_t i = 0; i < stage_count; i++) {
+		const struct stage_def *s = stage_table[i];
+		commands[k++] = (struct cli_cmd){
+			s->name, "[-c FILE] [--force] [KEY=VALUE...]", s->summary,
+			"Runs this stage alone. Its options are the config section of the same name\n"
+			"(see 'curate config defaults'); KEY=VALUE overrides any option.",
+			stage_opts, cmd_stage, s};
+	}
+	memcpy(commands + k, fixed_cmds, sizeof fixed_cmds);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: curate <command> [options] [KEY=VALUE...]\n\n"
+		     "curate builds code pretraining corpora: crawl, deduplicate, filter, score and\n"
+		     "tokenize, as MPI ranks (alone, or under mpiexec / srun).\n\n"
+		     "stages:\n");
+	for (size_t i = 0; i < ncommands; i++) {
+		if (i == stage_count)
+			fprintf(out, "\ncommands:\n");
+		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	}
+	fprintf(out, "\n'curate <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	par_init(&argc, &argv);
+	log_init(par_rank(), par_size());
+	build_commands();
+	int rc = 0;
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		const struct cli_cmd *c = NULL;
+		for (size_t i = 0; argc > 2 && i < ncommands; i++)
+			if (!strcmp(commands[i].name, argv[2]))
+				c = &commands[i];
+		if (!quiet())
+			c ? cli_help_command(c, stdout) : usage(argc < 2 ? stderr : stdout);
+		rc = argc < 2 ? 2 : 0;
+	} else if (!strcmp(argv[1], "--version")) {
+		rc = cmd_version(NULL, NULL);
+	} else {
+		const struct cli_cmd *c = NULL;
+		for (size_t i = 0; i < ncommands; i++)
+			if (!strcmp(commands[i].name, argv[1]))
+				c = &commands[i];
+		if (!c) {
+			if (!quiet())
+				fprintf(stderr, "curate: unknown command '%s'; see 'curate --help'\n",
+					argv[1]);
+			rc = 2;
+		} else {
+			struct cli_args a;
+			int p = cli_parse(c, argc - 2, argv + 2, &a, quiet());
+			rc = p < 0 ? 2 : p > 0 ? 0 : c->fn(c, &a);
+			free(a.pos);
+		}
+	}
+	free(commands);
+	fflush(stdout);
+	par_finalize();
+	return rc;
+}

@@ -1,0 +1,93 @@
+/* par: see par.h. */
+#include "par.h"
+
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int rank_, size_, local_rank_;
+
+void par_fail(const char *file, int line, const char *what, int rc)
+{
+	char msg[MPI_MAX_ERROR_STRING];
+	int len = 0;
+	MPI_Error_string(rc, msg, &len);
+	fprintf(stderr, "curate: MPI failure at %s:%d: %s: %s\n", file, line, what, msg);
+	MPI_Abort(MPI_COMM_WORLD, 3);
+	abort();
+}
+
+void par_init(int *argc, char ***argv)
+{
+	int inited = 0;
+	MPI_Initialized(&inited);
+	if (!inited)
+		MPI_CHECK(MPI_Init(argc, argv));
+	MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+	MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+	MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+	MPI_Comm node;
+	MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL,
+				      &node));
+	MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
+	MPI_CHECK(MPI_Comm_free(&node));
+}
+
+void par_finalize(void)
+{
+	int fin = 0;
+	MPI_Finalized(&fin);
+	if (!fin)
+		MPI_Finalize();
+}
+
+int par_rank(void) { return rank_; }
+int par_size(void) { return size_; }
+int par_local_rank(void) { return local_rank_; }
+void par_barrier(void) { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+
+void par_abort(int code)
+{
+	fflush(stdout);
+	fflush(stderr);
+	MPI_Abort(MPI_COMM_WORLD, code);
+	exit(code);
+}
+
+int par_all_ok(int ok)
+{
+	int in = ok ? 1 : 0, out = 0;
+	MPI_CHECK(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+	return out;
+}
+
+uint64_t par_sum_u64(uint64_t v)
+{
+	uint64_t out = 0;
+	MPI_CHECK(MPI_Allreduce(&v, &out, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD));
+	return out;
+}
+
+double par_max_double(double v)
+{
+	double out = 0;
+	MPI_CHECK(MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+	return out;
+}
+
+void par_bcast_bytes(char **data, size_t *len)
+{
+	uint64_t n = rank_ == 0 ? *len : 0;
+	MPI_CHECK(MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD));
+	if (rank_ != 0) {
+		*data = xmalloc(n + 1);
+		(*data)[n] = 0;
+		*len = n;
+	}
+	/* in pieces below INT_MAX */
+	for (uint64_t off = 0; off < n; off += 1u << 30) {
+		uint64_t part = n - off < (1u << 30) ? n - off : (1u << 30);
+		MPI_CHECK(MPI_Bcast(*data + off, (int)part, MPI_BYTE, 0, MPI_COMM_WORLD));
+	}
+}

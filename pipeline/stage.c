@@ -1,0 +1,775 @@
+/* stage: the driver every stage runs under (see stage.h and docs/architecture.md).
+ * Rank 0 plans and decides (what is up to date, which shards are done); the decision is
+ * broadcast, so every rank acts on the same view of the workdir. */
+#include "stage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "par.h"
+#include "progress.h"
+#include "schedule.h"
+
+/* Global options: the top level of the config file. */
+static const struct opt_def global_opts[] = {
+	{"workdir", OPT_STR, "work", 0, 0, NULL,
+	 "Directory holding every stage's output: <workdir>/<stage>/part-NNNNN.jsonl.zst."},
+	{"stages", OPT_LIST, "[import]", 0, 0, NULL,
+	 "Stages run by `curate run`, in order; each reads the output of the one before it."},
+	{"log_level", OPT_ENUM, "info", 0, 0, "error|warn|info|debug", "How much to log."},
+	{"progress_interval", OPT_FLOAT, "10", 0.1, 86400, NULL,
+	 "Seconds between progress lines in a batch log (a terminal refreshes every second)."},
+	{"memory_budget", OPT_SIZE, "1GiB", 65536, 4398046511104.0, NULL,
+	 "Memory per rank for the exchanges of global stages; beyond it they spill to disk."},
+	{"tmpdir", OPT_STR, "", 0, 0, NULL,
+	 "Where spill files go; empty means <workdir>/tmp. Node-local disk is best."},
+	{"zstd_level", OPT_INT, "3", 1, 19, NULL, "zstd level of document shards."},
+	{"keep_rejected", OPT_BOOL, "true", 0, 0, NULL,
+	 "Write dropped documents to <stage>/rejected/ with metadata.drop_reason, for audit."},
+	{"verify_inputs", OPT_BOOL, "true", 0, 0, NULL,
+	 "Check each input shard's SHA-256 against its manifest while reading it."},
+	{NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+/* Globals whose value changes the bytes of a stage's output, hence its fingerprint. */
+static const char *const output_globals[] = {"zstd_level", "keep_rejected"};
+
+const struct config_section *stage_config_sections(size_t *n)
+{
+	static struct config_section *sections;
+	if (!sections) {
+		sections = xcalloc(stage_count + 1, sizeof *sections);
+		sections[0] = (struct config_section){NULL, global_opts, "global options"};
+		for (size_t i = 0; i < stage_count; i++)
+			sections[i + 1] = (struct config_section){
+				stage_table[i]->name, stage_table[i]->opts, stage_table[i]->summary};
+	}
+	*n = stage_count + 1;
+	return sections;
+}
+
+const struct stage_def *stage_find(const char *name)
+{
+	for (size_t i = 0; i < stage_count; i++)
+		if (!strcmp(stage_table[i]->name, name))
+			return stage_table[i];
+	return NULL;
+}
+
+const char *stage_upstream(const struct config *cfg, const char *name)
+{
+	const char *const *list;
+	size_t n = config_list(cfg, "stages", &list);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return i ? list[i - 1] : NULL;
+	return NULL;
+}
+
+char *stage_shard_path(const char *dir, uint32_t index)
+{
+	return xasprintf("%s/part-%05u.jsonl.zst", dir, index);
+}
+
+static char *part_record_path(const char *dir, uint32_t index)
+{
+	return xasprintf("%s/.parts/part-%05u.json", dir, index);
+}
+
+struct task *task_list_add(struct task_list *l, uint64_t size)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	struct task *t = &l->v[l->n];
+	memset(t, 0, sizeof *t);
+	t->index = (uint32_t)l->n++;
+	t->size = size;
+	return t;
+}
+
+void task_list_release(struct task_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		buf_release(&l->v[i].arg);
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+/* ---- the plan: tasks and fingerprint, made on rank 0 and broadcast ---- */
+
+struct plan {
+	struct task_list tasks;
+	char fingerprint[SHA256_HEX], config_sha[SHA256_HEX], input_sha[SHA256_HEX];
+	int error;
+};
+
+static void put_u64(struct buf *b, uint64_t v) { buf_append(b, &v, sizeof v); }
+
+static uint64_t get_u64(const char **p)
+{
+	uint64_t v;
+	memcpy(&v, *p, sizeof v);
+	*p += sizeof v;
+	return v;
+}
+
+static void plan_serialize(const struct plan *pl, struct buf *b)
+{
+	put_u64(b, (uint64_t)pl->error);
+	buf_append(b, pl->fingerprint, SHA256_HEX);
+	buf_append(b, pl->config_sha, SHA256_HEX);
+	buf_append(b, pl->input_sha, SHA256_HEX);
+	put_u64(b, pl->tasks.n);
+	for (size_t i = 0; i < pl->tasks.n; i++) {
+		const struct task *t = &pl->tasks.v[i];
+		put_u64(b, t->size);
+		put_u64(b, t->arg.len);
+		buf_append(b, t->arg.p, t->arg.len);
+		buf_append(b, t->input_sha256, SHA256_HEX);
+	}
+}
+
+static void plan_deserialize(struct plan *pl, const char *p)
+{
+	pl->error = (int)get_u64(&p);
+	memcpy(pl->fingerprint, p, SHA256_HEX), p += SHA256_HEX;
+	memcpy(pl->config_sha, p, SHA256_HEX), p += SHA256_HEX;
+	memcpy(pl->input_sha, p, SHA256_HEX), p += SHA256_HEX;
+	uint64_t n = get_u64(&p);
+	for (uint64_t i = 0; i < n; i++) {
+		struct task *t = task_list_add(&pl->tasks, 0);
+		t->size = get_u64(&p);
+		uint64_t len = get_u64(&p);
+		buf_set(&t->arg, p, len);
+		p += len;
+		memcpy(t->input_sha256, p, SHA256_HEX), p += SHA256_HEX;
+	}
+}
+
+static json_t *load_json(const char *path, int quiet)
+{
+	json_error_t e;
+	json_t *j = json_load_file(path, 0, &e);
+	if (!j && !quiet)
+		err_set("%s:%d: %s", path, e.line, e.text);
+	return j;
+}
+
+/* Map and global stages read the upstream manifest: one task per upstream shard. */
+static int plan_from_upstream(struct stage_run *run, struct plan *pl, struct buf *sig)
+{
+	const char *up = stage_upstream(run->cfg, run->def->name);
+	if (!up) {
+		err_set("stage %s reads the output of the stage before it in `stages`, but it is "
+			"not listed after another stage there", run->def->name);
+		return -1;
+	}
+	run->input_dir = xasprintf("%s/%s", run->workdir, up);
+	char *mpath = xasprintf("%s/manifest.json", run->input_dir);
+	json_t *m = load_json(mpath, 1);
+	if (!m) {
+		err_set("stage %s needs the finished output of stage %s (%s is missing or "
+			"unreadable): run `curate %s` first", run->def->name, up, mpath, up);
+		free(mpath);
+		return -1;
+	}
+	free(mpath);
+	buf_printf(sig, "upstream %s %s\n", up,
+		   json_string_value(json_object_get(m, "fingerprint")) ?: "");
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(m, "shards"), i, s) {
+		const char *name = json_string_value(json_object_get(s, "name"));
+		const char *sha = json_string_value(json_object_get(s, "sha256"));
+		json_int_t raw = json_integer_value(json_object_get(s, "raw_bytes"));
+		if (!name || !sha || strlen(sha) != 64) {
+			err_set("%s/manifest.json: shard %zu has no name or sha256", run->input_dir, i);
+			json_decref(m);
+			return -1;
+		}
+		struct task *t = task_list_add(&pl->tasks, (uint64_t)raw);
+		buf_printf(&t->arg, "%s/%s", run->input_dir, name);
+		memcpy(t->input_sha256, sha, SHA256_HEX);
+		buf_printf(sig, "%s %s\n", name, sha);
+	}
+	json_decref(m);
+	return 0;
+}
+
+static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
+{
+	struct buf sig = BUF_INIT;
+	int rc;
+	if (run->def->kind == STAGE_SOURCE)
+		rc = run->def->plan(run, &pl->tasks, &sig);
+	else
+		rc = plan_from_upstream(run, pl, &sig);
+	if (rc < 0) {
+		if (!quiet)
+			log_error("%s", err_get());
+		pl->error = 1;
+		buf_release(&sig);
+		return;
+	}
+	/* the task list is part of what defines the input */
+	for (size_t i = 0; i < pl->tasks.n; i++) {
+		put_u64(&sig, pl->tasks.v[i].arg.len);
+		buf_append(&sig, pl->tasks.v[i].arg.p, pl->tasks.v[i].arg.len);
+	}
+	unsigned char d[SHA256_LEN];
+	sha256(sig.p, sig.len, d);
+	sha256_hexstr(d, pl->input_sha);
+	buf_release(&sig);
+
+	config_section_hash(run->cfg, run->def->name, pl->config_sha);
+	struct buf fp = BUF_INIT;
+	buf_printf(&fp, "curate-stage/1\n%s\n%u\n%s\n%s\n", run->def->name, run->def->version,
+		   pl->config_sha, pl->input_sha);
+	for (size_t i = 0; i < ARRAY_LEN(output_globals); i++) {
+		if (!strcmp(output_globals[i], "zstd_level"))
+			buf_printf(&fp, "zstd_level=%lld\n",
+				   (long long)config_int(run->cfg, "zstd_level"));
+		else
+			buf_printf(&fp, "%s=%d\n", output_globals[i],
+				   config_bool(run->cfg, output_globals[i]));
+	}
+	sha256(fp.p, fp.len, d);
+	sha256_hexstr(d, pl->fingerprint);
+	buf_release(&fp);
+}
+
+/* Plans on rank 0 and broadcasts the plan; collective. */
+static void plan_broadcast(struct stage_run *run, struct plan *pl, int quiet)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct buf b = BUF_INIT;
+	if (run->rank == 0) {
+		make_plan(run, pl, quiet);
+		plan_serialize(pl, &b);
+		data = b.p;
+		len = b.len;
+	}
+	par_bcast_bytes(&data, &len);
+	if (run->rank != 0) {
+		plan_deserialize(pl, data);
+		free(data);
+		const char *up = stage_upstream(run->cfg, run->def->name);
+		if (run->def->kind != STAGE_SOURCE && up)
+			run->input_dir = xasprintf("%s/%s", run->workdir, up);
+	}
+	buf_release(&b);
+}
+
+/* ---- part records: one small JSON per finished shard ---- */
+
+static json_t *info_to_json(const char *name, const struct shard_info *in)
+{
+	return json_pack("{s:s,s:I,s:I,s:I,s:s}", "name", name, "records",
+			 (json_int_t)in->records, "bytes", (json_int_t)in->bytes, "raw_bytes",
+			 (json_int_t)in->raw_bytes, "sha256", in->sha256);
+}
+
+static int write_part_record(struct stage_run *run, const char *fingerprint, uint32_t index,
+			     const struct shard_info *info, const struct shard_info *rej,
+			     const struct stats *st, double seconds)
+{
+	char name[64];
+	snprintf(name, sizeof name, "part-%05u.jsonl.zst", index);
+	json_t *j = json_object();
+	json_object_set_new(j, "fingerprint", json_string(fingerprint));
+	json_object_set_new(j, "index", json_integer(index));
+	json_object_set_new(j, "shard", info_to_json(name, info));
+	json_object_set_new(j, "rejected", rej ? info_to_json(name, rej) : json_null());
+	json_object_set_new(j, "stats", stats_to_json(st));
+	json_object_set_new(j, "seconds", json_real(seconds));
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	char *path = part_record_path(run->dir, index);
+	int rc = write_file_atomic(path, text, strlen(text));
+	free(path);
+	free(text);
+	return rc;
+}
+
+static char *current_fingerprint; /* of the stage running on this rank */
+
+int stage_write_part(struct stage_run *run, uint32_t index, const struct shard_info *info,
+		     const struct shard_info *rejected, const struct stats *st, double seconds)
+{
+	return write_part_record(run, current_fingerprint, index, info, rejected, st, seconds);
+}
+
+/* A part record that matches the plan and whose shard is on disk at the recorded size. */
+static json_t *load_part(const char *dir, uint32_t index, const char *fingerprint)
+{
+	char *path = part_record_path(dir, index);
+	json_t *j = load_json(path, 1);
+	free(path);
+	if (!j)
+		return NULL;
+	const char *fp = json_string_value(json_object_get(j, "fingerprint"));
+	json_t *shard = json_object_get(j, "shard");
+	char *spath = stage_shard_path(dir, index);
+	struct stat st;
+	int ok = fp && !strcmp(fp, fingerprint) && !stat(spath, &st) &&
+		 (json_int_t)st.st_size == json_integer_value(json_object_get(shard, "bytes"));
+	free(spath);
+	if (!ok) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* ---- rank 0's decision: skip the stage, or which shards are already done ---- */
+
+static int parse_part_index(const char *name, const char *suffix, uint32_t *index)
+{
+	unsigned v;
+	int used = 0;
+	if (sscanf(name, "part-%u%n", &v, &used) != 1 || strcmp(name + used, suffix))
+		return -1;
+	*index = v;
+	return 0;
+}
+
+/* Removes shards, rejected shards and part records that the plan does not account for,
+ * and temporary files a killed run left behind. */
+static void remove_stale(const char *dir, const char *suffix, const unsigned char *done,
+			 size_t n)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		uint32_t idx;
+		int temp = strstr(e->d_name, ".tmp.") != NULL;
+		int part = !parse_part_index(e->d_name, suffix, &idx);
+		if (temp || (part && (idx >= n || !done[idx]))) {
+			char *p = xasprintf("%s/%s", dir, e->d_name);
+			unlink(p);
+			free(p);
+		}
+	}
+	closedir(d);
+}
+
+struct decision {
+	int skip;
+	unsigned char *done; /* per task */
+	size_t ndone;
+};
+
+static void decide(struct stage_run *run, const struct plan *pl, const struct stage_opts *o,
+		   struct decision *dec)
+{
+	size_t n = pl->tasks.n;
+	dec->done = xcalloc(n + 1, 1);
+	char *mpath = xasprintf("%s/manifest.json", run->dir);
+	json_t *m = load_json(mpath, 1);
+	const char *fp = m ? json_string_value(json_object_get(m, "fingerprint")) : NULL;
+	if (fp && !strcmp(fp, pl->fingerprint) && !o->force) {
+		dec->skip = 1;
+		json_decref(m);
+		free(mpath);
+		return;
+	}
+	json_decref(m);
+	/* the stage will run: it is not complete until a new manifest says so */
+	unlink(mpath);
+	free(mpath);
+	char *spath = xasprintf("%s/stats.json", run->dir);
+	unlink(spath);
+	free(spath);
+
+	for (size_t i = 0; i < n && !o->force && run->def->kind != STAGE_GLOBAL; i++) {
+		json_t *j = load_part(run->dir, (uint32_t)i, pl->fingerprint);
+		if (j) {
+			dec->done[i] = 1;
+			dec->ndone++;
+			json_decref(j);
+		}
+	}
+	remove_stale(run->dir, ".jsonl.zst", dec->done, n);
+	char *rdir = xasprintf("%s/rejected", run->dir);
+	remove_stale(rdir, ".jsonl.zst", dec->done, n);
+	free(rdir);
+	char *pdir = xasprintf("%s/.parts", run->dir);
+	remove_stale(pdir, ".json", dec->done, n);
+	free(pdir);
+}
+
+static void decide_broadcast(struct stage_run *run, const struct plan *pl,
+			     const struct stage_opts *o, struct decision *dec)
+{
+	struct buf b = BUF_INIT;
+	char *data = NULL;
+	size_t len = 0;
+	if (run->rank == 0) {
+		decide(run, pl, o, dec);
+		put_u64(&b, (uint64_t)dec->skip);
+		put_u64(&b, dec->ndone);
+		buf_append(&b, dec->done, pl->tasks.n);
+		data = b.p;
+		len = b.len;
+	}
+	par_bcast_bytes(&data, &len);
+	if (run->rank != 0) {
+		const char *p = data;
+		dec->skip = (int)get_u64(&p);
+		dec->ndone = get_u64(&p);
+		dec->done = xmalloc(pl->tasks.n + 1);
+		memcpy(dec->done, p, pl->tasks.n);
+		free(data);
+	}
+	buf_release(&b);
+}
+
+/* ---- running tasks ---- */
+
+struct emit {
+	struct stage_run *run;
+	struct shard_writer *out, *rej;
+	struct stats *st;
+	struct progress *prog;
+};
+
+int emit_keep(struct emit *e, const struct doc *d)
+{
+	e->st->docs_out++;
+	e->st->bytes_out += d->text.len;
+	if (shard_writer_put(e->out, d) < 0)
+		return -1;
+	return 0;
+}
+
+int emit_drop(struct emit *e, struct doc *d, const char *reason, uint64_t bytes)
+{
+	stats_drop(e->st, reason, bytes);
+	if (!e->rej || !d)
+		return 0;
+	json_object_set_new(d->meta, "drop_reason", json_string(reason));
+	return shard_writer_put(e->rej, d);
+}
+
+void emit_input(struct emit *e, uint64_t bytes)
+{
+	e->st->docs_in++;
+	e->st->bytes_in += bytes;
+	progress_add(e->prog, 1, bytes);
+}
+
+struct stats *emit_stats(struct emit *e) { return e->st; }
+
+/* The map driver: input shard i through def->map into output shard i. */
+static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
+{
+	int verify = config_bool(run->cfg, "verify_inputs");
+	struct shard_reader *r =
+		shard_reader_open(t->arg.p, verify && t->input_sha256[0] ? t->input_sha256 : NULL);
+	if (!r)
+		return -1;
+	struct doc d;
+	doc_init(&d);
+	int rc;
+	while ((rc = shard_reader_next(r, &d)) == 1) {
+		emit_input(e, d.text.len);
+		const char *reason = "dropped";
+		uint64_t bytes = d.text.len;
+		int keep = run->def->map(run, &d, &reason);
+		if (keep < 0) {
+			rc = -1;
+			break;
+		}
+		if ((keep ? emit_keep(e, &d) : emit_drop(e, &d, reason, bytes)) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	doc_release(&d);
+	shard_reader_close(r);
+	return rc;
+}
+
+static int run_task(struct stage_run *run, const struct task *t, struct progress *prog)
+{
+	double t0 = now_seconds();
+	int zl = (int)config_int(run->cfg, "zstd_level");
+	char *path = stage_shard_path(run->dir, t->index);
+	char *rdir = xasprintf("%s/rejected", run->dir);
+	char *rpath = stage_shard_path(rdir, t->index);
+	struct stats st;
+	stats_init(&st);
+	struct emit e = {run, shard_writer_open(path, zl), NULL, &st, prog};
+	int rc = e.out ? 0 : -1;
+	if (!rc && config_bool(run->cfg, "keep_rejected")) {
+		e.rej = shard_writer_open(rpath, zl);
+		rc = e.rej ? 0 : -1;
+	}
+	if (!rc)
+		rc = run->def->kind == STAGE_SOURCE ? run->def->produce(run, t, &e)
+						    : map_task(run, t, &e);
+	struct shard_info info = {0}, rinfo = {0};
+	if (rc < 0) {
+		shard_writer_abort(e.out);
+		shard_writer_abort(e.rej);
+	} else {
+		/* the rejected shard first: the output shard's rename is the commit point */
+		if (e.rej && shard_writer_close(e.rej, &rinfo) < 0)
+			rc = -1, shard_writer_abort(e.out);
+		else if (shard_writer_close(e.out, &info) < 0)
+			rc = -1;
+	}
+	if (!rc) {
+		stats_count(&st, "utf8_repaired", info.utf8_repaired);
+		rc = write_part_record(run, current_fingerprint, t->index, &info,
+				       e.rej ? &rinfo : NULL, &st, now_seconds() - t0);
+	}
+	if (rc < 0)
+		log_error("stage %s: shard %u failed: %s", run->def->name, t->index, err_get());
+	stats_release(&st);
+	free(path);
+	free(rpath);
+	free(rdir);
+	return rc;
+}
+
+/* ---- the manifest ---- */
+
+static int write_manifest(struct stage_run *run, const struct plan *pl, size_t nshards,
+			  double wall, size_t resumed)
+{
+	json_t *shards = json_array(), *rejected = json_array();
+	struct stats total;
+	stats_init(&total);
+	uint64_t records = 0, bytes = 0, raw = 0;
+	double cpu = 0;
+	for (size_t i = 0; i < nshards; i++) {
+		json_t *j = load_part(run->dir, (uint32_t)i, pl->fingerprint);
+		if (!j) {
+			err_set("%s: part record of shard %zu is missing or stale", run->dir, i);
+			json_decref(shards), json_decref(rejected);
+			stats_release(&total);
+			return -1;
+		}
+		json_t *s = json_object_get(j, "shard");
+		records += (uint64_t)json_integer_value(json_object_get(s, "records"));
+		bytes += (uint64_t)json_integer_value(json_object_get(s, "bytes"));
+		raw += (uint64_t)json_integer_value(json_object_get(s, "raw_bytes"));
+		json_array_append(shards, s);
+		if (json_is_object(json_object_get(j, "rejected")))
+			json_array_append(rejected, json_object_get(j, "rejected"));
+		stats_from_json(&total, json_object_get(j, "stats"));
+		cpu += json_real_value(json_object_get(j, "seconds"));
+		json_decref(j);
+	}
+	json_t *m = json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "stage",
+			      run->def->name, "version", (int)run->def->version, "fingerprint",
+			      pl->fingerprint, "config_sha256", pl->config_sha, "input_sha256",
+			      pl->input_sha, "shard_count", (json_int_t)nshards, "records",
+			      (json_int_t)records, "bytes", (json_int_t)bytes, "raw_bytes",
+			      (json_int_t)raw, "shards", shards, "rejected", rejected);
+	json_t *st = stats_to_json(&total);
+	json_object_set_new(st, "stage", json_string(run->def->name));
+	json_object_set_new(st, "shards", json_integer((json_int_t)nshards));
+	json_object_set_new(st, "resumed_shards", json_integer((json_int_t)resumed));
+	json_object_set_new(st, "ranks", json_integer(run->nranks));
+	json_object_set_new(st, "wall_seconds", json_real(wall));
+	json_object_set_new(st, "task_seconds", json_real(cpu));
+
+	char *spath = xasprintf("%s/stats.json", run->dir);
+	char *mpath = xasprintf("%s/manifest.json", run->dir);
+	char *stext = json_dumps(st, JSON_INDENT(2));
+	char *mtext = json_dumps(m, JSON_INDENT(2));
+	/* stats first: a manifest on disk means the stage is complete */
+	int rc = write_file_atomic(spath, stext, strlen(stext));
+	if (!rc)
+		rc = write_file_atomic(mpath, mtext, strlen(mtext));
+	log_info("stage %s: %llu docs in, %llu out, %llu dropped; %zu shards (%zu resumed) in "
+		 "%.1fs", run->def->name, (unsigned long long)total.docs_in,
+		 (unsigned long long)total.docs_out,
+		 (unsigned long long)(total.docs_in - total.docs_out), nshards, resumed, wall);
+	for (size_t i = 0; i < total.ndrops; i++)
+		log_info("  dropped %s: %llu", total.drops[i].name,
+			 (unsigned long long)total.drops[i].docs);
+	free(spath), free(mpath), free(stext), free(mtext);
+	json_decref(m), json_decref(st);
+	stats_release(&total);
+	return rc;
+}
+
+/* ---- the driver ---- */
+
+static void run_init(struct stage_run *run, const struct stage_def *def,
+		     const struct config *cfg)
+{
+	memset(run, 0, sizeof *run);
+	run->def = def;
+	run->cfg = cfg;
+	run->workdir = config_str(cfg, "workdir");
+	run->dir = xasprintf("%s/%s", run->workdir, def->name);
+	run->rank = par_rank();
+	run->nranks = par_size();
+}
+
+static void run_release(struct stage_run *run)
+{
+	free(run->dir);
+	free(run->input_dir);
+}
+
+static int make_dirs(struct stage_run *run)
+{
+	int ok = 1;
+	if (run->rank == 0) {
+		char *p = xasprintf("%s/.parts", run->dir), *r = xasprintf("%s/rejected", run->dir);
+		ok = !mkdir_p(p) && !mkdir_p(r);
+		if (!ok)
+			log_error("%s", err_get());
+		free(p), free(r);
+	}
+	return par_all_ok(ok);
+}
+
+static void log_resumed(const struct stage_def *def, const struct decision *dec, size_t n)
+{
+	if (!dec->ndone)
+		return;
+	struct buf b = BUF_INIT;
+	size_t listed = 0;
+	for (size_t i = 0; i < n && listed < 20; i++)
+		if (dec->done[i])
+			buf_printf(&b, "%spart-%05zu", listed++ ? ", " : "", i);
+	log_info("stage %s: resuming: %zu of %zu shards already finished, skipped: %s%s",
+		 def->name, dec->ndone, n, b.p, dec->ndone > listed ? ", ..." : "");
+	buf_release(&b);
+}
+
+static int run_tasks(struct stage_run *run, const struct plan *pl, const struct decision *dec)
+{
+	size_t n = pl->tasks.n, npending = 0;
+	uint64_t *sizes = xmalloc((n + 1) * sizeof *sizes);
+	size_t *which = xmalloc((n + 1) * sizeof *which);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (dec->done[i])
+			continue;
+		which[npending] = i;
+		sizes[npending++] = pl->tasks.v[i].size;
+		total += pl->tasks.v[i].size;
+	}
+	int *owner = xmalloc((npending + 1) * sizeof *owner);
+	schedule_assign(sizes, npending, run->nranks, owner);
+
+	int ready = !run->def->setup || run->def->setup(run) == 0;
+	if (!ready)
+		log_error("stage %s: setup failed: %s", run->def->name, err_get());
+	int ok = ready;
+	struct progress *prog =
+		progress_new(run->def->name, total, config_float(run->cfg, "progress_interval"));
+	/* a failed shard does not stop the others: their work is kept for the rerun */
+	for (size_t k = 0; k < npending && ready; k++)
+		if (owner[k] == run->rank && run_task(run, &pl->tasks.v[which[k]], prog) < 0)
+			ok = 0;
+	progress_finish(prog);
+	if (run->def->teardown && ready)
+		run->def->teardown(run);
+	free(sizes), free(which), free(owner);
+	return par_all_ok(ok);
+}
+
+int stage_execute(const struct stage_def *def, const struct config *cfg,
+		  const struct stage_opts *opts)
+{
+	double t0 = now_seconds();
+	struct stage_run run;
+	run_init(&run, def, cfg);
+	struct plan pl = {0};
+	struct decision dec = {0};
+	int rc = -1;
+
+	if (!make_dirs(&run))
+		goto out;
+	plan_broadcast(&run, &pl, 0);
+	if (pl.error)
+		goto out;
+	decide_broadcast(&run, &pl, opts, &dec);
+	if (dec.skip) {
+		log_info("stage %s: up to date (config and input unchanged), skipped",
+			 def->name);
+		rc = 0;
+		goto out;
+	}
+	log_info("stage %s: %zu shards on %d rank%s", def->name, pl.tasks.n, run.nranks,
+		 run.nranks > 1 ? "s" : "");
+	log_resumed(def, &dec, pl.tasks.n);
+	current_fingerprint = pl.fingerprint;
+
+	int ok;
+	if (def->kind == STAGE_GLOBAL) {
+		ok = par_all_ok(def->run(&run, &pl.tasks) == 0);
+	} else {
+		ok = run_tasks(&run, &pl, &dec);
+	}
+	if (!ok) {
+		log_error("stage %s failed; finished shards are kept and a rerun redoes only the "
+			  "rest", def->name);
+		goto out;
+	}
+	size_t nshards = def->kind == STAGE_GLOBAL ? run.out_shards : pl.tasks.n;
+	int wrote = 1;
+	if (run.rank == 0 && write_manifest(&run, &pl, nshards, now_seconds() - t0, dec.ndone)) {
+		log_error("stage %s: %s", def->name, err_get());
+		wrote = 0;
+	}
+	rc = par_all_ok(wrote) ? 0 : -1;
+out:
+	current_fingerprint = NULL;
+	task_list_release(&pl.tasks);
+	free(dec.done);
+	run_release(&run);
+	return rc;
+}
+
+enum stage_state stage_status(const struct stage_def *def, const struct config *cfg,
+			      uint32_t *done, uint32_t *total)
+{
+	struct stage_run run;
+	run_init(&run, def, cfg);
+	struct plan pl = {0};
+	plan_broadcast(&run, &pl, 1);
+	enum stage_state state = STATE_MISSING;
+	*done = 0;
+	*total = (uint32_t)pl.tasks.n;
+	if (!pl.error && run.rank == 0) {
+		char *mpath = xasprintf("%s/manifest.json", run.dir);
+		json_t *m = load_json(mpath, 1);
+		free(mpath);
+		const char *fp = m ? json_string_value(json_object_get(m, "fingerprint")) : NULL;
+		if (fp) {
+			state = strcmp(fp, pl.fingerprint) ? STATE_STALE : STATE_DONE;
+			*done = (uint32_t)json_integer_value(json_object_get(m, "shard_count"));
+		} else {
+			for (size_t i = 0; i < pl.tasks.n; i++) {
+				json_t *j = load_part(run.dir, (uint32_t)i, pl.fingerprint);
+				*done += j != NULL;
+				json_decref(j);
+			}
+			state = *done ? STATE_PARTIAL : STATE_MISSING;
+		}
+		json_decref(m);
+	}
+	task_list_release(&pl.tasks);
+	run_release(&run);
+	return state;
+}

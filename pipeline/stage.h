@@ -1,0 +1,116 @@
+/* stage: the stage contract and the driver that runs a stage on every rank: fingerprints,
+ * skipping what is up to date, resuming finished shards, scheduling the rest, writing shards
+ * atomically with a part record each, and the manifest and stats once all are done.
+ * docs/architecture.md explains the contract and how to add a stage. */
+#ifndef CURATE_STAGE_H
+#define CURATE_STAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "doc.h"
+#include "shard.h"
+#include "stats.h"
+
+enum stage_kind {
+	STAGE_SOURCE, /* creates documents from outside inputs: plan() + produce() */
+	STAGE_MAP,    /* per document, shard i in -> shard i out: map() */
+	STAGE_GLOBAL, /* needs all ranks to exchange data: run() */
+};
+
+/* One unit of work: the output shard `index`. */
+struct task {
+	uint32_t index;
+	uint64_t size;  /* estimated work in bytes, for scheduling and progress */
+	struct buf arg; /* stage-defined bytes (source: what to read; map: input shard path) */
+	char input_sha256[SHA256_HEX]; /* map: the input shard's checksum, "" if unknown */
+};
+
+struct task_list {
+	struct task *v;
+	size_t n, cap;
+};
+struct task *task_list_add(struct task_list *l, uint64_t size);
+void task_list_release(struct task_list *l);
+
+/* What a stage sees while it runs on one rank. */
+struct stage_run {
+	const struct stage_def *def;
+	const struct config *cfg;
+	const char *workdir;
+	char *dir;       /* <workdir>/<stage> */
+	char *input_dir; /* the upstream stage's dir (map, global), else NULL */
+	int rank, nranks;
+	void *state; /* the stage's own, set by setup */
+	uint32_t out_shards; /* global: how many shards run() wrote */
+};
+
+/* Where produce() and the map driver put documents. */
+struct emit;
+/* Keeps d: written to the output shard and counted. 0 or -1 (write error, err_set). */
+int emit_keep(struct emit *e, const struct doc *d);
+/* Drops d (may be NULL when no document could be formed) under reason, counting bytes;
+ * with keep_rejected the document goes to rejected/ with metadata.drop_reason. */
+int emit_drop(struct emit *e, struct doc *d, const char *reason, uint64_t bytes);
+/* Counts one input document of `bytes` bytes (for docs_in/bytes_in and progress). */
+void emit_input(struct emit *e, uint64_t bytes);
+struct stats *emit_stats(struct emit *e);
+
+struct stage_def {
+	const char *name;
+	enum stage_kind kind;
+	const char *summary; /* one line for --help */
+	const struct opt_def *opts; /* the stage's config section, {NULL}-terminated */
+	/* Bump when the output changes for the same config and input, so rebuilds happen. */
+	unsigned version;
+
+	/* source: runs on rank 0 only; lists tasks and appends to sig whatever identifies the
+	 * inputs (paths, sizes, mtimes) so a change of input reruns the stage. */
+	int (*plan)(struct stage_run *run, struct task_list *tasks, struct buf *sig);
+	/* source: produces the documents of one task. */
+	int (*produce)(struct stage_run *run, const struct task *t, struct emit *e);
+
+	/* per rank, before and after the tasks; either may be NULL */
+	int (*setup)(struct stage_run *run);
+	void (*teardown)(struct stage_run *run);
+	/* map: 1 keeps d (possibly changed), 0 drops it (set *reason), -1 fails the shard. */
+	int (*map)(struct stage_run *run, struct doc *d, const char **reason);
+
+	/* global: the whole stage; writes its shards with stage_write_part. */
+	int (*run)(struct stage_run *run, const struct task_list *inputs);
+};
+
+/* The table of stages, in pipeline order (stages/stages.c). */
+extern const struct stage_def *const stage_table[];
+extern const size_t stage_count;
+const struct stage_def *stage_find(const char *name);
+
+/* The config sections: globals, then one per stage. */
+const struct config_section *stage_config_sections(size_t *n);
+
+struct stage_opts {
+	bool force; /* rerun from scratch even if up to date, redoing finished shards */
+};
+
+/* Runs one stage on every rank (collective). 0 when the stage is complete (run or up to
+ * date), -1 if any shard failed (the failures are logged; a rerun redoes only them). */
+int stage_execute(const struct stage_def *def, const struct config *cfg,
+		  const struct stage_opts *opts);
+
+/* For global stages: the part of shard `index` is complete; records it for the manifest. */
+int stage_write_part(struct stage_run *run, uint32_t index, const struct shard_info *info,
+		     const struct shard_info *rejected, const struct stats *st, double seconds);
+
+enum stage_state { STATE_MISSING, STATE_PARTIAL, STATE_STALE, STATE_DONE };
+/* What `curate status` shows: collective; fills done/total shards. */
+enum stage_state stage_status(const struct stage_def *def, const struct config *cfg,
+			      uint32_t *done, uint32_t *total);
+
+/* The stage before name in the configured `stages` list, or NULL. */
+const char *stage_upstream(const struct config *cfg, const char *name);
+
+/* File names. */
+char *stage_shard_path(const char *dir, uint32_t index);    /* dir/part-NNNNN.jsonl.zst */
+
+#endif

@@ -1,0 +1,9 @@
+/* The stage table, in pipeline order. Adding a stage: write stages/NAME.c defining a
+ * struct stage_def, declare it in stages.h and list it here (docs/architecture.md). */
+#include "stages.h"
+
+const struct stage_def *const stage_table[] = {
+	&stage_import,
+	&stage_filter,
+};
+const size_t stage_count = sizeof stage_table / sizeof stage_table[0];

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every test: the cmocka units (dev build, then ASan+UBSan build), the MPI units under
+# 1, 2 and 3 ranks, the fuzz corpus replays, and the end-to-end scripts in tests/e2e/.
+# Ends with "N passed, N failed" and a non-zero exit when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export CURATE="$PWD/build/dev/curate"
+export TESTS_TMP="${TESTS_TMP:-$(mktemp -d /tmp/curate-tests.XXXXXX)}"
+# MPICH's own allocations at exit are not ours to chase
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+MPI_UNITS="test_xchg"
+only="${1:-}"
+
+passed=0 failed=0 skipped=0 failures=()
+run() { # name, command...
+  local name=$1; shift
+  [ -n "$only" ] && [[ "$name" != *"$only"* ]] && return
+  local log="$TESTS_TMP/$(echo "$name" | tr ' /' '__').log" start=$SECONDS rc=0
+  "$@" >"$log" 2>&1 || rc=$?
+  if [ $rc -eq 0 ]; then
+    passed=$((passed + 1)); printf 'ok    %-48s %3ds\n' "$name" $((SECONDS - start))
+  elif [ $rc -eq 77 ]; then
+    skipped=$((skipped + 1)); printf 'skip  %-48s %s\n' "$name" "$(tail -1 "$log")"
+  else
+    failed=$((failed + 1)); failures+=("$name")
+    printf 'FAIL  %-48s (log: %s)\n' "$name" "$log"; tail -25 "$log" | sed 's/^/      /'
+  fi
+}
+
+for flavour in dev asan; do
+  for t in build/$flavour/tests/test_*; do
+    [ -x "$t" ] || continue
+    n=$(basename "$t")
+    run "unit $flavour $n" "$t"
+    if [[ " $MPI_UNITS " == *" $n "* ]]; then
+      run "unit $flavour $n mpiexec -n 2" mpiexec -n 2 "$t"
+      run "unit $flavour $n mpiexec -n 3" mpiexec -n 3 "$t"
+    fi
+  done
+  for r in build/$flavour/fuzz/replay_*; do
+    [ -x "$r" ] || continue
+    n=${r##*/replay_}
+    run "fuzz replay $flavour $n" "$r" "tests/fuzz/corpus/$n"
+  done
+done
+
+for t in tests/e2e/*.sh; do
+  run "e2e $(basename "$t" .sh)" bash "$t"
+done
+
+echo
+[ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]
