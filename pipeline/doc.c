@@ -77,6 +77,48 @@ static inline int utf8_seq(const unsigned char *p, size_t avail)
 	return need + 1;
 }
 
+/* Copies bytes that need nothing from p (up to stop) to *op and returns where the first
+ * byte that does is. Eight bytes are stored before they are checked, so *op needs room for
+ * 8 bytes whenever 8 remain; the lowest flagged byte of a word is always a true hit, so
+ * its position comes straight from the mask on little-endian machines. */
+static inline const unsigned char *copy_plain(char **op, const unsigned char *p,
+					      const unsigned char *stop)
+{
+	char *o = *op;
+
+	while (stop - p >= 8) {
+		uint64_t x = load64(p), t = word_needs_work(x);
+		memcpy(o, &x, 8);
+		if (t) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			size_t k = (size_t)__builtin_ctzll(t) >> 3;
+			*op = o + k;
+			return p + k;
+#else
+			break;
+#endif
+		}
+		o += 8;
+		p += 8;
+	}
+	while (p < stop && !esc_class[*p])
+		*o++ = (char)*p++;
+	*op = o;
+	return p;
+}
+
+/* Copies a UTF-8 sequence of k (2..4) bytes without a libc call. */
+static inline char *copy_seq(char *o, const unsigned char *p, int k)
+{
+	o[0] = (char)p[0];
+	o[1] = (char)p[1];
+	if (k > 2)
+		o[2] = (char)p[2];
+	if (k > 3)
+		o[3] = (char)p[3];
+	return o + k;
+}
+
 static const char hexdig[] = "0123456789abcdef";
 
 /* Escapes [p, stop) into o, which has room for 6 bytes per input byte plus 3; a sequence
@@ -87,25 +129,14 @@ static char *escape_slice(char *o, const unsigned char **pp, const unsigned char
 	const unsigned char *p = *pp;
 
 	while (p < stop) {
-		/* the common case: eight plain ASCII bytes, copied before they are checked */
-		while (stop - p >= 8) {
-			uint64_t x = load64(p);
-			if (word_needs_work(x))
-				break;
-			memcpy(o, &x, 8);
-			o += 8;
-			p += 8;
-		}
-		while (p < stop && !esc_class[*p])
-			*o++ = (char)*p++;
+		p = copy_plain(&o, p, stop);
 		if (p >= stop)
 			break;
 		unsigned char cls = esc_class[*p];
 		if (cls == 1) {
 			int k = utf8_seq(p, (size_t)(lim - p));
 			if (k > 0) {
-				memcpy(o, p, (size_t)k);
-				o += k;
+				o = copy_seq(o, p, k);
 				p += k;
 			} else {
 				memcpy(o, "\xef\xbf\xbd", 3);
@@ -433,25 +464,15 @@ static char *unescape(char *o, const unsigned char *p, const unsigned char *q, i
 	};
 
 	while (p < q) {
-		/* o never runs ahead of p, so an 8-byte store stays inside the room */
-		while (q - p >= 8) {
-			uint64_t x = load64(p);
-			if (word_needs_work(x))
-				break;
-			memcpy(o, &x, 8);
-			o += 8;
-			p += 8;
-		}
-		while (p < q && !esc_class[*p])
-			*o++ = (char)*p++;
+		/* o never runs ahead of p, so copy_plain's 8-byte stores stay in the room */
+		p = copy_plain(&o, p, q);
 		if (p >= q)
 			break;
 		if (*p >= 0x80) {
 			int k = utf8_seq(p, (size_t)(q - p));
 			if (k < 0)
 				return NULL;
-			memcpy(o, p, (size_t)k);
-			o += k;
+			o = copy_seq(o, p, k);
 			p += k;
 		} else if (*p != '\\' || q - p < 2) {
 			return NULL; /* a raw control char; a bare '"' cannot be before q */

@@ -36,7 +36,7 @@ void log_write(enum log_level lvl, const char *fmt, ...)
 	strftime(when, sizeof when, "%H:%M:%S", &tm);
 	char line[4096];
 	int n = snprintf(line, sizeof line, "%s %s ", when, tag[lvl]);
-	if (log_nranks > 1)
+	if (log_nranks > 1 && lvl <= LOG_WARN)
 		n += snprintf(line + n, sizeof line - (size_t)n, "[rank %d] ", log_rank);
 	va_list ap;
 	va_start(ap, fmt);

@@ -112,6 +112,8 @@ static int cmd_status(const struct cli_cmd *cmd, struct cli_args *a)
 				      "done"};
 	const char *const *list;
 	size_t n = config_list(cfg, "stages", &list);
+	if (log_max_level == LOG_INFO)
+		log_max_level = LOG_WARN; /* planning chatter is not a status */
 	for (size_t i = 0; i < n; i++) {
 		const struct stage_def *def = stage_find(list[i]);
 		if (!def)

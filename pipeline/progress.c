@@ -49,7 +49,7 @@ static void print_line(struct progress *p, double now, int final)
 		snprintf(eta, sizeof eta, ", ETA %.0fs", left);
 	}
 	char pct[16] = "";
-	if (p->total)
+	if (p->total && !final)
 		snprintf(pct, sizeof pct, " %5.1f%%", 100.0 * (double)p->bytes / (double)p->total);
 	fprintf(stderr, "%s%s:%s %llu docs, %s, %.0f docs/s, %.2f MB/s%s%s",
 		p->tty ? "\r\033[K" : "", p->stage, pct, (unsigned long long)p->docs, done,
