@@ -72,6 +72,29 @@ const char *stage_upstream(const struct config *cfg, const char *name)
 	return NULL;
 }
 
+char *stage_tmpdir(const struct stage_run *run)
+{
+	const char *t = config_str(run->cfg, "tmpdir");
+	return *t ? xstrdup(t) : xasprintf("%s/tmp", run->workdir);
+}
+
+void stage_progress_begin(struct stage_run *run, uint64_t total_bytes)
+{
+	run->progress = progress_new(run->def->name, total_bytes,
+				     config_float(run->cfg, "progress_interval"));
+}
+
+void stage_progress_add(struct stage_run *run, uint64_t docs, uint64_t bytes)
+{
+	progress_add(run->progress, docs, bytes);
+}
+
+void stage_progress_end(struct stage_run *run)
+{
+	progress_finish(run->progress);
+	run->progress = NULL;
+}
+
 char *stage_shard_path(const char *dir, uint32_t index)
 {
 	return xasprintf("%s/part-%05u.jsonl.zst", dir, index);
@@ -219,8 +242,9 @@ static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
 		buf_release(&sig);
 		return;
 	}
-	/* the task list is part of what defines the input */
-	for (size_t i = 0; i < pl->tasks.n; i++) {
+	/* a source's task list is part of what defines its input; upstream shards are named
+	 * in sig by name and checksum, so a moved workdir keeps its fingerprints */
+	for (size_t i = 0; i < pl->tasks.n && run->def->kind == STAGE_SOURCE; i++) {
 		put_u64(&sig, pl->tasks.v[i].arg.len);
 		buf_append(&sig, pl->tasks.v[i].arg.p, pl->tasks.v[i].arg.len);
 	}

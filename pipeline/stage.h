@@ -13,6 +13,8 @@
 #include "shard.h"
 #include "stats.h"
 
+struct progress;
+
 enum stage_kind {
 	STAGE_SOURCE, /* creates documents from outside inputs: plan() + produce() */
 	STAGE_MAP,    /* per document, shard i in -> shard i out: map() */
@@ -44,6 +46,7 @@ struct stage_run {
 	int rank, nranks;
 	void *state; /* the stage's own, set by setup */
 	uint32_t out_shards; /* global: how many shards run() wrote */
+	struct progress *progress; /* while tasks run */
 };
 
 /* Where produce() and the map driver put documents. */
@@ -109,6 +112,15 @@ enum stage_state stage_status(const struct stage_def *def, const struct config *
 
 /* The stage before name in the configured `stages` list, or NULL. */
 const char *stage_upstream(const struct config *cfg, const char *name);
+
+/* Where a stage spills: the `tmpdir` option, or <workdir>/tmp. Caller frees. */
+char *stage_tmpdir(const struct stage_run *run);
+
+/* Progress of a global stage's own loops: counts one input document (collective
+ * stage_progress_begin/_end bracket the loop on every rank). */
+void stage_progress_begin(struct stage_run *run, uint64_t total_bytes);
+void stage_progress_add(struct stage_run *run, uint64_t docs, uint64_t bytes);
+void stage_progress_end(struct stage_run *run);
 
 /* File names. */
 char *stage_shard_path(const char *dir, uint32_t index);    /* dir/part-NNNNN.jsonl.zst */

@@ -12,7 +12,7 @@ workdir=$(bin/curate config show -c "$cfg" | sed -n 's/^workdir: *//p' | tr -d '
 echo
 bin/curate status -c "$cfg" 2>/dev/null
 echo
-bin/curate inspect --summary "$workdir/filter"
+bin/curate inspect --summary "$workdir/reshard"
 echo
 echo "demo: outputs are under $workdir/ (one folder per stage: shards, manifest.json, stats.json)"
-echo "demo: look at records with: bin/curate inspect -n 5 $workdir/filter"
+echo "demo: look at records with: bin/curate inspect -n 5 $workdir/reshard"

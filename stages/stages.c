@@ -5,5 +5,6 @@
 const struct stage_def *const stage_table[] = {
 	&stage_import,
 	&stage_filter,
+	&stage_reshard,
 };
 const size_t stage_count = sizeof stage_table / sizeof stage_table[0];

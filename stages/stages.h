@@ -6,5 +6,6 @@
 
 extern const struct stage_def stage_import;
 extern const struct stage_def stage_filter;
+extern const struct stage_def stage_reshard;
 
 #endif

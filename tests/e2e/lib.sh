@@ -11,4 +11,4 @@ check() { # description, command...
 }
 contains() { grep -qF -- "$2" "$1" || { echo "--- $1:"; head -50 "$1"; fail "'$2' not in $1"; }; }
 # The hash of every shard and the manifest of a stage, one line each.
-digest() { (cd "$1" && sha256sum manifest.json part-*.jsonl.zst rejected/part-*.jsonl.zst 2>/dev/null); }
+digest() { (cd "$1" && shopt -s nullglob && sha256sum manifest.json part-*.jsonl.zst rejected/part-*.jsonl.zst); }
