@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -31,6 +32,7 @@ struct lines {
 	int data_eof;            /* no more decompressed bytes will come */
 
 	unsigned char *raw;      /* compressed input (gzip, zstd) */
+	size_t raw_cap;
 	int raw_eof;
 	ZSTD_DCtx *zd;
 	ZSTD_inBuffer zin;
@@ -119,7 +121,7 @@ static int fill_plain(struct lines *r)
 /* Reads the next chunk of compressed input; sets raw_eof at the end of the file. */
 static ssize_t refill_raw(struct lines *r)
 {
-	ssize_t got = read_raw(r, r->raw, RAW_CHUNK);
+	ssize_t got = read_raw(r, r->raw, r->raw_cap);
 
 	if (!got)
 		r->raw_eof = 1;
@@ -265,15 +267,27 @@ int lines_next(struct lines *r, const char **line, size_t *len)
 	}
 }
 
+/* The read size: a small file gets a small buffer, so that opening many of them (or one
+ * file many times over, as the fuzzer does) stays cheap. */
+static size_t chunk_for(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size >= RAW_CHUNK)
+		return RAW_CHUNK;
+	return st.st_size < 4096 ? 4096 : (size_t)st.st_size + 1;
+}
+
 /* Reads until the magic bytes can be told (or the file ends) and sets up the decoder. */
 static int detect(struct lines *r)
 {
 	static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 	size_t have = 0;
 
-	r->raw = xmalloc(RAW_CHUNK);
+	r->raw_cap = chunk_for(r->fd);
+	r->raw = xmalloc(r->raw_cap);
 	while (have < 4) {
-		ssize_t got = read_raw(r, r->raw + have, RAW_CHUNK - have);
+		ssize_t got = read_raw(r, r->raw + have, r->raw_cap - have);
 		if (got < 0)
 			return -1;
 		if (!got) {
@@ -300,13 +314,14 @@ static int detect(struct lines *r)
 		r->kind = KIND_PLAIN;
 		r->buf = (char *)r->raw;
 		r->raw = NULL;
-		r->cap = RAW_CHUNK;
+		r->cap = r->raw_cap;
 		r->end = have;
 		r->data_eof = r->raw_eof;
 		return 0;
 	}
-	r->buf = xmalloc(RAW_CHUNK);
-	r->cap = RAW_CHUNK;
+	/* decompressed data is larger; it still starts small for a small file */
+	r->cap = r->raw_cap < RAW_CHUNK ? 4 * r->raw_cap : RAW_CHUNK;
+	r->buf = xmalloc(r->cap);
 	return 0;
 }
 

@@ -306,13 +306,14 @@ static int write_part_record(struct stage_run *run, const char *fingerprint, uin
 			     const struct shard_info *info, const struct shard_info *rej,
 			     const struct stats *st, double seconds)
 {
-	char name[64];
+	char name[64], rname[80];
 	snprintf(name, sizeof name, "part-%05u.jsonl.zst", index);
+	snprintf(rname, sizeof rname, "rejected/%s", name);
 	json_t *j = json_object();
 	json_object_set_new(j, "fingerprint", json_string(fingerprint));
 	json_object_set_new(j, "index", json_integer(index));
 	json_object_set_new(j, "shard", info_to_json(name, info));
-	json_object_set_new(j, "rejected", rej ? info_to_json(name, rej) : json_null());
+	json_object_set_new(j, "rejected", rej ? info_to_json(rname, rej) : json_null());
 	json_object_set_new(j, "stats", stats_to_json(st));
 	json_object_set_new(j, "seconds", json_real(seconds));
 	char *text = json_dumps(j, JSON_COMPACT);
@@ -505,9 +506,20 @@ static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 		return -1;
 	struct doc d;
 	doc_init(&d);
+	const char *line;
+	size_t len;
 	int rc;
-	while ((rc = shard_reader_next(r, &d)) == 1) {
-		emit_input(e, d.text.len);
+	while ((rc = shard_reader_next_line(r, &line, &len)) == 1) {
+		if (doc_parse(&d, line, len) < 0) {
+			err_set("%s: record %llu: %s", t->arg.p,
+				(unsigned long long)shard_reader_records(r), err_get());
+			rc = -1;
+			break;
+		}
+		/* stats count text bytes; progress counts shard bytes, as its total does */
+		e->st->docs_in++;
+		e->st->bytes_in += d.text.len;
+		progress_add(e->prog, 1, len + 1);
 		const char *reason = "dropped";
 		uint64_t bytes = d.text.len;
 		int keep = run->def->map(run, &d, &reason);

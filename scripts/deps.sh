@@ -15,6 +15,7 @@ PACKAGES=(
   libcmocka-dev               # unit tests
   clang libclang-rt-14-dev    # fuzz targets (libFuzzer)
   jq                          # tests read manifests with it
+  time                        # benchmarks read peak memory with /usr/bin/time
 )
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/curate"
