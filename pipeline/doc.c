@@ -1,6 +1,6 @@
-/* doc: parsing one JSON line into a struct doc (jansson) and writing it back with our own
- * escaper, which also validates UTF-8 in the same pass. Every document goes through here
- * twice, so the escaper works a word at a time over runs that need nothing. */
+/* doc: one JSON line to a struct doc and back. Every document passes here twice, so the
+ * text is unescaped and escaped (UTF-8 checked in the same pass) a word at a time by our
+ * own code; jansson parses only the small values and decides every line we turn down. */
 #include "doc.h"
 
 #include <string.h>
@@ -687,12 +687,6 @@ static void dump_value(const json_t *v, struct buf *out)
 		DIE("cannot serialize a JSON value (invalid UTF-8 or a cycle)");
 }
 
-static int is_own_field(const char *k, size_t n)
-{
-	return (n == 2 && !memcmp(k, "id", 2)) || (n == 4 && !memcmp(k, "text", 4)) ||
-	       (n == 6 && !memcmp(k, "source", 6)) || (n == 8 && !memcmp(k, "metadata", 8));
-}
-
 size_t doc_serialize(const struct doc *d, struct buf *out)
 {
 	size_t bad;
@@ -716,7 +710,7 @@ size_t doc_serialize(const struct doc *d, struct buf *out)
 		size_t klen = json_object_iter_key_len(it);
 		/* a caller may have put one of our own fields here; writing it twice would
 		 * make the line unreadable (duplicate keys are rejected on load) */
-		if (is_own_field(k, klen))
+		if (own_field(k, klen))
 			continue;
 		buf_putc(out, ',');
 		json_escape(out, k, klen);

@@ -1,6 +1,6 @@
-/* lines: see lines.h. Raw bytes come in with read(2) in 1 MiB chunks (hashed as they come),
- * are decompressed into one growable buffer, and lines are handed out as pointers into it,
- * so a line is never copied; only a partial line at the buffer's end is moved down. */
+/* lines: see lines.h. Raw bytes come in with read(2) in 1 MiB chunks (less for a small
+ * file), hashed as they come, are decompressed into one growable buffer, and lines are
+ * handed out as pointers into it: a line is never copied, only a partial one moved down. */
 #include "lines.h"
 
 #include <errno.h>
@@ -100,7 +100,7 @@ static int make_room(struct lines *r)
 	if (r->cap - r->end >= r->cap / 2)
 		return 0;
 	if (r->cap >= LINE_MAX_BYTES)
-		return fail(r, "line longer than %zu bytes", LINE_MAX_BYTES);
+		return fail(r, "line longer than %zu bytes", r->cap / 2);
 	r->cap *= 2;
 	r->buf = xrealloc(r->buf, r->cap);
 	return 0;

@@ -35,29 +35,13 @@ static int wfail(struct shard_writer *w)
 	return -1;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int flush_out(struct shard_writer *w)
 {
 	if (!w->out.pos)
 		return 0;
 	sha256_update(w->sha, w->out.dst, w->out.pos);
-	if (write_all(w->fd, w->out.dst, w->out.pos)) {
-		err_set("%s: write failed: %s", w->tmp, strerror(errno));
+	if (write_all(w->fd, w->out.dst, w->out.pos, w->tmp))
 		return wfail(w);
-	}
 	w->bytes += w->out.pos;
 	w->out.pos = 0;
 	return 0;
@@ -164,12 +148,14 @@ static int commit(struct shard_writer *w)
 {
 	if (compress(w, NULL, 0, ZSTD_e_end) || flush_out(w))
 		return -1;
-	if (fsync(w->fd) || close(w->fd)) {
-		w->fd = -1;
-		err_set("%s: cannot write: %s", w->tmp, strerror(errno));
+	int bad = fsync(w->fd), why = errno;
+	if (close(w->fd) && !bad)
+		bad = 1, why = errno;
+	w->fd = -1;
+	if (bad) {
+		err_set("%s: cannot write: %s", w->tmp, strerror(why));
 		return -1;
 	}
-	w->fd = -1;
 	if (rename(w->tmp, w->path)) {
 		err_set("%s: cannot rename into place: %s", w->path, strerror(errno));
 		return -1;

@@ -201,6 +201,23 @@ int fsync_dir_of(const char *path)
 	return 0;
 }
 
+int write_all(int fd, const void *data, size_t n, const char *path)
+{
+	const char *p = data;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			err_set("%s: write failed: %s", path, strerror(errno));
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t n)
 {
 	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
@@ -210,21 +227,11 @@ int write_file_atomic(const char *path, const void *data, size_t n)
 		free(tmp);
 		return -1;
 	}
-	const char *p = data;
-	size_t left = n;
-	while (left) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err_set("%s: write failed: %s", tmp, strerror(errno));
-			close(fd);
-			unlink(tmp);
-			free(tmp);
-			return -1;
-		}
-		p += w;
-		left -= (size_t)w;
+	if (write_all(fd, data, n, tmp)) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
 	}
 	if (fsync(fd) || close(fd) || rename(tmp, path)) {
 		err_set("%s: cannot commit: %s", path, strerror(errno));

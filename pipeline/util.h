@@ -48,6 +48,8 @@ void buf_release(struct buf *b); /* frees memory; b is empty and reusable */
 char *buf_detach(struct buf *b, size_t *len);
 
 /* Files. All return 0 or -1 with err_set naming the path. */
+/* Writes all n bytes to fd, retrying short writes and EINTR; path is for the message. */
+int write_all(int fd, const void *data, size_t n, const char *path);
 int mkdir_p(const char *path);
 /* Writes data to path.tmp, fsyncs, renames over path, fsyncs the directory. */
 int write_file_atomic(const char *path, const void *data, size_t n);

@@ -199,23 +199,6 @@ static size_t reserve(struct buf *b, size_t n, size_t limit)
 	return cap - old;
 }
 
-static int write_all(int fd, const void *data, size_t n, const char *path)
-{
-	const char *p = data;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err_set("%s: write failed: %s", path, strerror(errno));
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int pread_all(int fd, void *data, size_t n, uint64_t off, const char *path)
 {
 	char *p = data;
