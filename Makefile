@@ -5,7 +5,7 @@
 PKGS     := mpich jansson libzstd yaml-0.1 libcrypto zlib
 CC       ?= gcc
 MODE     ?= release
-BUILD    := build/$(MODE)
+BUILD    ?= build/$(MODE)
 
 CFLAGS_release := -O2 -g
 CFLAGS_dev     := -O2 -g -Werror

@@ -5,7 +5,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-export CURATE="$PWD/build/dev/curate"
+# TEST_BUILDS: the build folders whose tests run (the first one's curate runs the e2e tests)
+TEST_BUILDS=${TEST_BUILDS:-build/dev build/asan}
+first=${TEST_BUILDS%% *}
+export CURATE="$PWD/$first/curate"
 export TESTS_TMP="${TESTS_TMP:-$(mktemp -d /tmp/curate-tests.XXXXXX)}"
 # MPICH's own allocations at exit are not ours to chase
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
@@ -29,8 +32,9 @@ run() { # name, command...
   fi
 }
 
-for flavour in dev asan; do
-  for t in build/$flavour/tests/test_*; do
+for b in $TEST_BUILDS; do
+  flavour=${b##*/}
+  for t in $b/tests/test_*; do
     [ -x "$t" ] || continue
     n=$(basename "$t")
     run "unit $flavour $n" "$t"
@@ -39,7 +43,7 @@ for flavour in dev asan; do
       run "unit $flavour $n mpiexec -n 3" mpiexec -n 3 "$t"
     fi
   done
-  for r in build/$flavour/fuzz/replay_*; do
+  for r in $b/fuzz/replay_*; do
     [ -x "$r" ] || continue
     n=${r##*/replay_}
     run "fuzz replay $flavour $n" "$r" "tests/fuzz/corpus/$n"
