@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make bench: runs every benchmark in scripts/bench/ (or those named as arguments) and writes
-# docs/benchmarks.md. Each benchmark measures curate against a reference tool in the same run,
+# make bench: runs every benchmark in scripts/bench/ and writes docs/benchmarks.md; with names
+# as arguments it runs those sections and only prints them. Each benchmark measures curate against a reference tool in the same run,
 # on the same input, and reports ratios: best of BENCH_REPEAT runs (default 3), so a noisy
 # shared machine affects both sides alike. Never a timed assertion: numbers go to the docs.
 set -euo pipefail
@@ -38,5 +38,6 @@ for n in "${names[@]}"; do
   echo "bench: $n" >&2
   source "scripts/bench/$n.sh" >>"$out"
 done
-cp "$out" docs/benchmarks.md
-cat docs/benchmarks.md
+# only a full run rewrites the docs; a run of some sections just prints them
+[ $# -eq 0 ] && cp "$out" docs/benchmarks.md
+cat "$out"
