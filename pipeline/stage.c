@@ -746,8 +746,8 @@ int stage_execute(const struct stage_def *def, const struct config *cfg,
 		rc = 0;
 		goto out;
 	}
-	log_info("stage %s: %zu shards on %d rank%s", def->name, pl.tasks.n, run.nranks,
-		 run.nranks > 1 ? "s" : "");
+	log_info("stage %s: %zu %sshards on %d rank%s", def->name, pl.tasks.n,
+		 def->kind == STAGE_GLOBAL ? "input " : "", run.nranks, run.nranks > 1 ? "s" : "");
 	log_resumed(def, &dec, pl.tasks.n);
 	current_fingerprint = pl.fingerprint;
 
@@ -795,6 +795,8 @@ enum stage_state stage_status(const struct stage_def *def, const struct config *
 		if (fp) {
 			state = strcmp(fp, pl.fingerprint) ? STATE_STALE : STATE_DONE;
 			*done = (uint32_t)json_integer_value(json_object_get(m, "shard_count"));
+			if (state == STATE_DONE)
+				*total = *done; /* a global stage's output count is its own */
 		} else {
 			for (size_t i = 0; i < pl.tasks.n; i++) {
 				json_t *j = load_part(run.dir, (uint32_t)i, pl.fingerprint);
