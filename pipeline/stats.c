@@ -96,7 +96,8 @@ json_t *stats_to_json(const struct stats *s)
 	json_object_set_new(j, "bytes_out", json_integer((json_int_t)s->bytes_out));
 
 	struct stat_count *sorted = xmalloc((s->ndrops + 1) * sizeof *sorted);
-	memcpy(sorted, s->drops, s->ndrops * sizeof *sorted);
+	if (s->ndrops) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(sorted, s->drops, s->ndrops * sizeof *sorted);
 	qsort(sorted, s->ndrops, sizeof *sorted, by_name);
 	json_t *drops = json_object();
 	for (size_t i = 0; i < s->ndrops; i++)
@@ -107,7 +108,8 @@ json_t *stats_to_json(const struct stats *s)
 	json_object_set_new(j, "drops", drops);
 
 	sorted = xmalloc((s->ncounters + 1) * sizeof *sorted);
-	memcpy(sorted, s->counters, s->ncounters * sizeof *sorted);
+	if (s->ncounters)
+		memcpy(sorted, s->counters, s->ncounters * sizeof *sorted);
 	qsort(sorted, s->ncounters, sizeof *sorted, by_name);
 	json_t *counters = json_object();
 	for (size_t i = 0; i < s->ncounters; i++)
