@@ -2,7 +2,7 @@
 # Three flavours share the sources, each in its own object folder:
 #   release (bin/curate), dev (-Werror, used by `make test`), asan (ASan+UBSan tests).
 
-PKGS     := mpich jansson libzstd yaml-0.1 libcrypto zlib
+PKGS     := mpich jansson libzstd yaml-0.1 libcrypto zlib tree-sitter libpcre2-8 libutf8proc
 CC       ?= gcc
 MODE     ?= release
 BUILD    ?= build/$(MODE)
@@ -14,14 +14,18 @@ LDFLAGS_asan   := -fsanitize=address,undefined
 CFLAGS_fuzz    := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 LDFLAGS_fuzz   := -fsanitize=address,undefined
 
+# Tree-sitter grammars (grammars/): fetched and compiled once per manifest into the cache
+GRAMMARS_HASH := $(shell cat grammars/manifest.tsv grammars/build.sh 2>/dev/null | sha256sum | cut -c1-16)
+GRAMMARS_LIB  := $(HOME)/.cache/curate/grammars-build-$(GRAMMARS_HASH)/libcurate-grammars.a
+
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
-            $(CFLAGS_$(MODE)) $(PKG_CFLAGS) -Ipipeline -Istages -MMD -MP
+            $(CFLAGS_$(MODE)) $(PKG_CFLAGS) -Ipipeline -Istages -Igrammars -MMD -MP
 LDFLAGS  := $(LDFLAGS_$(MODE))
-LDLIBS   = $(PKG_LIBS) -lm -lpthread
+LDLIBS   = $(GRAMMARS_LIB) $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  := $(sort $(filter-out pipeline/main.c,$(wildcard pipeline/*.c stages/*.c stages/*/*.c)))
+LIB_SRC  := $(sort $(filter-out pipeline/main.c,$(wildcard pipeline/*.c stages/*.c stages/*/*.c grammars/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -41,8 +45,13 @@ all: $(DEPS_STAMP)
 
 binary: $(BUILD)/curate
 
-$(BUILD)/curate: $(BUILD)/pipeline/main.o $(BUILD)/libcurate.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/curate: $(BUILD)/pipeline/main.o $(BUILD)/libcurate.a $(GRAMMARS_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/pipeline/main.o $(BUILD)/libcurate.a $(LDLIBS)
+
+# every program links the grammars; building them is a one-time step (grammars/build.sh)
+$(TEST_BIN) $(REPLAY_BIN) $(FUZZ_BIN): $(GRAMMARS_LIB)
+$(GRAMMARS_LIB): grammars/manifest.tsv grammars/build.sh
+	bash grammars/build.sh $(@D)
 
 $(BUILD)/libcurate.a: $(LIB_OBJ)
 	@rm -f $@

@@ -11,6 +11,8 @@
 #include "log.h"
 #include "par.h"
 #include "stage.h"
+#include "syntax.h"
+#include "tokenize.h"
 
 #ifndef CURATE_VERSION
 #define CURATE_VERSION "0.1.0"
@@ -207,6 +209,22 @@ static const struct cli_cmd fixed_cmds[] = {
 	 "PATH is a shard (part-NNNNN.jsonl.zst) or a stage directory; a stage directory's\n"
 	 "shards are checked against the SHA-256 in its manifest.",
 	 inspect_opts, cmd_inspect, NULL},
+	{"tokenizer", "encode|decode -t TOKENIZER [-e ENCODING] FILE",
+	 "encode a file to token ids, or decode ids back to bytes",
+	 "'encode' prints the ids of FILE's whole content as decimal integers separated by\n"
+	 "spaces; 'decode' reads such ids from FILE and writes the bytes they stand for.\n"
+	 "TOKENIZER is a tokenizer.json (byte-level BPE) or a .tiktoken rank file.",
+	 tokenize_tokenizer_opts, tokenize_cmd_tokenizer, NULL},
+	{"tokens", "info PREFIX | decode PREFIX --doc N [-t TOKENIZER | -c FILE]",
+	 "describe a Megatron token shard, or print one of its documents as text",
+	 "PREFIX names PREFIX.bin and PREFIX.idx (e.g. work/tokenize/part-00000). 'info'\n"
+	 "prints the documents, tokens and dtype; 'decode' prints document N decoded.",
+	 tokenize_tokens_opts, tokenize_cmd_tokens, NULL},
+	{"syntax-check", "[--lang L] [--timeout-ms MS] [--list] [--parse-only] FILE...",
+	 "parse files with Tree-sitter: ok, or the first error's line and column",
+	 "Shows why the syntax stage drops a file. The language comes from the file name\n"
+	 "unless --lang names it. Exit 0 when every file is ok (or has no grammar), 1 if not.",
+	 syntax_check_opts, syntax_check_cmd, NULL},
 	{"version", "", "print the version", NULL, no_opts, cmd_version, NULL},
 };
 

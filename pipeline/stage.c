@@ -235,6 +235,8 @@ static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
 		rc = run->def->plan(run, &pl->tasks, &sig);
 	else
 		rc = plan_from_upstream(run, pl, &sig);
+	if (rc == 0 && run->def->signature)
+		rc = run->def->signature(run, &sig);
 	if (rc < 0) {
 		if (!quiet)
 			log_error("%s", err_get());
@@ -302,9 +304,20 @@ static json_t *info_to_json(const char *name, const struct shard_info *in)
 			 (json_int_t)in->raw_bytes, "sha256", in->sha256);
 }
 
+static json_t *files_to_json(const struct stage_file *f, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:s}", "name", f[i].name, "records",
+						   (json_int_t)f[i].records, "bytes",
+						   (json_int_t)f[i].bytes, "sha256", f[i].sha256));
+	return a;
+}
+
 static int write_part_record(struct stage_run *run, const char *fingerprint, uint32_t index,
 			     const struct shard_info *info, const struct shard_info *rej,
-			     const struct stats *st, double seconds)
+			     const struct stats *st, double seconds, const struct stage_file *files,
+			     size_t nfiles)
 {
 	char name[64], rname[80];
 	snprintf(name, sizeof name, "part-%05u.jsonl.zst", index);
@@ -312,7 +325,9 @@ static int write_part_record(struct stage_run *run, const char *fingerprint, uin
 	json_t *j = json_object();
 	json_object_set_new(j, "fingerprint", json_string(fingerprint));
 	json_object_set_new(j, "index", json_integer(index));
-	json_object_set_new(j, "shard", info_to_json(name, info));
+	json_object_set_new(j, "shard", info ? info_to_json(name, info) : json_null());
+	if (nfiles)
+		json_object_set_new(j, "files", files_to_json(files, nfiles));
 	json_object_set_new(j, "rejected", rej ? info_to_json(rname, rej) : json_null());
 	json_object_set_new(j, "stats", stats_to_json(st));
 	json_object_set_new(j, "seconds", json_real(seconds));
@@ -330,7 +345,32 @@ static char *current_fingerprint; /* of the stage running on this rank */
 int stage_write_part(struct stage_run *run, uint32_t index, const struct shard_info *info,
 		     const struct shard_info *rejected, const struct stats *st, double seconds)
 {
-	return write_part_record(run, current_fingerprint, index, info, rejected, st, seconds);
+	return write_part_record(run, current_fingerprint, index, info, rejected, st, seconds,
+				 NULL, 0);
+}
+
+int stage_write_part_files(struct stage_run *run, uint32_t index, const struct stage_file *files,
+			   size_t nfiles, const struct stats *st, double seconds)
+{
+	return write_part_record(run, current_fingerprint, index, NULL, NULL, st, seconds, files,
+				 nfiles);
+}
+
+/* Every file of a part record is on disk at its recorded size (none: the JSONL shard is). */
+static int part_files_present(const char *dir, json_t *files)
+{
+	size_t i;
+	json_t *f;
+	json_array_foreach(files, i, f) {
+		char *p = xasprintf("%s/%s", dir, json_string_value(json_object_get(f, "name")));
+		struct stat st;
+		int ok = !stat(p, &st) &&
+			 (json_int_t)st.st_size == json_integer_value(json_object_get(f, "bytes"));
+		free(p);
+		if (!ok)
+			return 0;
+	}
+	return 1;
 }
 
 /* A part record that matches the plan and whose shard is on disk at the recorded size. */
@@ -345,8 +385,10 @@ static json_t *load_part(const char *dir, uint32_t index, const char *fingerprin
 	json_t *shard = json_object_get(j, "shard");
 	char *spath = stage_shard_path(dir, index);
 	struct stat st;
-	int ok = fp && !strcmp(fp, fingerprint) && !stat(spath, &st) &&
-		 (json_int_t)st.st_size == json_integer_value(json_object_get(shard, "bytes"));
+	int ok = fp && !strcmp(fp, fingerprint) &&
+		 (json_is_null(shard) ? part_files_present(dir, json_object_get(j, "files"))
+				      : !stat(spath, &st) && (json_int_t)st.st_size ==
+								     json_integer_value(json_object_get(shard, "bytes")));
 	free(spath);
 	if (!ok) {
 		json_decref(j);
@@ -496,6 +538,8 @@ void emit_input(struct emit *e, uint64_t bytes)
 
 struct stats *emit_stats(struct emit *e) { return e->st; }
 
+struct stats *stage_stats(struct stage_run *run) { return run->stats; }
+
 /* The map driver: input shard i through def->map into output shard i. */
 static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 {
@@ -552,9 +596,11 @@ static int run_task(struct stage_run *run, const struct task *t, struct progress
 		e.rej = shard_writer_open(rpath, zl);
 		rc = e.rej ? 0 : -1;
 	}
+	run->stats = &st;
 	if (!rc)
 		rc = run->def->kind == STAGE_SOURCE ? run->def->produce(run, t, &e)
 						    : map_task(run, t, &e);
+	run->stats = NULL;
 	struct shard_info info = {0}, rinfo = {0};
 	if (rc < 0) {
 		shard_writer_abort(e.out);
@@ -569,7 +615,7 @@ static int run_task(struct stage_run *run, const struct task *t, struct progress
 	if (!rc) {
 		stats_count(&st, "utf8_repaired", info.utf8_repaired);
 		rc = write_part_record(run, current_fingerprint, t->index, &info,
-				       e.rej ? &rinfo : NULL, &st, now_seconds() - t0);
+				       e.rej ? &rinfo : NULL, &st, now_seconds() - t0, NULL, 0);
 	}
 	if (rc < 0)
 		log_error("stage %s: shard %u failed: %s", run->def->name, t->index, err_get());
@@ -585,7 +631,7 @@ static int run_task(struct stage_run *run, const struct task *t, struct progress
 static int write_manifest(struct stage_run *run, const struct plan *pl, size_t nshards,
 			  double wall, size_t resumed)
 {
-	json_t *shards = json_array(), *rejected = json_array();
+	json_t *shards = json_array(), *rejected = json_array(), *files = json_array();
 	struct stats total;
 	stats_init(&total);
 	uint64_t records = 0, bytes = 0, raw = 0;
@@ -594,15 +640,17 @@ static int write_manifest(struct stage_run *run, const struct plan *pl, size_t n
 		json_t *j = load_part(run->dir, (uint32_t)i, pl->fingerprint);
 		if (!j) {
 			err_set("%s: part record of shard %zu is missing or stale", run->dir, i);
-			json_decref(shards), json_decref(rejected);
+			json_decref(shards), json_decref(rejected), json_decref(files);
 			stats_release(&total);
 			return -1;
 		}
+		json_array_extend(files, json_object_get(j, "files"));
 		json_t *s = json_object_get(j, "shard");
 		records += (uint64_t)json_integer_value(json_object_get(s, "records"));
 		bytes += (uint64_t)json_integer_value(json_object_get(s, "bytes"));
 		raw += (uint64_t)json_integer_value(json_object_get(s, "raw_bytes"));
-		json_array_append(shards, s);
+		if (json_is_object(s))
+			json_array_append(shards, s);
 		if (json_is_object(json_object_get(j, "rejected")))
 			json_array_append(rejected, json_object_get(j, "rejected"));
 		stats_from_json(&total, json_object_get(j, "stats"));
@@ -615,6 +663,9 @@ static int write_manifest(struct stage_run *run, const struct plan *pl, size_t n
 			      pl->input_sha, "shard_count", (json_int_t)nshards, "records",
 			      (json_int_t)records, "bytes", (json_int_t)bytes, "raw_bytes",
 			      (json_int_t)raw, "shards", shards, "rejected", rejected);
+	if (json_array_size(files))
+		json_object_set(m, "files", files);
+	json_decref(files);
 	json_t *st = stats_to_json(&total);
 	json_object_set_new(st, "stage", json_string(run->def->name));
 	json_object_set_new(st, "shards", json_integer((json_int_t)nshards));

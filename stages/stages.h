@@ -5,7 +5,12 @@
 #include "stage.h"
 
 extern const struct stage_def stage_import;
+extern const struct stage_def stage_dedup_exact;
+extern const struct stage_def stage_dedup_near;
+extern const struct stage_def stage_syntax;
+extern const struct stage_def stage_decontaminate;
 extern const struct stage_def stage_filter;
 extern const struct stage_def stage_reshard;
+extern const struct stage_def stage_tokenize;
 
 #endif

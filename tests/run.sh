@@ -13,7 +13,7 @@ export TESTS_TMP="${TESTS_TMP:-$(mktemp -d /tmp/curate-tests.XXXXXX)}"
 # MPICH's own allocations at exit are not ours to chase
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-MPI_UNITS="test_xchg"
+MPI_UNITS="test_xchg test_dedup_near"
 only="${1:-}"
 
 passed=0 failed=0 skipped=0 failures=()

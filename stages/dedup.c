@@ -1,0 +1,303 @@
+/* dedup: the frame both deduplication stages run in (see dedup.h): the shard plan, keep
+ * keys, reading with bad records skipped, decisions routed to the shard's rank, and the 1:1
+ * rewrite with rejected documents and per-shard stats. */
+#include "dedup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "schedule.h"
+
+void dedup_put_be(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+uint64_t dedup_get_be(const void *p, int bytes)
+{
+	const unsigned char *b = p;
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in)
+{
+	memset(d, 0, sizeof *d);
+	d->run = run;
+	d->in = in;
+	uint64_t *sizes = xmalloc((in->n + 1) * sizeof *sizes);
+	for (size_t i = 0; i < in->n; i++)
+		sizes[i] = in->v[i].size;
+	d->owner = xmalloc((in->n + 1) * sizeof *d->owner);
+	schedule_assign(sizes, in->n, run->nranks, d->owner);
+	free(sizes);
+	char *key = xasprintf("%s.repo_sources", run->def->name);
+	d->nrepo = config_list(run->cfg, key, &d->repo_sources);
+	free(key);
+	d->budget = config_size(run->cfg, "memory_budget");
+	d->tmpdir = stage_tmpdir(run);
+	run->out_shards = (uint32_t)in->n;
+}
+
+void dedup_release(struct dedup *d)
+{
+	free(d->owner);
+	free(d->tmpdir);
+}
+
+int dedup_level(const struct dedup *d, const struct doc *doc)
+{
+	for (size_t i = 0; i < d->nrepo; i++)
+		if (doc->source.len == strlen(d->repo_sources[i]) &&
+		    !memcmp(doc->source.p, d->repo_sources[i], doc->source.len))
+			return 1;
+	return 0;
+}
+
+static uint64_t stars_of(const struct doc *doc)
+{
+	json_t *s = json_object_get(doc->meta, "stars");
+	double v = json_is_number(s) ? json_number_value(s) : 0;
+	return v > 0 ? (v < 1.8e19 ? (uint64_t)v : UINT64_MAX) : 0;
+}
+
+void dedup_keep_key(struct buf *out, const struct doc *doc, uint32_t shard, uint64_t record)
+{
+	unsigned char b[12];
+	dedup_put_be(b, ~stars_of(doc), 8);
+	buf_append(out, b, 8);
+	/* escaping keeps memcmp order of ids and lets the terminator sort first */
+	for (size_t i = 0; i < doc->id.len; i++) {
+		buf_putc(out, doc->id.p[i]);
+		if (!doc->id.p[i])
+			buf_putc(out, (char)0xff);
+	}
+	buf_append(out, "\0\0", 2);
+	dedup_put_be(b, shard, 4);
+	dedup_put_be(b + 4, record, 8);
+	buf_append(out, b, 12);
+}
+
+void dedup_key_id(const void *key, size_t n, struct buf *out)
+{
+	const unsigned char *k = key;
+	buf_reset(out);
+	for (size_t i = 8; i + 14 <= n; i++) {
+		if (!k[i] && k[i + 1] == 0xff)
+			buf_putc(out, 0), i++;
+		else if (!k[i])
+			break;
+		else
+			buf_putc(out, (char)k[i]);
+	}
+	buf_append(out, "", 0);
+}
+
+void dedup_key_place(const void *key, size_t n, uint32_t *shard, uint64_t *record)
+{
+	const unsigned char *k = key;
+	*shard = (uint32_t)dedup_get_be(k + n - 12, 4);
+	*record = dedup_get_be(k + n - 8, 8);
+}
+
+struct xchg *dedup_xchg(struct dedup *d, unsigned share)
+{
+	uint64_t b = d->budget / (share ? share : 1);
+	return xchg_new(MPI_COMM_WORLD, b < 65536 ? 65536 : b, d->tmpdir);
+}
+
+int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg)
+{
+	struct stage_run *run = d->run;
+	uint64_t total = 0;
+	for (size_t i = 0; i < d->in->n; i++)
+		total += d->in->v[i].size;
+	int verify = config_bool(run->cfg, "verify_inputs");
+	struct doc doc;
+	doc_init(&doc);
+	int rc = 0;
+	stage_progress_begin(run, total);
+	for (size_t i = 0; i < d->in->n && !rc; i++) {
+		if (d->owner[i] != run->rank)
+			continue;
+		const struct task *t = &d->in->v[i];
+		struct shard_reader *r =
+			shard_reader_open(t->arg.p, verify && t->input_sha256[0] ? t->input_sha256 : NULL);
+		const char *line;
+		size_t len;
+		int got = r ? 0 : -1;
+		d->shard = (uint32_t)i;
+		for (d->record = 0; r && (got = shard_reader_next_line(r, &line, &len)) == 1;
+		     d->record++) {
+			stage_progress_add(run, 1, len + 1);
+			if (doc_parse(&doc, line, len) < 0) {
+				log_warn("stage %s: %s: record %llu: %s (skipped, counted as "
+					 "bad_record)", run->def->name, t->arg.p,
+					 (unsigned long long)d->record + 1, err_get());
+				continue;
+			}
+			if (fn(d, &doc, arg) < 0) {
+				got = -1;
+				break;
+			}
+		}
+		shard_reader_close(r);
+		rc = got < 0 ? -1 : 0;
+	}
+	stage_progress_end(run);
+	doc_release(&doc);
+	return rc;
+}
+
+int dedup_decide(struct dedup *d, struct xchg *x, uint32_t shard, uint64_t record,
+		 const void *val, size_t vlen)
+{
+	unsigned char k[12];
+	dedup_put_be(k, shard, 4);
+	dedup_put_be(k + 4, record, 8);
+	return xchg_put(x, d->owner[shard], k, sizeof k, val, vlen);
+}
+
+/* The decision stream, read alongside the shards in (shard, record) order. */
+struct pending {
+	struct xchg *x;
+	int have;
+	const void *k, *v;
+	size_t kl, vl;
+};
+
+/* The decision for (shard, record), or NULL; -1 on a read error. */
+static int pending_find(struct pending *p, uint32_t shard, uint64_t record, const void **v,
+			size_t *vl)
+{
+	*v = NULL;
+	while (p->have == 1) {
+		uint64_t s = dedup_get_be(p->k, 4), r = dedup_get_be((const char *)p->k + 4, 8);
+		if (s > shard || (s == shard && r > record))
+			return 0;
+		if (s == shard && r == record) {
+			*v = p->v, *vl = p->vl;
+			return 0;
+		}
+		/* a decision for a record that is not there would be a bug upstream of here */
+		DIE("decision for shard %llu record %llu that was never read",
+		    (unsigned long long)s, (unsigned long long)r);
+	}
+	return p->have < 0 ? -1 : 0;
+}
+
+static void pending_next(struct pending *p)
+{
+	p->have = xchg_next(p->x, &p->k, &p->kl, &p->v, &p->vl);
+}
+
+struct writers {
+	struct shard_writer *out, *rej;
+};
+
+static int rewrite_records(struct dedup *d, struct shard_reader *r, struct writers *w,
+			   struct pending *p, struct stats *st, dedup_apply_fn fn, void *arg)
+{
+	struct doc doc;
+	doc_init(&doc);
+	const char *line;
+	size_t len;
+	int got;
+	for (d->record = 0; (got = shard_reader_next_line(r, &line, &len)) == 1; d->record++) {
+		st->docs_in++;
+		if (doc_parse(&doc, line, len) < 0) {
+			stats_drop(st, "bad_record", len);
+			continue;
+		}
+		st->bytes_in += doc.text.len;
+		const void *v;
+		size_t vl = 0;
+		if (pending_find(p, d->shard, d->record, &v, &vl) < 0) {
+			got = -1;
+			break;
+		}
+		const char *reason = "dropped";
+		uint64_t bytes = doc.text.len;
+		int keep = fn(d, &doc, v, vl, &reason, st, arg);
+		if (v)
+			pending_next(p);
+		if (keep) {
+			st->docs_out++, st->bytes_out += bytes;
+			got = shard_writer_put(w->out, &doc);
+		} else {
+			stats_drop(st, reason, bytes);
+			json_object_set_new(doc.meta, "drop_reason", json_string(reason));
+			got = w->rej ? shard_writer_put(w->rej, &doc) : 0;
+		}
+		if (got < 0)
+			break;
+	}
+	doc_release(&doc);
+	return got < 0 ? -1 : 0;
+}
+
+static int rewrite_shard(struct dedup *d, struct pending *p, dedup_apply_fn fn, void *arg,
+			 const struct stats *extra)
+{
+	struct stage_run *run = d->run;
+	const struct task *t = &d->in->v[d->shard];
+	double t0 = now_seconds();
+	int zl = (int)config_int(run->cfg, "zstd_level");
+	char *path = stage_shard_path(run->dir, d->shard);
+	char *rdir = xasprintf("%s/rejected", run->dir);
+	char *rpath = stage_shard_path(rdir, d->shard);
+	struct writers w = {shard_writer_open(path, zl), NULL};
+	int rc = w.out ? 0 : -1;
+	if (!rc && config_bool(run->cfg, "keep_rejected"))
+		rc = (w.rej = shard_writer_open(rpath, zl)) ? 0 : -1;
+	int verify = config_bool(run->cfg, "verify_inputs");
+	struct shard_reader *r = rc ? NULL
+		: shard_reader_open(t->arg.p, verify && t->input_sha256[0] ? t->input_sha256 : NULL);
+	struct stats st;
+	stats_init(&st);
+	if (!r || rewrite_records(d, r, &w, p, &st, fn, arg) < 0)
+		rc = -1;
+	shard_reader_close(r);
+	struct shard_info info = {0}, rinfo = {0};
+	if (rc < 0) {
+		shard_writer_abort(w.out);
+		shard_writer_abort(w.rej);
+	} else if (w.rej && shard_writer_close(w.rej, &rinfo) < 0) {
+		rc = -1, shard_writer_abort(w.out); /* the output's rename is the commit point */
+	} else if (shard_writer_close(w.out, &info) < 0) {
+		rc = -1;
+	}
+	if (!rc) {
+		stats_count(&st, "utf8_repaired", info.utf8_repaired);
+		if (extra && d->shard == 0)
+			stats_merge(&st, extra);
+		rc = stage_write_part(run, d->shard, &info, w.rej ? &rinfo : NULL, &st,
+				      now_seconds() - t0);
+	}
+	stats_release(&st);
+	free(path), free(rdir), free(rpath);
+	return rc;
+}
+
+int dedup_rewrite(struct dedup *d, struct xchg *decisions, dedup_apply_fn fn, void *arg,
+		  const struct stats *extra)
+{
+	struct pending p = {.x = decisions};
+	pending_next(&p);
+	int rc = 0;
+	for (size_t i = 0; i < d->in->n && !rc; i++) {
+		if (d->owner[i] != d->run->rank)
+			continue;
+		d->shard = (uint32_t)i;
+		rc = rewrite_shard(d, &p, fn, arg, extra);
+	}
+	if (!rc && p.have != 0) {
+		err_set("stage %s: decisions left after the last shard", d->run->def->name);
+		rc = -1;
+	}
+	return rc;
+}

@@ -1,0 +1,76 @@
+/* dedup: what dedup-exact and dedup-near share. Both read the input shards the scheduler
+ * gives this rank, send keys to owner ranks through xchg, decide there, route decisions back
+ * to the rank that owns each shard, and rewrite every input shard 1:1 without the dropped
+ * documents. A document is named by its keep key, which sorts in keep-rule order. */
+#ifndef CURATE_STAGES_DEDUP_H
+#define CURATE_STAGES_DEDUP_H
+
+#include <stdint.h>
+
+#include "stage.h"
+#include "xchg.h"
+
+/* Both stages put these options first in their tables. */
+#define DEDUP_COMMON_OPTS                                                                  \
+	{"repo_sources", OPT_LIST, "[repo]", 0, 0, NULL,                                   \
+	 "Sources whose documents are repository-level (whole repositories); every other "  \
+	 "source is file-level. A document is only compared with documents of its own "     \
+	 "level."}
+
+struct dedup {
+	struct stage_run *run;
+	const struct task_list *in;
+	int *owner;          /* the rank that reads and rewrites input shard i */
+	const char *const *repo_sources;
+	size_t nrepo;
+	uint64_t budget;     /* memory_budget */
+	char *tmpdir;
+	uint32_t shard;      /* while reading and rewriting: the current shard and record */
+	uint64_t record;
+};
+
+void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in);
+void dedup_release(struct dedup *d);
+
+/* 1 for a repository-level document, 0 for a file-level one. */
+int dedup_level(const struct dedup *d, const struct doc *doc);
+
+/* The keep key of doc at (shard, record), appended to out:
+ * [~stars u64 BE][id with 0x00 -> 0x00 0xff][0x00 0x00][shard u32 BE][record u64 BE].
+ * memcmp order is the keep rule: most stars (metadata.stars, missing or not a number = 0),
+ * then the smallest id bytewise, then the smallest (shard, record). */
+void dedup_keep_key(struct buf *out, const struct doc *doc, uint32_t shard, uint64_t record);
+/* The id inside a keep key, unescaped, into out (replacing it); its shard and record. */
+void dedup_key_id(const void *key, size_t n, struct buf *out);
+void dedup_key_place(const void *key, size_t n, uint32_t *shard, uint64_t *record);
+
+/* A new exchange with budget/share of the memory budget (at least 64 KiB), spilling to the
+ * stage's tmpdir. Collective. NULL with err_set. */
+struct xchg *dedup_xchg(struct dedup *d, unsigned share);
+
+/* Reads every input shard this rank owns, calling fn for each document (d->shard and
+ * d->record say where it is). A record that does not parse is logged with its file and
+ * number and skipped (rewrite counts it as bad_record). Collective (progress). 0 or -1. */
+typedef int (*dedup_doc_fn)(struct dedup *d, struct doc *doc, void *arg);
+int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg);
+
+/* Queues a decision about (shard, record) for the rank that owns the shard. */
+int dedup_decide(struct dedup *d, struct xchg *x, uint32_t shard, uint64_t record,
+		 const void *val, size_t vlen);
+
+/* Rewrites every input shard this rank owns into the output shard of the same index,
+ * merging the decisions (finished exchange of dedup_decide records). fn sees each document
+ * with its decision (NULL when none) and returns 1 to keep it or 0 to drop it (*reason
+ * set); it may change metadata and count in st. Writes rejected/ with keep_rejected and
+ * reports each shard with stage_write_part; extra (may be NULL) is merged into the stats of
+ * shard 0. Sets run->out_shards. 0 or -1. */
+typedef int (*dedup_apply_fn)(struct dedup *d, struct doc *doc, const void *val, size_t vlen,
+			      const char **reason, struct stats *st, void *arg);
+int dedup_rewrite(struct dedup *d, struct xchg *decisions, dedup_apply_fn fn, void *arg,
+		  const struct stats *extra);
+
+/* Helpers for big-endian fields of keys. */
+void dedup_put_be(unsigned char *p, uint64_t v, int bytes);
+uint64_t dedup_get_be(const void *p, int bytes);
+
+#endif

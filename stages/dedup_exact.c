@@ -1,0 +1,178 @@
+/* dedup-exact: drops documents whose normalized content has the same SHA-256 as another
+ * document of the same level (file or repository), keeping one per hash by the keep rule
+ * (most stars, then smallest id). Hashes go to owner ranks through xchg; owners see equal
+ * hashes together in sorted order and send drop decisions back to the shards' ranks, which
+ * rewrite their shards 1:1 with metadata.sha256 added. docs/dedup.md has the details. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dedup.h"
+#include "log.h"
+#include "par.h"
+#include "stages.h"
+
+static const struct opt_def dedup_exact_opts[] = {
+	DEDUP_COMMON_OPTS,
+	{"normalize", OPT_ENUM, "trailing", 0, 0, "none|trailing|whitespace",
+	 "What the hash sees: none (the text as it is), trailing (each line without trailing "
+	 "whitespace, CR included, and no trailing blank lines), whitespace (every whitespace "
+	 "run one space, ends trimmed)."},
+	{NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+enum norm { NORM_NONE, NORM_TRAILING, NORM_WHITESPACE };
+
+struct exact {
+	enum norm norm;
+	struct buf text, key, val, id;
+	struct xchg *x;
+};
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static void normalize(enum norm n, const char *s, size_t len, struct buf *out)
+{
+	buf_reset(out);
+	if (n == NORM_WHITESPACE) {
+		for (size_t i = 0; i < len; i++) {
+			if (!is_ws(s[i])) {
+				buf_putc(out, s[i]);
+				continue;
+			}
+			while (i + 1 < len && is_ws(s[i + 1]))
+				i++;
+			if (out->len && i + 1 < len)
+				buf_putc(out, ' ');
+		}
+	} else {
+		for (size_t i = 0; i < len;) {
+			size_t e = i;
+			while (e < len && s[e] != '\n')
+				e++;
+			size_t end = e;
+			while (end > i && is_ws(s[end - 1]))
+				end--;
+			buf_append(out, s + i, end - i);
+			if (e < len)
+				buf_putc(out, '\n');
+			i = e + 1;
+		}
+		while (out->len && out->p[out->len - 1] == '\n')
+			out->len--;
+	}
+	buf_append(out, "", 0);
+}
+
+static void content_hash(struct exact *e, const struct doc *doc, unsigned char d[SHA256_LEN])
+{
+	if (e->norm == NORM_NONE) {
+		sha256(doc->text.p ? doc->text.p : "", doc->text.len, d);
+		return;
+	}
+	normalize(e->norm, doc->text.p ? doc->text.p : "", doc->text.len, &e->text);
+	sha256(e->text.p, e->text.len, d);
+}
+
+/* Phase 1: [level][sha256] -> keep key, to the hash's owner. */
+static int put_hash(struct dedup *d, struct doc *doc, void *arg)
+{
+	struct exact *e = arg;
+	unsigned char k[1 + SHA256_LEN];
+	k[0] = (unsigned char)dedup_level(d, doc);
+	content_hash(e, doc, k + 1);
+	buf_reset(&e->val);
+	dedup_keep_key(&e->val, doc, d->shard, d->record);
+	return xchg_put(e->x, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k, e->val.p,
+			e->val.len);
+}
+
+/* Phase 2: in each run of equal hashes the first keep key wins; the others are told whom
+ * they duplicate. */
+static int decide(struct dedup *d, struct exact *e, struct xchg *out)
+{
+	const void *k, *v;
+	size_t kl, vl;
+	int got;
+	while ((got = xchg_next(e->x, &k, &kl, &v, &vl)) == 1) {
+		if (e->key.len == kl && !memcmp(e->key.p, k, kl)) {
+			uint32_t s;
+			uint64_t r;
+			dedup_key_place(v, vl, &s, &r);
+			if (dedup_decide(d, out, s, r, e->id.p, e->id.len) < 0)
+				return -1;
+			continue;
+		}
+		buf_set(&e->key, k, kl);
+		dedup_key_id(v, vl, &e->id);
+	}
+	return got;
+}
+
+/* Phase 3: every document gets its hash; the duplicates are dropped. */
+static int apply(struct dedup *d, struct doc *doc, const void *val, size_t vlen,
+		 const char **reason, struct stats *st, void *arg)
+{
+	struct exact *e = arg;
+	unsigned char h[SHA256_LEN];
+	char hex[SHA256_HEX];
+	content_hash(e, doc, h);
+	sha256_hexstr(h, hex);
+	json_object_set_new(doc->meta, "sha256", json_string(hex));
+	if (dedup_level(d, doc))
+		stats_count(st, "repo_level_docs", 1);
+	if (!val)
+		return 1;
+	json_t *of = json_stringn(val, vlen);
+	if (of)
+		json_object_set_new(doc->meta, "duplicate_of", of);
+	*reason = "duplicate";
+	return 0;
+}
+
+static int exact_run(struct stage_run *run, const struct task_list *in)
+{
+	struct dedup d;
+	dedup_init(&d, run, in);
+	struct exact e = {.text = BUF_INIT, .key = BUF_INIT, .val = BUF_INIT, .id = BUF_INIT};
+	const char *n = config_str(run->cfg, "dedup-exact.normalize");
+	e.norm = !strcmp(n, "none") ? NORM_NONE : !strcmp(n, "trailing") ? NORM_TRAILING
+									 : NORM_WHITESPACE;
+	struct xchg *dec = NULL;
+	int rc = -1;
+	e.x = dedup_xchg(&d, 2);
+	if (!e.x)
+		goto out;
+	int ok = dedup_read(&d, put_hash, &e) == 0;
+	/* collective calls follow: every rank makes them even after a local failure */
+	if (xchg_finish(e.x) < 0 || !par_all_ok(ok))
+		goto out;
+	dec = dedup_xchg(&d, 2);
+	if (!dec)
+		goto out;
+	ok = decide(&d, &e, dec) == 0;
+	xchg_free(e.x), e.x = NULL;
+	if (xchg_finish(dec) < 0 || !par_all_ok(ok))
+		goto out;
+	rc = dedup_rewrite(&d, dec, apply, &e, NULL);
+out:
+	if (rc < 0)
+		log_error("stage dedup-exact: %s", err_get());
+	xchg_free(e.x);
+	xchg_free(dec);
+	buf_release(&e.text), buf_release(&e.key), buf_release(&e.val), buf_release(&e.id);
+	dedup_release(&d);
+	return rc;
+}
+
+const struct stage_def stage_dedup_exact = {
+	.name = "dedup-exact",
+	.kind = STAGE_GLOBAL,
+	.summary = "drop exact duplicates (SHA-256 of normalized content) at file and repository "
+		   "level, keeping the most-starred",
+	.opts = dedup_exact_opts,
+	.version = 1,
+	.run = exact_run,
+};

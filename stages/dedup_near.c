@@ -1,0 +1,607 @@
+/* dedup-near: MinHash LSH near-duplicate removal across ranks. Each document's signature
+ * is cut into bands; equal bands (same level) make candidate pairs at the band's owner rank;
+ * with check_jaccard each pair's estimated similarity (full signatures) must reach the
+ * threshold; the surviving edges go through distributed connected components (min-label
+ * propagation, one exchange per round, no rank holding all edges); one document per
+ * component is kept by the keep rule. docs/dedup.md explains choices and defaults. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dedup.h"
+#include "log.h"
+#include "minhash.h"
+#include "par.h"
+#include "stages.h"
+
+static const struct opt_def dedup_near_opts[] = {
+	DEDUP_COMMON_OPTS,
+	{"shingle", OPT_ENUM, "word", 0, 0, "word|char",
+	 "Shingles: word n-grams (words are runs of letters, digits, '_' and non-ASCII bytes) "
+	 "or character n-grams (code points, whitespace runs as one space)."},
+	{"ngram", OPT_INT, "5", 1, 64, NULL, "n of the n-grams."},
+	{"num_hashes", OPT_INT, "112", 1, 4096, NULL,
+	 "MinHash signature length; bands x rows of it are used for LSH, all for the check."},
+	{"bands", OPT_INT, "14", 1, 4096, NULL, "LSH bands."},
+	{"rows", OPT_INT, "8", 1, 4096, NULL, "Rows (hashes) per band."},
+	{"seed", OPT_INT, "1", 0, 9e15, NULL,
+	 "Seed of the hash family; results depend on it, never on the rank count."},
+	{"check_jaccard", OPT_BOOL, "true", 0, 0, NULL,
+	 "Keep a candidate pair only if its estimated Jaccard similarity (the fraction of equal "
+	 "signature entries) reaches threshold; drops LSH false positives."},
+	{"threshold", OPT_FLOAT, "0.7", 0, 1, NULL, "Jaccard threshold of check_jaccard."},
+	{NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+enum { T_SIG = 0, T_LINK = 1 }; /* first byte of values keyed by node */
+enum { F_MSG = 0, F_OWN = 1 };  /* last byte of label values */
+
+struct near {
+	struct minhash *mh;
+	unsigned nh, bands, rows;
+	int check;
+	double threshold;
+	uint32_t *sig;
+	struct buf key, val, a, b, c;
+	struct xchg *x;
+	uint64_t candidates, checked, below, rounds;
+	double t0; /* for the debug log of phase times */
+};
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static int owner_of(struct dedup *d, const void *node, size_t n)
+{
+	return xchg_owner(node, n, d->run->nranks);
+}
+
+/* ---- phase 1: signatures and band keys ---- */
+
+static int put_bands(struct dedup *d, struct doc *doc, void *arg)
+{
+	struct near *nr = arg;
+	if (!minhash_signature(nr->mh, doc->text.p ? doc->text.p : "", doc->text.len, nr->sig))
+		return 0; /* nothing to compare: a cluster of its own */
+	buf_reset(&nr->val);
+	dedup_keep_key(&nr->val, doc, d->shard, d->record);
+	/* a band key carries a 64-bit hash of its rows: equal rows collide by design, unequal
+	 * ones with probability 2^-64 (and the check would catch those) */
+	unsigned char k[12], rows[4 * MINHASH_MAX_HASHES];
+	k[0] = 'b';
+	k[1] = (unsigned char)dedup_level(d, doc);
+	for (unsigned b = 0; b < nr->bands; b++) {
+		for (unsigned r = 0; r < nr->rows; r++)
+			put_le32(rows + 4 * r, nr->sig[b * nr->rows + r]);
+		dedup_put_be(k + 2, b, 2);
+		dedup_put_be(k + 4, minhash_hash_bytes(rows, 4 * (size_t)nr->rows), 8);
+		if (xchg_put(nr->x, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k,
+			     nr->val.p, nr->val.len) < 0)
+			return -1;
+	}
+	if (!nr->check)
+		return 0;
+	buf_reset(&nr->key);
+	buf_putc(&nr->key, 's');
+	buf_append(&nr->key, nr->val.p, nr->val.len);
+	buf_reset(&nr->a);
+	buf_putc(&nr->a, T_SIG);
+	for (unsigned i = 0; i < nr->nh; i++) {
+		unsigned char w[4];
+		put_le32(w, nr->sig[i]);
+		buf_append(&nr->a, w, 4);
+	}
+	return xchg_put(nr->x, owner_of(d, nr->val.p, nr->val.len), nr->key.p, nr->key.len,
+			nr->a.p, nr->a.len);
+}
+
+/* ---- edges ---- */
+
+static int put_link(struct dedup *d, struct xchg *x, const void *u, size_t ul, const void *v,
+		    size_t vl, struct buf *tmp)
+{
+	buf_reset(tmp);
+	buf_putc(tmp, T_LINK);
+	buf_append(tmp, v, vl);
+	return xchg_put(x, owner_of(d, u, ul), u, ul, tmp->p, tmp->len);
+}
+
+static int put_edge(struct dedup *d, struct xchg *cc, const void *u, size_t ul, const void *v,
+		    size_t vl, struct buf *tmp)
+{
+	if (put_link(d, cc, u, ul, v, vl, tmp) < 0)
+		return -1;
+	return put_link(d, cc, v, vl, u, ul, tmp);
+}
+
+/* Buckets: the first (smallest) keep key of a run of equal band keys is paired with each
+ * other member. Signatures ('s' keys, sorted after all bands) pass on to the check. */
+static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
+{
+	const void *k, *v;
+	size_t kl, vl;
+	int got;
+	buf_reset(&nr->key);
+	while ((got = xchg_next(nr->x, &k, &kl, &v, &vl)) == 1) {
+		const char *kk = k;
+		if (kk[0] == 's') {
+			if (xchg_put(out, d->run->rank, kk + 1, kl - 1, v, vl) < 0)
+				return -1;
+			continue;
+		}
+		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
+			buf_set(&nr->key, k, kl);
+			buf_set(&nr->b, v, vl); /* the bucket's first member */
+			continue;
+		}
+		nr->candidates++;
+		int rc = nr->check ? put_link(d, out, nr->b.p, nr->b.len, v, vl, &nr->c)
+				   : put_edge(d, out, nr->b.p, nr->b.len, v, vl, &nr->c);
+		if (rc < 0)
+			return -1;
+	}
+	return got;
+}
+
+/* Check, first hop: at u's owner each distinct pair (u, v) takes u's signature to v. */
+static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *out)
+{
+	const void *k, *v;
+	size_t kl, vl;
+	int got;
+	buf_reset(&nr->key);
+	buf_reset(&nr->b);
+	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
+		const unsigned char *vv = v;
+		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
+			buf_set(&nr->key, k, kl);
+			buf_reset(&nr->b);
+			if (vv[0] != T_SIG || vl != 1 + 4 * (size_t)nr->nh) {
+				err_set("dedup-near: a node without its signature");
+				return -1;
+			}
+			buf_set(&nr->a, v, vl); /* [T_SIG][sig] */
+			if (xchg_put(out, d->run->rank, k, kl, v, vl) < 0)
+				return -1;
+			continue;
+		}
+		if (nr->b.len == vl && !memcmp(nr->b.p, v, vl))
+			continue; /* the same pair from another band */
+		buf_set(&nr->b, v, vl);
+		buf_reset(&nr->c);
+		buf_putc(&nr->c, T_LINK);
+		buf_append(&nr->c, nr->a.p + 1, nr->a.len - 1);
+		buf_append(&nr->c, k, kl);
+		if (xchg_put(out, owner_of(d, vv + 1, vl - 1), vv + 1, vl - 1, nr->c.p, nr->c.len) < 0)
+			return -1;
+	}
+	return got;
+}
+
+/* Check, second hop: at v's owner, compare the signatures; pairs that pass become edges. */
+static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *cc)
+{
+	const void *k, *v;
+	size_t kl, vl, sl = 4 * (size_t)nr->nh;
+	int got;
+	buf_reset(&nr->key);
+	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
+		const unsigned char *vv = v;
+		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
+			buf_set(&nr->key, k, kl);
+			if (vv[0] != T_SIG || vl != 1 + sl) {
+				err_set("dedup-near: a node without its signature");
+				return -1;
+			}
+			buf_set(&nr->a, vv + 1, vl - 1); /* a node's own signature sorts first */
+			continue;
+		}
+		nr->checked++;
+		unsigned eq = 0;
+		for (size_t i = 0; i < sl; i += 4)
+			eq += !memcmp(vv + 1 + i, nr->a.p + i, 4);
+		if (eq < nr->threshold * nr->nh - 1e-9) {
+			nr->below++;
+			continue;
+		}
+		if (put_edge(d, cc, vv + 1 + sl, vl - 1 - sl, k, kl, &nr->c) < 0)
+			return -1;
+	}
+	return got;
+}
+
+/* ---- connected components: min-label propagation ---- */
+
+static int less(const struct buf *a, const void *b, size_t bl)
+{
+	int c = memcmp(a->p, b, a->len < bl ? a->len : bl);
+	return c < 0 || (c == 0 && a->len < bl);
+}
+
+struct node {
+	struct buf v, best, own, last; /* last: the previous neighbour, to skip repeats */
+	int has_own, announced, announce;
+};
+
+static int put_label(struct dedup *d, struct xchg *x, int dest, const void *key, size_t kl,
+		     const struct buf *label, int flag, struct buf *tmp)
+{
+	buf_reset(tmp);
+	buf_putc(tmp, 0);
+	buf_append(tmp, label->p, label->len);
+	buf_putc(tmp, (char)flag);
+	return xchg_put(x, dest, key, kl, tmp->p, tmp->len);
+}
+
+/* Ends a node's group: its own label goes to the next round; 1 if the label changed. */
+static int node_end(struct dedup *d, struct node *n, struct xchg *next, struct buf *tmp,
+		    int *changed)
+{
+	if (!n->v.len)
+		return 0;
+	const struct buf *own = n->has_own ? &n->own : &n->v;
+	*changed += own->len != n->best.len || memcmp(own->p, n->best.p, own->len);
+	return put_label(d, next, d->run->rank, n->v.p, n->v.len, &n->best, F_OWN, tmp);
+}
+
+/* One round: every node takes the smallest label it sees (its own and its neighbours'
+ * messages); a node whose label changed (every node in round 0) sends it to its
+ * neighbours. The adjacency travels to the next round with the node. */
+static int cc_round(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next,
+		    int round, int *changed)
+{
+	struct node n = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, 0, 0, 0};
+	const void *k, *v;
+	size_t kl, vl;
+	int got;
+	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
+		const unsigned char *vv = v;
+		if (n.v.len != kl || memcmp(n.v.p, k, kl)) {
+			if (node_end(d, &n, next, &nr->c, changed) < 0)
+				return -1;
+			buf_set(&n.v, k, kl);
+			buf_set(&n.best, k, kl);
+			buf_reset(&n.last);
+			n.has_own = n.announced = 0;
+		}
+		if (vv[0] == 0) {
+			if (less(&n.best, vv + 1, vl - 2) == 0)
+				buf_set(&n.best, vv + 1, vl - 2);
+			if (vv[vl - 1] == F_OWN)
+				buf_set(&n.own, vv + 1, vl - 2), n.has_own = 1;
+			continue;
+		}
+		if (!n.announced) {
+			const struct buf *own = n.has_own ? &n.own : &n.v;
+			n.announce = round == 0 || own->len != n.best.len ||
+				     memcmp(own->p, n.best.p, own->len);
+			n.announced = 1;
+		}
+		if (n.last.len == vl && !memcmp(n.last.p, v, vl))
+			continue;
+		buf_set(&n.last, v, vl);
+		if (xchg_put(next, d->run->rank, k, kl, v, vl) < 0 ||
+		    (n.announce && put_label(d, next, owner_of(d, vv + 1, vl - 1), vv + 1, vl - 1,
+					     &n.best, F_MSG, &nr->c) < 0))
+			return -1;
+	}
+	if (got == 0 && node_end(d, &n, next, &nr->c, changed) < 0)
+		got = -1;
+	buf_release(&n.v), buf_release(&n.best), buf_release(&n.own), buf_release(&n.last);
+	return got;
+}
+
+/* Final labels: each node goes to its component's owner, keyed by the label. */
+static int cc_collect(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *out)
+{
+	const void *k, *v;
+	size_t kl, vl;
+	int got;
+	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
+		const unsigned char *vv = v;
+		if (vv[0] != 0 || vv[vl - 1] != F_OWN)
+			continue;
+		if (xchg_put(out, owner_of(d, vv + 1, vl - 2), vv + 1, vl - 2, k, kl) < 0)
+			return -1;
+	}
+	return got;
+}
+
+/* Runs rounds until no label changes; *cc ends holding the final state. */
+static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok)
+{
+	for (int round = 0;; round++) {
+		log_debug("stage dedup-near: components round %d at %.1fs", round,
+			  now_seconds() - nr->t0);
+		if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
+			return -1;
+		struct xchg *next = dedup_xchg(d, 2);
+		if (!next)
+			return -1;
+		int changed = 0;
+		ok = cc_round(d, nr, *cc, next, round, &changed) == 0;
+		xchg_free(*cc);
+		*cc = next;
+		nr->rounds = (uint64_t)round + 1;
+		uint64_t total = par_sum_u64((uint64_t)changed);
+		if (round > 0 && total == 0)
+			break;
+	}
+	return xchg_finish(*cc) < 0 || !par_all_ok(ok) ? -1 : 0;
+}
+
+/* ---- decisions ---- */
+
+/* The members of one component, held in memory up to a limit and then in a file. */
+struct group {
+	struct buf mem;
+	FILE *f;
+	uint64_t n, limit;
+	const char *dir;
+};
+
+static int group_add(struct group *g, const void *v, size_t vl)
+{
+	uint32_t l = (uint32_t)vl;
+	if (!g->f && g->mem.len + vl + 4 > g->limit) {
+		char *path = xasprintf("%s/dedup-group-%ld", g->dir, (long)getpid());
+		if (mkdir_p(g->dir) < 0 || !(g->f = fopen(path, "w+b"))) {
+			err_set("%s: cannot create: %m", path);
+			free(path);
+			return -1;
+		}
+		unlink(path);
+		free(path);
+	}
+	g->n++;
+	if (!g->f) {
+		buf_append(&g->mem, &l, 4);
+		buf_append(&g->mem, v, vl);
+		return 0;
+	}
+	if (g->mem.len && fwrite(g->mem.p, 1, g->mem.len, g->f) != g->mem.len)
+		goto fail;
+	buf_reset(&g->mem);
+	if (fwrite(&l, 4, 1, g->f) != 1 || fwrite(v, 1, vl, g->f) != vl)
+		goto fail;
+	return 0;
+fail:
+	err_set("%s: write failed: %m", g->dir);
+	return -1;
+}
+
+/* Sends every member its decision: [keep][size u64 BE][cluster id]. */
+static int group_flush(struct dedup *d, struct group *g, const struct buf *label,
+		       struct xchg *dec, struct buf *id, struct buf *tmp)
+{
+	if (!g->n)
+		return 0;
+	dedup_key_id(label->p, label->len, id);
+	unsigned char head[9];
+	dedup_put_be(head + 1, g->n, 8);
+	if (g->f && (fflush(g->f) || fseek(g->f, 0, SEEK_SET))) {
+		err_set("%s: rewinding a spilled cluster failed: %m", g->dir);
+		return -1;
+	}
+	size_t off = 0;
+	int rc = 0;
+	for (uint64_t i = 0; i < g->n && !rc; i++) {
+		uint32_t l;
+		const char *m;
+		if (g->f) {
+			buf_grow(tmp, sizeof l);
+			if (fread(&l, 4, 1, g->f) != 1 || (buf_grow(tmp, l), 0) ||
+			    fread(tmp->p, 1, l, g->f) != l) {
+				err_set("%s: reading a spilled cluster failed", g->dir);
+				return -1;
+			}
+			m = tmp->p;
+		} else {
+			memcpy(&l, g->mem.p + off, 4);
+			m = g->mem.p + off + 4;
+			off += 4 + l;
+		}
+		head[0] = l == label->len && !memcmp(m, label->p, l);
+		struct buf val = BUF_INIT;
+		buf_append(&val, head, 9);
+		buf_append(&val, id->p, id->len);
+		uint32_t s;
+		uint64_t r;
+		dedup_key_place(m, l, &s, &r);
+		rc = dedup_decide(d, dec, s, r, val.p, val.len);
+		buf_release(&val);
+	}
+	if (g->f)
+		fclose(g->f), g->f = NULL;
+	buf_reset(&g->mem);
+	g->n = 0;
+	return rc;
+}
+
+static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *dec)
+{
+	struct group g = {BUF_INIT, NULL, 0, d->budget / 8, d->tmpdir};
+	struct buf label = BUF_INIT, id = BUF_INIT, tmp = BUF_INIT;
+	const void *k, *v;
+	size_t kl, vl;
+	int got;
+	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
+		if (label.len != kl || memcmp(label.p, k, kl)) {
+			if (group_flush(d, &g, &label, dec, &id, &tmp) < 0) {
+				got = -1;
+				break;
+			}
+			buf_set(&label, k, kl);
+		}
+		if (group_add(&g, v, vl) < 0) {
+			got = -1;
+			break;
+		}
+	}
+	if (got == 0 && group_flush(d, &g, &label, dec, &id, &tmp) < 0)
+		got = -1;
+	if (g.f)
+		fclose(g.f);
+	buf_release(&g.mem), buf_release(&label), buf_release(&id), buf_release(&tmp);
+	return got;
+}
+
+/* ---- phase 3 ---- */
+
+static void count_cluster(struct stats *st, uint64_t size)
+{
+	char name[64];
+	uint64_t hi = 2;
+	while (hi < size)
+		hi *= 2;
+	if (hi == 2)
+		snprintf(name, sizeof name, "cluster_size_2");
+	else
+		snprintf(name, sizeof name, "cluster_size_%llu_%llu",
+			 (unsigned long long)(hi / 2 + 1), (unsigned long long)hi);
+	stats_count(st, name, 1);
+	stats_count(st, "clusters", 1);
+}
+
+static int apply(struct dedup *d, struct doc *doc, const void *val, size_t vlen,
+		 const char **reason, struct stats *st, void *arg)
+{
+	if (!val) {
+		json_object_set_new(doc->meta, "cluster_id", json_stringn(doc->id.p, doc->id.len));
+		json_object_set_new(doc->meta, "cluster_size", json_integer(1));
+		return 1;
+	}
+	const unsigned char *v = val;
+	uint64_t size = dedup_get_be(v + 1, 8);
+	json_t *cid = json_stringn((const char *)v + 9, vlen - 9);
+	if (cid)
+		json_object_set_new(doc->meta, "cluster_id", cid);
+	json_object_set_new(doc->meta, "cluster_size", json_integer((json_int_t)size));
+	if (v[0]) {
+		count_cluster(st, size);
+		return 1;
+	}
+	*reason = "near_duplicate";
+	return 0;
+}
+
+/* ---- the stage ---- */
+
+static int near_setup(struct stage_run *run, struct near *nr)
+{
+	const struct config *c = run->cfg;
+	nr->nh = (unsigned)config_int(c, "dedup-near.num_hashes");
+	nr->bands = (unsigned)config_int(c, "dedup-near.bands");
+	nr->rows = (unsigned)config_int(c, "dedup-near.rows");
+	nr->check = config_bool(c, "dedup-near.check_jaccard");
+	nr->threshold = config_float(c, "dedup-near.threshold");
+	if ((uint64_t)nr->bands * nr->rows > nr->nh) {
+		err_set("dedup-near: bands x rows (%u x %u) is more than num_hashes (%u)",
+			nr->bands, nr->rows, nr->nh);
+		return -1;
+	}
+	struct minhash_params p = {
+		nr->nh, (unsigned)config_int(c, "dedup-near.ngram"),
+		strcmp(config_str(c, "dedup-near.shingle"), "char") ? MINHASH_WORD : MINHASH_CHAR,
+		(uint64_t)config_int(c, "dedup-near.seed")};
+	nr->mh = minhash_new(&p);
+	nr->sig = xcalloc(nr->nh, sizeof *nr->sig);
+	return nr->mh ? 0 : -1;
+}
+
+/* Bands (and signatures) to candidate edges in *cc; collective. */
+static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc)
+{
+	int ok = dedup_read(d, put_bands, nr) == 0;
+	log_debug("stage dedup-near: signatures at %.1fs", now_seconds() - nr->t0);
+	if (xchg_finish(nr->x) < 0 || !par_all_ok(ok))
+		return -1;
+	log_debug("stage dedup-near: band keys exchanged at %.1fs", now_seconds() - nr->t0);
+	struct xchg *x2 = dedup_xchg(d, 2);
+	if (!x2)
+		return -1;
+	ok = buckets(d, nr, nr->check ? x2 : *cc) == 0;
+	xchg_free(nr->x), nr->x = NULL;
+	if (!nr->check) {
+		xchg_free(x2);
+		return ok ? 0 : -1; /* components() finishes *cc with the ok check */
+	}
+	struct xchg *x3 = NULL;
+	if (xchg_finish(x2) < 0 || !par_all_ok(ok) || !(x3 = dedup_xchg(d, 2)))
+		goto fail;
+	log_debug("stage dedup-near: pairs exchanged at %.1fs", now_seconds() - nr->t0);
+	ok = check_forward(d, nr, x2, x3) == 0;
+	xchg_free(x2), x2 = NULL;
+	if (xchg_finish(x3) < 0 || !par_all_ok(ok))
+		goto fail;
+	log_debug("stage dedup-near: signatures joined at %.1fs", now_seconds() - nr->t0);
+	ok = check_compare(d, nr, x3, *cc) == 0;
+	xchg_free(x3);
+	return ok ? 0 : -1;
+fail:
+	xchg_free(x2), xchg_free(x3);
+	return -1;
+}
+
+static int near_run(struct stage_run *run, const struct task_list *in)
+{
+	struct dedup d;
+	dedup_init(&d, run, in);
+	struct near nr = {.t0 = now_seconds()};
+	struct xchg *cc = NULL, *fin = NULL, *dec = NULL;
+	struct stats extra;
+	stats_init(&extra);
+	int rc = -1;
+	if (near_setup(run, &nr) < 0 || !(nr.x = dedup_xchg(&d, 2)) ||
+	    !(cc = dedup_xchg(&d, 2)))
+		goto out;
+	int ok = find_edges(&d, &nr, &cc) == 0;
+	if (components(&d, &nr, &cc, ok) < 0 || !(fin = dedup_xchg(&d, 2)))
+		goto out;
+	ok = cc_collect(&d, &nr, cc, fin) == 0;
+	xchg_free(cc), cc = NULL;
+	if (xchg_finish(fin) < 0 || !par_all_ok(ok) || !(dec = dedup_xchg(&d, 2)))
+		goto out;
+	log_debug("stage dedup-near: components done at %.1fs", now_seconds() - nr.t0);
+	ok = clusters(&d, &nr, fin, dec) == 0;
+	xchg_free(fin), fin = NULL;
+	if (xchg_finish(dec) < 0 || !par_all_ok(ok))
+		goto out;
+	stats_count(&extra, "candidate_pairs", par_sum_u64(nr.candidates));
+	stats_count(&extra, "pairs_checked", par_sum_u64(nr.checked));
+	stats_count(&extra, "pairs_below_threshold", par_sum_u64(nr.below));
+	stats_count(&extra, "components_rounds", nr.rounds);
+	log_info("stage dedup-near: %llu candidate pairs, %llu checked, %llu below the "
+		 "threshold, components in %llu rounds",
+		 (unsigned long long)stats_counter(&extra, "candidate_pairs"),
+		 (unsigned long long)stats_counter(&extra, "pairs_checked"),
+		 (unsigned long long)stats_counter(&extra, "pairs_below_threshold"),
+		 (unsigned long long)nr.rounds);
+	log_debug("stage dedup-near: decisions exchanged at %.1fs", now_seconds() - nr.t0);
+	rc = dedup_rewrite(&d, dec, apply, &nr, &extra);
+out:
+	if (rc < 0)
+		log_error("stage dedup-near: %s", err_get());
+	xchg_free(nr.x), xchg_free(cc), xchg_free(fin), xchg_free(dec);
+	minhash_free(nr.mh);
+	free(nr.sig);
+	buf_release(&nr.key), buf_release(&nr.val), buf_release(&nr.a), buf_release(&nr.b),
+		buf_release(&nr.c);
+	stats_release(&extra);
+	dedup_release(&d);
+	return rc;
+}
+
+const struct stage_def stage_dedup_near = {
+	.name = "dedup-near",
+	.kind = STAGE_GLOBAL,
+	.summary = "drop near duplicates: MinHash LSH, Jaccard check, connected components "
+		   "across ranks; keep one per cluster",
+	.opts = dedup_near_opts,
+	.version = 1,
+	.run = near_run,
+};
