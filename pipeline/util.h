@@ -73,6 +73,23 @@ void sha256_update(sha256_ctx *c, const void *data, size_t n);
 void sha256_final_hex(sha256_ctx *c, char out[SHA256_HEX]); /* also frees c */
 int sha256_file_hex(const char *path, char out[SHA256_HEX]);
 
+/* Big-endian integers of `bytes` bytes (1..8) in exchange keys, so that memcmp order is
+ * numeric order. */
+static inline void be_put(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static inline uint64_t be_get(const void *p, int bytes)
+{
+	const unsigned char *b = p;
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
 /* Sizes like "512MiB", "4G", "1000" into bytes; -1 on a malformed string. */
 int parse_size(const char *s, uint64_t *out);
 /* Human-readable bytes into out ("1.5 GiB"). */

@@ -9,21 +9,6 @@
 #include "log.h"
 #include "schedule.h"
 
-void dedup_put_be(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-uint64_t dedup_get_be(const void *p, int bytes)
-{
-	const unsigned char *b = p;
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in)
 {
 	memset(d, 0, sizeof *d);
@@ -68,7 +53,7 @@ static uint64_t stars_of(const struct doc *doc)
 void dedup_keep_key(struct buf *out, const struct doc *doc, uint32_t shard, uint64_t record)
 {
 	unsigned char b[12];
-	dedup_put_be(b, ~stars_of(doc), 8);
+	be_put(b, ~stars_of(doc), 8);
 	buf_append(out, b, 8);
 	/* escaping keeps memcmp order of ids and lets the terminator sort first */
 	for (size_t i = 0; i < doc->id.len; i++) {
@@ -77,8 +62,8 @@ void dedup_keep_key(struct buf *out, const struct doc *doc, uint32_t shard, uint
 			buf_putc(out, (char)0xff);
 	}
 	buf_append(out, "\0\0", 2);
-	dedup_put_be(b, shard, 4);
-	dedup_put_be(b + 4, record, 8);
+	be_put(b, shard, 4);
+	be_put(b + 4, record, 8);
 	buf_append(out, b, 12);
 }
 
@@ -100,8 +85,8 @@ void dedup_key_id(const void *key, size_t n, struct buf *out)
 void dedup_key_place(const void *key, size_t n, uint32_t *shard, uint64_t *record)
 {
 	const unsigned char *k = key;
-	*shard = (uint32_t)dedup_get_be(k + n - 12, 4);
-	*record = dedup_get_be(k + n - 8, 8);
+	*shard = (uint32_t)be_get(k + n - 12, 4);
+	*record = be_get(k + n - 8, 8);
 }
 
 struct xchg *dedup_xchg(struct dedup *d, unsigned share)
@@ -157,8 +142,8 @@ int dedup_decide(struct dedup *d, struct xchg *x, uint32_t shard, uint64_t recor
 		 const void *val, size_t vlen)
 {
 	unsigned char k[12];
-	dedup_put_be(k, shard, 4);
-	dedup_put_be(k + 4, record, 8);
+	be_put(k, shard, 4);
+	be_put(k + 4, record, 8);
 	return xchg_put(x, d->owner[shard], k, sizeof k, val, vlen);
 }
 
@@ -176,7 +161,7 @@ static int pending_find(struct pending *p, uint32_t shard, uint64_t record, cons
 {
 	*v = NULL;
 	while (p->have == 1) {
-		uint64_t s = dedup_get_be(p->k, 4), r = dedup_get_be((const char *)p->k + 4, 8);
+		uint64_t s = be_get(p->k, 4), r = be_get((const char *)p->k + 4, 8);
 		if (s > shard || (s == shard && r > record))
 			return 0;
 		if (s == shard && r == record) {

@@ -69,8 +69,4 @@ typedef int (*dedup_apply_fn)(struct dedup *d, struct doc *doc, const void *val,
 int dedup_rewrite(struct dedup *d, struct xchg *decisions, dedup_apply_fn fn, void *arg,
 		  const struct stats *extra);
 
-/* Helpers for big-endian fields of keys. */
-void dedup_put_be(unsigned char *p, uint64_t v, int bytes);
-uint64_t dedup_get_be(const void *p, int bytes);
-
 #endif

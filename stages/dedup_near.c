@@ -77,8 +77,8 @@ static int put_bands(struct dedup *d, struct doc *doc, void *arg)
 	for (unsigned b = 0; b < nr->bands; b++) {
 		for (unsigned r = 0; r < nr->rows; r++)
 			put_le32(rows + 4 * r, nr->sig[b * nr->rows + r]);
-		dedup_put_be(k + 2, b, 2);
-		dedup_put_be(k + 4, minhash_hash_bytes(rows, 4 * (size_t)nr->rows), 8);
+		be_put(k + 2, b, 2);
+		be_put(k + 4, minhash_hash_bytes(rows, 4 * (size_t)nr->rows), 8);
 		if (xchg_put(nr->x, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k,
 			     nr->val.p, nr->val.len) < 0)
 			return -1;
@@ -382,7 +382,7 @@ static int group_flush(struct dedup *d, struct group *g, const struct buf *label
 		return 0;
 	dedup_key_id(label->p, label->len, id);
 	unsigned char head[9];
-	dedup_put_be(head + 1, g->n, 8);
+	be_put(head + 1, g->n, 8);
 	if (g->f && (fflush(g->f) || fseek(g->f, 0, SEEK_SET))) {
 		err_set("%s: rewinding a spilled cluster failed: %m", g->dir);
 		return -1;
@@ -476,7 +476,7 @@ static int apply(struct dedup *d, struct doc *doc, const void *val, size_t vlen,
 		return 1;
 	}
 	const unsigned char *v = val;
-	uint64_t size = dedup_get_be(v + 1, 8);
+	uint64_t size = be_get(v + 1, 8);
 	json_t *cid = json_stringn((const char *)v + 9, vlen - 9);
 	if (cid)
 		json_object_set_new(doc->meta, "cluster_id", cid);

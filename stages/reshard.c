@@ -30,21 +30,6 @@ static uint64_t id_hash(uint64_t seed, const char *id, size_t n)
 	return h ^ (h >> 31);
 }
 
-static void put_be(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be(const void *p, int bytes)
-{
-	const unsigned char *b = p;
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 /* Reads the input shards this rank was given and routes every record: the key is
  * [shard u32][hash u64][id][text bytes u64], the value the record's JSON line with its
  * newline. The text size rides in the key so the writer need not parse records again. */
@@ -79,12 +64,12 @@ static int route_inputs(struct stage_run *run, const struct task_list *in, struc
 			}
 			uint64_t h = id_hash(seed, d.id.p, d.id.len);
 			unsigned char head[12];
-			put_be(head, h % nshards, 4);
-			put_be(head + 4, h, 8);
+			be_put(head, h % nshards, 4);
+			be_put(head + 4, h, 8);
 			buf_set(&key, head, sizeof head);
 			buf_append(&key, d.id.p, d.id.len);
 			unsigned char tail[8];
-			put_be(tail, d.text.len, 8);
+			be_put(tail, d.text.len, 8);
 			buf_append(&key, tail, 8);
 			buf_set(&val, line, len);
 			buf_putc(&val, '\n');
@@ -123,13 +108,13 @@ static int write_shard(struct stage_run *run, struct xchg *x, uint32_t s, int *h
 	stats_init(&st);
 	int rc = 0;
 	while (*have == 1) {
-		if (get_be(*k, 4) != s)
+		if (be_get(*k, 4) != s)
 			break;
 		if (shard_writer_put_line(w, *v, *vl) < 0) {
 			rc = -1;
 			break;
 		}
-		uint64_t text = get_be((const unsigned char *)*k + *kl - 8, 8);
+		uint64_t text = be_get((const unsigned char *)*k + *kl - 8, 8);
 		st.docs_in++, st.docs_out++;
 		st.bytes_in += text, st.bytes_out += text;
 		*have = xchg_next(x, k, kl, v, vl);

@@ -244,21 +244,6 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 
 /* ---- phase 2: order, cut and write ---- */
 
-static void put_be(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be(const void *p, int bytes)
-{
-	const unsigned char *b = p;
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 /* A document's place: [input u32][record u32][token offset in its input u64][ntok u32]. */
 #define LOC_LEN 20
 
@@ -282,13 +267,13 @@ static int route_order(struct stage_run *run, struct xchg *x, const int *owner, 
 		for (uint32_t rec = 0; fread(&e, sizeof e, 1, f) == 1; rec++) {
 			unsigned char key[16], loc[LOC_LEN];
 			uint64_t order = shuffle ? e.key : (uint64_t)i;
-			put_be(key, order, 8);
-			put_be(key + 8, i, 4);
-			put_be(key + 12, rec, 4);
-			put_be(loc, i, 4);
-			put_be(loc + 4, rec, 4);
-			put_be(loc + 8, off, 8);
-			put_be(loc + 16, e.ntok, 4);
+			be_put(key, order, 8);
+			be_put(key + 8, i, 4);
+			be_put(key + 12, rec, 4);
+			be_put(loc, i, 4);
+			be_put(loc + 4, rec, 4);
+			be_put(loc + 8, off, 8);
+			be_put(loc + 16, e.ntok, 4);
 			off += e.ntok;
 			/* range placement keeps the global order: rank r holds the r-th slice */
 			int dest = shuffle ? (int)(((e.key >> 32) * (uint64_t)run->nranks) >> 32)
@@ -317,7 +302,7 @@ static int route_shards(struct stage_run *run, struct xchg *in, struct xchg *out
 	int got;
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		buf_append(&locs, v, vl);
-		mine += get_be((const unsigned char *)v + 16, 4);
+		mine += be_get((const unsigned char *)v + 16, 4);
 	}
 	if (got < 0) {
 		buf_release(&locs);
@@ -332,12 +317,12 @@ static int route_shards(struct stage_run *run, struct xchg *in, struct xchg *out
 		const unsigned char *loc = (const unsigned char *)locs.p + p;
 		uint64_t s = start / shard_tokens;
 		unsigned char key[12];
-		put_be(key, s, 4);
-		put_be(key + 4, start, 8);
+		be_put(key, s, 4);
+		be_put(key + 4, start, 8);
 		if (s < nshards)
 			used[s] = 1;
 		rc = xchg_put(out, (int)(s % (uint64_t)run->nranks), key, sizeof key, loc, LOC_LEN);
-		start += get_be(loc + 16, 4);
+		start += be_get(loc + 16, 4);
 	}
 	buf_release(&locs);
 	return rc;
@@ -361,10 +346,10 @@ static int write_shard(struct stage_run *run, uint32_t out_index, int dtype, str
 		return -1;
 	struct bpe_ids ids = {0};
 	int rc = 0;
-	while (*have == 1 && get_be(*k, 4) == raw_shard && !rc) {
+	while (*have == 1 && be_get(*k, 4) == raw_shard && !rc) {
 		const unsigned char *loc = *v;
-		size_t in = (size_t)get_be(loc, 4), n = (size_t)get_be(loc + 16, 4);
-		uint64_t off = get_be(loc + 8, 8);
+		size_t in = (size_t)be_get(loc, 4), n = (size_t)be_get(loc + 16, 4);
+		uint64_t off = be_get(loc + 8, 8);
 		if (in >= nin) {
 			err_set("tokenize: input index %zu out of range", in);
 			rc = -1;

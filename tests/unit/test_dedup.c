@@ -77,12 +77,12 @@ static void test_big_endian_helpers(void **state)
 {
 	(void)state;
 	unsigned char b[8];
-	dedup_put_be(b, 0x0102030405060708ull, 8);
+	be_put(b, 0x0102030405060708ull, 8);
 	assert_int_equal(b[0], 1);
 	assert_int_equal(b[7], 8);
-	assert_true(dedup_get_be(b, 8) == 0x0102030405060708ull);
-	dedup_put_be(b, 0xabcd, 2);
-	assert_int_equal(dedup_get_be(b, 2), 0xabcd);
+	assert_true(be_get(b, 8) == 0x0102030405060708ull);
+	be_put(b, 0xabcd, 2);
+	assert_int_equal(be_get(b, 2), 0xabcd);
 }
 
 int main(void)
