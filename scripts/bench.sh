@@ -25,8 +25,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=($(ls scripts/bench/*.sh | xargs -n1 basename | sed 's/\.sh$//'))
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-out="$W/benchmarks.md"
-cat >"$out" <<MD
+bench_out="$W/benchmarks.md"
+cat >"$bench_out" <<MD
 # Benchmarks
 
 Produced by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d), $(nproc) cores ($cpu).
@@ -36,8 +36,8 @@ same invocation on the same input.
 MD
 for n in "${names[@]}"; do
   echo "bench: $n" >&2
-  source "scripts/bench/$n.sh" >>"$out"
+  source "scripts/bench/$n.sh" >>"$bench_out"
 done
 # only a full run rewrites the docs; a run of some sections just prints them
-[ $# -eq 0 ] && cp "$out" docs/benchmarks.md
-cat "$out"
+[ $# -eq 0 ] && cp "$bench_out" docs/benchmarks.md
+cat "$bench_out"
