@@ -8,7 +8,6 @@
 struct inspect_opts {
 	long records; /* how many records to print */
 	int raw;      /* print them as whole JSON lines */
-	int unused;
 };
 
 /* PATH is a shard or a stage directory (whose manifest checksums are verified). Returns 0,

@@ -163,7 +163,7 @@ static int cmd_inspect(const struct cli_cmd *cmd, struct cli_args *a)
 					"'curate inspect --help'\n");
 		return 2;
 	}
-	struct inspect_opts o = {3, cli_get(cmd, a, "raw") != NULL, 0};
+	struct inspect_opts o = {3, cli_get(cmd, a, "raw") != NULL};
 	const char *n = cli_get(cmd, a, "records");
 	if (n) {
 		char *end;

@@ -536,8 +536,6 @@ void emit_input(struct emit *e, uint64_t bytes)
 	progress_add(e->prog, 1, bytes);
 }
 
-struct stats *emit_stats(struct emit *e) { return e->st; }
-
 struct stats *stage_stats(struct stage_run *run) { return run->stats; }
 
 /* The map driver: input shard i through def->map into output shard i. */

@@ -59,7 +59,6 @@ int emit_keep(struct emit *e, const struct doc *d);
 int emit_drop(struct emit *e, struct doc *d, const char *reason, uint64_t bytes);
 /* Counts one input document of `bytes` bytes (for docs_in/bytes_in and progress). */
 void emit_input(struct emit *e, uint64_t bytes);
-struct stats *emit_stats(struct emit *e);
 /* The stats of the shard being made, for map() to count into (named counters); valid
  * during map() and produce(), NULL otherwise. */
 struct stats *stage_stats(struct stage_run *run);

@@ -64,7 +64,6 @@ struct entry {
 };
 
 struct walk {
-	const struct config *cfg;
 	const char *format;
 	const char *const *include, *const *exclude;
 	size_t ninclude, nexclude;
@@ -156,7 +155,7 @@ static void walk_dir(struct walk *w, unsigned root, const char *top, const char 
 
 static int import_plan(struct stage_run *run, struct task_list *tasks, struct buf *sig)
 {
-	struct walk w = {.cfg = run->cfg, .format = config_str(run->cfg, "import.format")};
+	struct walk w = {.format = config_str(run->cfg, "import.format")};
 	w.ninclude = config_list(run->cfg, "import.include", &w.include);
 	w.nexclude = config_list(run->cfg, "import.exclude", &w.exclude);
 	w.follow = config_bool(run->cfg, "import.follow_symlinks");
@@ -217,10 +216,8 @@ static int import_plan(struct stage_run *run, struct task_list *tasks, struct bu
 /* ---- producing documents ---- */
 
 struct importer {
-	const struct config *cfg;
 	struct emit *e;
 	struct doc d;
-	struct buf scratch;
 	const char *const *roots;
 	const char *source, *f_id, *f_text, *f_source, *f_meta;
 	uint64_t max_size;
@@ -408,7 +405,7 @@ static int import_jsonl(struct importer *im, const char *path)
 
 static int import_produce(struct stage_run *run, const struct task *t, struct emit *e)
 {
-	struct importer im = {.cfg = run->cfg, .e = e};
+	struct importer im = {.e = e};
 	doc_init(&im.d);
 	config_list(run->cfg, "import.paths", &im.roots);
 	im.source = config_str(run->cfg, "import.source");
@@ -433,7 +430,6 @@ static int import_produce(struct stage_run *run, const struct task *t, struct em
 		free(path);
 	}
 	doc_release(&im.d);
-	buf_release(&im.scratch);
 	return rc;
 }
 
