@@ -2,7 +2,7 @@
 # Three flavours share the sources, each in its own object folder:
 #   release (bin/curate), dev (-Werror, used by `make test`), asan (ASan+UBSan tests).
 
-PKGS     := mpich jansson libzstd yaml-0.1 libcrypto zlib tree-sitter libpcre2-8 libutf8proc
+PKGS     := mpich jansson libzstd yaml-0.1 libcrypto zlib tree-sitter libpcre2-8 libutf8proc libgit2 libarchive libxml-2.0
 CC       ?= gcc
 MODE     ?= release
 BUILD    ?= build/$(MODE)
@@ -25,7 +25,7 @@ CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter 
 LDFLAGS  := $(LDFLAGS_$(MODE))
 LDLIBS   = $(GRAMMARS_LIB) $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  := $(sort $(filter-out pipeline/main.c,$(wildcard pipeline/*.c stages/*.c stages/*/*.c grammars/*.c)))
+LIB_SRC  := $(sort $(filter-out pipeline/main.c,$(wildcard pipeline/*.c stages/*.c stages/*/*.c grammars/*.c scorer/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)

@@ -23,6 +23,14 @@ PACKAGES=(
   librust-syn-dev librust-regex-syntax-dev librust-serde-dev  # syntax: real Go and Rust trees
   libpcre2-dev                # tokenize: the pre-tokenizer split regex (JIT)
   libutf8proc-dev             # tokenize: NFC/NFKC normalizers of tokenizer.json
+  libgit2-dev git             # crawl-github: repositories and histories
+  libgit2-fixtures            # crawl-github: real bare repositories for the tests
+  libarchive-dev libxml2-dev  # crawl-web: WARC.gz members, the HTML parser
+  wget                        # crawl-web: the test crawls a local site into a WARC
+  fasttext weka               # relevance: the reference fastText, Reuters data for its test
+  python3-torch               # quality: the PyTorch reference of the scorer's equations
+  slurmctld slurmd munge      # operations: the one-node Slurm cluster of the Slurm test
+  chromium                    # report: the test renders the HTML report headless
 )
 # grammars/build.sh fetches grammars with npm; a Node.js from elsewhere brings its own
 command -v npm >/dev/null || PACKAGES+=(npm)
