@@ -182,16 +182,6 @@ int syntax_check(struct syntax_checker *c, const struct grammar *g, const char *
 	return 0;
 }
 
-int syntax_parse_only(struct syntax_checker *c, const struct grammar *g, const char *text,
-		      size_t n)
-{
-	enum syntax_status st;
-	TSTree *t = parse(c, g, text, n, &st);
-	if (t)
-		ts_tree_delete(t);
-	return t || st == SYNTAX_FAULT || (st == SYNTAX_TIMEOUT && c->timeout_us) ? 0 : -1;
-}
-
 /* ---- the stage ---- */
 
 static const struct opt_def syntax_opts[] = {
@@ -452,13 +442,28 @@ static int parse_only(struct syntax_checker *c, const struct grammar *forced, ch
 		gs[i] = forced ? forced : grammar_for_path(paths[i]);
 		if (gs[i] && read_file(paths[i], &texts[i]) < 0)
 			rc = 1, fprintf(stderr, "curate syntax-check: %s\n", err_get());
+		else if (texts[i].len > UINT32_MAX)
+			rc = 1, fprintf(stderr, "curate syntax-check: %s: above 4 GiB\n", paths[i]);
 	}
+	/* bare: the language is set only when it changes, no fault guard, no error walk */
+	const struct grammar *cur = NULL;
 	double t0 = now_seconds(), c0 = cpu_seconds();
 	for (int i = 0; i < n && !rc; i++) {
 		if (!gs[i])
 			continue;
-		if (syntax_parse_only(c, gs[i], texts[i].p ? texts[i].p : "", texts[i].len) < 0)
+		if (gs[i] != cur && use_grammar(c, gs[i]) < 0) {
 			rc = 1, fprintf(stderr, "curate syntax-check: %s\n", err_get());
+			break;
+		}
+		cur = gs[i];
+		TSTree *t = ts_parser_parse_string(c->p, NULL, texts[i].p ? texts[i].p : "",
+						   (uint32_t)texts[i].len);
+		if (!t) { /* the time limit: a new parser, as the stage does */
+			renew_parser(c, 1);
+			cur = NULL;
+		}
+		else
+			ts_tree_delete(t);
 		bytes += texts[i].len, files++;
 	}
 	double dt = now_seconds() - t0, cpu = cpu_seconds() - c0;

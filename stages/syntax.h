@@ -33,11 +33,6 @@ void syntax_checker_free(struct syntax_checker *c); /* NULL is a no-op */
 int syntax_check(struct syntax_checker *c, const struct grammar *g, const char *text,
 		 size_t n, struct syntax_result *r);
 
-/* Only parses (ts_parser_parse_string, then frees the tree): the bare loop the benchmark
- * compares the stage with. 0 or -1 as syntax_check. */
-int syntax_parse_only(struct syntax_checker *c, const struct grammar *g, const char *text,
-		      size_t n);
-
 /* `curate syntax-check`: pipeline/main.c lists it in its command table. */
 extern const struct cli_opt syntax_check_opts[];
 int syntax_check_cmd(const struct cli_cmd *cmd, struct cli_args *a);
