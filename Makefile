@@ -27,6 +27,25 @@ LDLIBS   = $(GRAMMARS_LIB) $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC  := $(sort $(filter-out pipeline/main.c,$(wildcard pipeline/*.c stages/*.c stages/*/*.c grammars/*.c scorer/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# ---- CUDA scorer (issue 9): scorer/*.cu -> $(BUILD)/libcurate-cuda.so when nvcc is found;
+# curate dlopens it only to score on a GPU, so the binary never links the CUDA libraries ----
+CFLAGS   += -Iscorer
+LDLIBS   += -ldl
+NVCC     := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda*/bin/nvcc 2>/dev/null | head -1)
+CU_SRC   := $(if $(NVCC),$(sort $(wildcard scorer/*.cu)))
+ifneq ($(CU_SRC),)
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_SO  := $(BUILD)/libcurate-cuda.so
+NVFLAGS  := -O3 -std=c++17 -Ipipeline -Iscorer -Xcompiler -fPIC,-Wall -shared \
+            -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+$(CUDA_SO): $(CU_SRC) scorer/scorer_cuda.h scorer/scorer.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -o $@ $(CU_SRC) -L$(CUDA_HOME)/lib64 -Xlinker -rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart
+$(BUILD)/curate: $(CUDA_SO)
+endif
+# ---- end of the CUDA scorer block ----
+# data files pulled into objects with .incbin, which the compiler's dependency files miss
+$(BUILD)/stages/github/lang.o: stages/github/langs.tsv
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

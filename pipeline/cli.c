@@ -26,6 +26,11 @@ int cli_parse(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args 
 	int only_pos = 0;
 	for (int i = 0; i < argc; i++) {
 		char *a = argv[i];
+		/* no option table: the command parses its own (fastText's -input style) */
+		if (!cmd->opts && strcmp(a, "--help") && strcmp(a, "-h")) {
+			out->pos[out->npos++] = a;
+			continue;
+		}
 		if (only_pos || a[0] != '-' || !a[1]) {
 			out->pos[out->npos++] = a;
 			continue;

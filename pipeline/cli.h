@@ -29,7 +29,7 @@ struct cli_cmd {
 	const char *usage;   /* after "curate NAME " */
 	const char *summary; /* one line */
 	const char *details; /* paragraph for --help, may be NULL */
-	const struct cli_opt *opts; /* {NULL}-terminated */
+	const struct cli_opt *opts; /* {NULL}-terminated; NULL: arguments pass through */
 	int (*fn)(const struct cli_cmd *cmd, struct cli_args *args);
 	const struct stage_def *stage; /* for stage commands */
 };

@@ -70,6 +70,9 @@ const char *config_path(const struct config *cfg);
 /* SHA-256 of the section's effective values in canonical form (each option in table order
  * as "key=value\n", defaults included), so a stage can tell whether its options changed.
  * A change of a default in a new version counts as a change. */
+/* Appends the canonical text that config_section_hash hashes: one "key=value\n" per option
+ * of the section, in table order, defaults included. */
+void config_section_text(const struct config *cfg, const char *section, struct buf *out);
 void config_section_hash(const struct config *cfg, const char *section, char out[SHA256_HEX]);
 
 /* Prints the effective config as YAML, every option with defaults filled in; with
@@ -78,5 +81,9 @@ void config_show(const struct config *cfg, FILE *out, bool with_origin);
 /* Prints a documented YAML file of all defaults, each option preceded by its help, type and
  * bounds as comments: configs/default.yaml is this output. */
 void config_write_defaults(const struct config_section *sections, size_t nsections, FILE *out);
+/* Prints the stage reference as markdown (docs/stages.md): per section its kind (kinds[i],
+ * one per section, e.g. "map stage"), its help and a table of its options. */
+void config_write_reference(const struct config_section *sections, size_t nsections,
+			    const char *const *kinds, FILE *out);
 
 #endif

@@ -7,9 +7,12 @@
 
 #include "cli.h"
 #include "config.h"
+#include "fasttext/fasttext.h"
 #include "inspect.h"
 #include "log.h"
 #include "par.h"
+#include "report.h"
+#include "scorer.h"
 #include "stage.h"
 #include "syntax.h"
 #include "tokenize.h"
@@ -110,20 +113,32 @@ static int cmd_status(const struct cli_cmd *cmd, struct cli_args *a)
 	struct config *cfg = load_config(cmd, a);
 	if (!cfg)
 		return 2;
-	static const char *names[] = {"not run", "partial", "stale (config or input changed)",
-				      "done"};
+	static const char *names[] = {"not run", "partial", "stale", "done"};
 	const char *const *list;
 	size_t n = config_list(cfg, "stages", &list);
 	if (log_max_level == LOG_INFO)
 		log_max_level = LOG_WARN; /* planning chatter is not a status */
+	const char *first_pending = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct stage_def *def = stage_find(list[i]);
 		if (!def)
 			continue;
 		uint32_t done, total;
-		enum stage_state s = stage_status(def, cfg, &done, &total);
+		struct buf why = BUF_INIT;
+		enum stage_state s = stage_status(def, cfg, &done, &total, &why);
+		/* a stage after one that will run reruns too: its input will change */
+		if (s == STATE_DONE && first_pending) {
+			s = STATE_STALE;
+			buf_printf(&why, "stage %s before it will run first", first_pending);
+		}
+		if (s != STATE_DONE && !first_pending)
+			first_pending = def->name;
+		char shards[48];
+		snprintf(shards, sizeof shards, "%u/%u shards", done, total);
 		if (!quiet())
-			printf("%-14s %-32s %u/%u shards\n", def->name, names[s], done, total);
+			printf("%-14s %-8s %-*s%s\n", def->name, names[s], why.len ? 17 : 0,
+			       shards, why.len ? why.p : "");
+		buf_release(&why);
 	}
 	config_free(cfg);
 	return 0;
@@ -131,11 +146,24 @@ static int cmd_status(const struct cli_cmd *cmd, struct cli_args *a)
 
 static int cmd_config(const struct cli_cmd *cmd, struct cli_args *a)
 {
-	if (a->npos < 1 || (strcmp(a->pos[0], "show") && strcmp(a->pos[0], "defaults"))) {
+	if (a->npos < 1 || (strcmp(a->pos[0], "show") && strcmp(a->pos[0], "defaults") &&
+			    strcmp(a->pos[0], "reference"))) {
 		if (!quiet())
-			fprintf(stderr, "curate config: expected 'show' or 'defaults'; see 'curate "
-					"config --help'\n");
+			fprintf(stderr, "curate config: expected 'show', 'defaults' or 'reference'; "
+					"see 'curate config --help'\n");
 		return 2;
+	}
+	if (!strcmp(a->pos[0], "reference")) {
+		size_t nsec;
+		const struct config_section *sec = stage_config_sections(&nsec);
+		static const char *const kind[] = {"source stage", "map stage", "global stage"};
+		const char **kinds = xcalloc(nsec, sizeof *kinds);
+		for (size_t i = 1; i < nsec; i++)
+			kinds[i] = kind[stage_table[i - 1]->kind];
+		if (!quiet())
+			config_write_reference(sec, nsec, kinds, stdout);
+		free(kinds);
+		return 0;
 	}
 	if (!strcmp(a->pos[0], "defaults")) {
 		size_t nsec;
@@ -199,10 +227,11 @@ static const struct cli_cmd fixed_cmds[] = {
 	 stage_opts, cmd_run, NULL},
 	{"status", "[-c FILE] [KEY=VALUE...]", "show each configured stage's state", NULL,
 	 config_only_opts, cmd_status, NULL},
-	{"config", "show|defaults [-c FILE] [--origin] [KEY=VALUE...]",
+	{"config", "show|defaults|reference [-c FILE] [--origin] [KEY=VALUE...]",
 	 "print the effective config, or the documented defaults",
 	 "'show' prints the effective config with defaults filled in; 'defaults' prints\n"
-	 "every option with its documentation (configs/default.yaml).",
+	 "every option with its documentation (configs/default.yaml); 'reference' prints\n"
+	 "the stage reference as markdown (docs/stages.md).",
 	 config_only_opts, cmd_config, NULL},
 	{"inspect", "[-n N] [--raw] [--summary] PATH...",
 	 "print records, counts and a metadata summary of shards",
@@ -225,6 +254,9 @@ static const struct cli_cmd fixed_cmds[] = {
 	 "Shows why the syntax stage drops a file. The language comes from the file name\n"
 	 "unless --lang names it. Exit 0 when every file is ok (or has no grammar), 1 if not.",
 	 syntax_check_opts, syntax_check_cmd, NULL},
+	{"report", "WORKDIR [-o FILE] [--no-languages]", "write an HTML report with charts of a workdir", "Writes one self-contained HTML page (inline SVG charts): documents and bytes through\nevery stage, drop reasons, languages, dedup cluster sizes, quality scores, tokens per\nshard. The default FILE is WORKDIR/report.html.", report_opts, report_cmd, NULL},
+	{"scorer", "init|score|bench [-m DIR] [OPTIONS] [FILE...]", "the quality scorer: make a random checkpoint, score files, measure tokens/s", "'init --preset tiny|1.3b --seed S -t TOKENIZER -o DIR' writes a random checkpoint;\n'score -m DIR FILE...' prints one line per file: the score (six decimals), a tab, the path;\n'bench -m DIR' reports tokens/s and MFU.", scorer_cmd_opts, scorer_cmd, NULL},
+	{"fasttext", "supervised|test|predict|predict-prob|split-eval ...", "fastText-compatible classifier: train, test, predict (curate fasttext help)", "Takes fastText's own options (-input, -output, -dim, ...); 'curate fasttext help'\nlists the verbs and options; docs/fasttext.md.", NULL, ft_cmd, NULL},
 	{"version", "", "print the version", NULL, no_opts, cmd_version, NULL},
 };
 

@@ -132,6 +132,9 @@ struct plan {
 	struct task_list tasks;
 	char fingerprint[SHA256_HEX], config_sha[SHA256_HEX], input_sha[SHA256_HEX];
 	int error;
+	/* rank 0 only, to say why a stage reruns: the upstream stage and its fingerprint */
+	const char *upstream;
+	char upstream_fp[SHA256_HEX];
 };
 
 static void put_u64(struct buf *b, uint64_t v) { buf_append(b, &v, sizeof v); }
@@ -205,8 +208,10 @@ static int plan_from_upstream(struct stage_run *run, struct plan *pl, struct buf
 		return -1;
 	}
 	free(mpath);
-	buf_printf(sig, "upstream %s %s\n", up,
-		   json_string_value(json_object_get(m, "fingerprint")) ?: "");
+	const char *ufp = json_string_value(json_object_get(m, "fingerprint")) ?: "";
+	buf_printf(sig, "upstream %s %s\n", up, ufp);
+	pl->upstream = up;
+	snprintf(pl->upstream_fp, sizeof pl->upstream_fp, "%s", ufp);
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(m, "shards"), i, s) {
@@ -227,12 +232,30 @@ static int plan_from_upstream(struct stage_run *run, struct plan *pl, struct buf
 	return 0;
 }
 
+/* A source listed after another stage adds its documents to that stage's, as datatrove's
+ * readers do, so that several sources (crawl-github, crawl-web, import) feed one pipeline:
+ * the upstream shards pass through unchanged as the first tasks (marked by their checksum),
+ * then come the source's own. */
+static int plan_source(struct stage_run *run, struct plan *pl, struct buf *sig)
+{
+	if (stage_upstream(run->cfg, run->def->name) && plan_from_upstream(run, pl, sig) < 0)
+		return -1;
+	struct task_list own = {0};
+	int rc = run->def->plan(run, &own, sig);
+	for (size_t i = 0; i < own.n && rc == 0; i++) {
+		struct task *t = task_list_add(&pl->tasks, own.v[i].size);
+		buf_set(&t->arg, own.v[i].arg.p, own.v[i].arg.len);
+	}
+	task_list_release(&own);
+	return rc;
+}
+
 static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
 {
 	struct buf sig = BUF_INIT;
 	int rc;
 	if (run->def->kind == STAGE_SOURCE)
-		rc = run->def->plan(run, &pl->tasks, &sig);
+		rc = plan_source(run, pl, &sig);
 	else
 		rc = plan_from_upstream(run, pl, &sig);
 	if (rc == 0 && run->def->signature)
@@ -247,6 +270,8 @@ static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
 	/* a source's task list is part of what defines its input; upstream shards are named
 	 * in sig by name and checksum, so a moved workdir keeps its fingerprints */
 	for (size_t i = 0; i < pl->tasks.n && run->def->kind == STAGE_SOURCE; i++) {
+		if (pl->tasks.v[i].input_sha256[0])
+			continue; /* an upstream shard carried through */
 		put_u64(&sig, pl->tasks.v[i].arg.len);
 		buf_append(&sig, pl->tasks.v[i].arg.p, pl->tasks.v[i].arg.len);
 	}
@@ -431,6 +456,82 @@ static void remove_stale(const char *dir, const char *suffix, const unsigned cha
 	closedir(d);
 }
 
+/* The section's effective options as {"key": "canonical value"}, kept in the manifest so
+ * that a rerun can say which option changed. */
+static json_t *options_json(const struct config *cfg, const char *section)
+{
+	struct buf b = BUF_INIT;
+	config_section_text(cfg, section, &b);
+	json_t *o = json_object();
+	for (char *line = b.p, *nl; line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = 0;
+		char *eq = strchr(line, '=');
+		*eq = 0;
+		json_object_set_new(o, line, json_string(eq + 1));
+	}
+	buf_release(&b);
+	return o;
+}
+
+/* Names the options whose values differ between the manifest and now, up to a few. */
+static void options_diff(const struct stage_run *run, json_t *old, struct buf *why)
+{
+	json_t *now = options_json(run->cfg, run->def->name);
+	const char *key;
+	json_t *v;
+	int n = 0;
+	json_object_foreach(now, key, v) {
+		const char *was = json_string_value(json_object_get(old, key));
+		if (was && !strcmp(was, json_string_value(v)))
+			continue;
+		if (n++ < 4)
+			buf_printf(why, "%s%s.%s changed (%s -> %s)", n > 1 ? ", " : "",
+				   run->def->name, key, was ? was : "unset", json_string_value(v));
+	}
+	if (n > 4)
+		buf_printf(why, " and %d more options", n - 4);
+	if (!n) /* a manifest from before options were recorded */
+		buf_printf(why, "its %s options changed", run->def->name);
+	json_decref(now);
+}
+
+/* Why a stage with manifest m (NULL: none) is not up to date, for the log and `curate
+ * status`: what differs between its last complete run and the current plan. */
+static void stale_reason(const struct stage_run *run, const struct plan *pl, json_t *m,
+			 struct buf *why)
+{
+	if (!m) {
+		buf_puts(why, "no complete output yet");
+		return;
+	}
+	size_t start = why->len;
+	json_int_t ver = json_integer_value(json_object_get(m, "version"));
+	const char *csha = json_string_value(json_object_get(m, "config_sha256"));
+	const char *isha = json_string_value(json_object_get(m, "input_sha256"));
+	const char *ufp = json_string_value(
+		json_object_get(json_object_get(m, "upstream"), "fingerprint"));
+	if (ver != (json_int_t)run->def->version)
+		buf_printf(why, "stage version changed (%lld -> %u)", (long long)ver,
+			   run->def->version);
+	if (!csha || strcmp(csha, pl->config_sha)) {
+		buf_puts(why, why->len > start ? "; " : "");
+		options_diff(run, json_object_get(m, "options"), why);
+	}
+	if (!isha || strcmp(isha, pl->input_sha)) {
+		buf_puts(why, why->len > start ? "; " : "");
+		if (pl->upstream && (!ufp || strcmp(ufp, pl->upstream_fp)))
+			buf_printf(why, "its input changed (stage %s was rebuilt)", pl->upstream);
+		else if (run->def->kind == STAGE_SOURCE)
+			buf_puts(why, "its inputs changed (files added, removed or modified)");
+		else
+			buf_puts(why, "its input or a file its options name changed");
+	}
+	if (why->len == start)
+		buf_puts(why, "a global option that changes output bytes (zstd_level, "
+			      "keep_rejected) changed");
+}
+
 struct decision {
 	int skip;
 	unsigned char *done; /* per task */
@@ -450,6 +551,14 @@ static void decide(struct stage_run *run, const struct plan *pl, const struct st
 		json_decref(m);
 		free(mpath);
 		return;
+	}
+	if (o->force) {
+		log_info("stage %s: --force: rerunning from scratch", run->def->name);
+	} else if (m) {
+		struct buf why = BUF_INIT;
+		stale_reason(run, pl, m, &why);
+		log_info("stage %s: rerunning: %s", run->def->name, why.p);
+		buf_release(&why);
 	}
 	json_decref(m);
 	/* the stage will run: it is not complete until a new manifest says so */
@@ -538,7 +647,8 @@ void emit_input(struct emit *e, uint64_t bytes)
 
 struct stats *stage_stats(struct stage_run *run) { return run->stats; }
 
-/* The map driver: input shard i through def->map into output shard i. */
+/* The map driver: input shard i through def->map into output shard i (a source's carried
+ * upstream shard: through unchanged). */
 static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 {
 	int verify = config_bool(run->cfg, "verify_inputs");
@@ -564,7 +674,7 @@ static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 		progress_add(e->prog, 1, len + 1);
 		const char *reason = "dropped";
 		uint64_t bytes = d.text.len;
-		int keep = run->def->map(run, &d, &reason);
+		int keep = run->def->kind == STAGE_SOURCE ? 1 : run->def->map(run, &d, &reason);
 		if (keep < 0) {
 			rc = -1;
 			break;
@@ -596,8 +706,9 @@ static int run_task(struct stage_run *run, const struct task *t, struct progress
 	}
 	run->stats = &st;
 	if (!rc)
-		rc = run->def->kind == STAGE_SOURCE ? run->def->produce(run, t, &e)
-						    : map_task(run, t, &e);
+		rc = run->def->kind == STAGE_SOURCE && !t->input_sha256[0]
+			     ? run->def->produce(run, t, &e)
+			     : map_task(run, t, &e);
 	run->stats = NULL;
 	struct shard_info info = {0}, rinfo = {0};
 	if (rc < 0) {
@@ -664,6 +775,9 @@ static int write_manifest(struct stage_run *run, const struct plan *pl, size_t n
 	if (json_array_size(files))
 		json_object_set(m, "files", files);
 	json_decref(files);
+	json_object_set_new(m, "options", options_json(run->cfg, run->def->name));
+	json_object_set_new(m, "upstream", pl->upstream ? json_pack("{s:s,s:s}", "stage",
+			pl->upstream, "fingerprint", pl->upstream_fp) : json_null());
 	json_t *st = stats_to_json(&total);
 	json_object_set_new(st, "stage", json_string(run->def->name));
 	json_object_set_new(st, "shards", json_integer((json_int_t)nshards));
@@ -827,7 +941,7 @@ out:
 }
 
 enum stage_state stage_status(const struct stage_def *def, const struct config *cfg,
-			      uint32_t *done, uint32_t *total)
+			      uint32_t *done, uint32_t *total, struct buf *why)
 {
 	struct stage_run run;
 	run_init(&run, def, cfg);
@@ -843,6 +957,8 @@ enum stage_state stage_status(const struct stage_def *def, const struct config *
 		const char *fp = m ? json_string_value(json_object_get(m, "fingerprint")) : NULL;
 		if (fp) {
 			state = strcmp(fp, pl.fingerprint) ? STATE_STALE : STATE_DONE;
+			if (state == STATE_STALE && why)
+				stale_reason(&run, &pl, m, why);
 			*done = (uint32_t)json_integer_value(json_object_get(m, "shard_count"));
 			if (state == STATE_DONE)
 				*total = *done; /* a global stage's output count is its own */

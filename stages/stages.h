@@ -5,9 +5,13 @@
 #include "stage.h"
 
 extern const struct stage_def stage_import;
+extern const struct stage_def stage_crawl_github;
+extern const struct stage_def stage_crawl_web;
 extern const struct stage_def stage_dedup_exact;
 extern const struct stage_def stage_dedup_near;
 extern const struct stage_def stage_syntax;
+extern const struct stage_def stage_relevance;
+extern const struct stage_def stage_quality;
 extern const struct stage_def stage_decontaminate;
 extern const struct stage_def stage_filter;
 extern const struct stage_def stage_reshard;

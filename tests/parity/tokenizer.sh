@@ -37,7 +37,8 @@ done
 f="$T/corpus/code.txt"
 $CURATE tokenizer encode -t "$TOK_QWEN3" "$f" >"$T/ids"
 $CURATE tokenizer decode -t "$TOK_QWEN3" "$T/ids" >"$T/back"
-# what the references see: the file with invalid UTF-8 replaced by U+FFFD
-node -e 'const fs=require("fs"); fs.writeFileSync(process.argv[2], Buffer.from(fs.readFileSync(process.argv[1]).toString("utf8")))' "$f" "$T/valid"
+# what the references see: the file with invalid UTF-8 replaced by U+FFFD, then Qwen 3's
+# normalizer (NFC: combining marks in canonical order, e.g. Thai U+0E38 U+0E3A -> U+0E3A U+0E38)
+node -e 'const fs=require("fs"); fs.writeFileSync(process.argv[2], Buffer.from(fs.readFileSync(process.argv[1]).toString("utf8").normalize("NFC")))' "$f" "$T/valid"
 if cmp -s "$T/valid" "$T/back"; then echo "ok   decode round trip"; else echo "FAIL decode round trip"; fail=1; fi
 exit $fail

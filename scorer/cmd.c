@@ -1,0 +1,274 @@
+/* cmd: `curate scorer init|score|bench`, the command-line face of the scorer: make a random
+ * checkpoint, score files one line each, and measure tokens/s and MFU. Runs on rank 0. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpe.h"
+#include "cli.h"
+#include "par.h"
+#include "scorer.h"
+#include "util.h"
+
+const struct cli_opt scorer_cmd_opts[] = {
+	{"model", 'm', "DIR", "the checkpoint directory (score, bench)"},
+	{"device", 0, "DEV", "auto, cpu or cuda (default auto: the GPU when there is one)"},
+	{"max-tokens", 0, "N", "truncate documents to N tokens (default 2048)"},
+	{"threads", 0, "N", "CPU threads (default: all CPUs)"},
+	{"no-bos", 0, NULL, "do not prepend the config's bos_token_id (score)"},
+	{"ids", 0, NULL, "score: each FILE holds token ids (decimal, space-separated), not text"},
+	{"preset", 0, "NAME", "init: tiny or 1.3b"},
+	{"seed", 0, "S", "init: the random seed (default 0)"},
+	{"output", 'o', "DIR", "init: where the checkpoint goes"},
+	{"tokenizer", 't', "FILE", "init: the tokenizer.json to copy beside the weights"},
+	{"dtype", 0, "T", "init: f32 or bf16 (default f32 for tiny, bf16 for 1.3b)"},
+	{"tokens", 0, "N", "bench: tokens per sequence (default max-tokens); 0: a length mix"},
+	{"seqs", 0, "N", "bench: sequences to score (default 4)"},
+	{"peak-tflops", 0, "X", "bench: the device's peak for MFU (default: known GPUs only)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static long opt_long(const struct cli_cmd *cmd, struct cli_args *a, const char *name, long def)
+{
+	const char *v = cli_get(cmd, a, name);
+	char *end;
+	long x = v ? strtol(v, &end, 10) : def;
+	if (v && (*end || x < 0)) {
+		fprintf(stderr, "curate scorer: --%s %s: not a non-negative integer\n", name, v);
+		exit(2);
+	}
+	return x;
+}
+
+static struct scorer *open_model(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	const char *dir = cli_get(cmd, a, "model"), *dev = cli_get(cmd, a, "device");
+	if (!dir) {
+		fprintf(stderr, "curate scorer: -m DIR (the checkpoint) is required\n");
+		return NULL;
+	}
+	struct scorer_params p = scorer_default_params();
+	p.max_tokens = (size_t)opt_long(cmd, a, "max-tokens", 2048);
+	p.threads = (int)opt_long(cmd, a, "threads", 0);
+	if (dev && strcmp(dev, "auto")) {
+		if (strcmp(dev, "cpu") && strcmp(dev, "cuda")) {
+			fprintf(stderr, "curate scorer: --device %s: auto, cpu or cuda\n", dev);
+			return NULL;
+		}
+		p.device = !strcmp(dev, "cpu") ? SCORER_CPU : SCORER_CUDA;
+	}
+	if (!p.max_tokens) {
+		fprintf(stderr, "curate scorer: --max-tokens must be positive\n");
+		return NULL;
+	}
+	struct scorer *s = scorer_open(dir, &p);
+	if (!s)
+		fprintf(stderr, "curate scorer: %s\n", err_get());
+	return s;
+}
+
+static int cmd_init(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	const char *preset = cli_get(cmd, a, "preset"), *out = cli_get(cmd, a, "output");
+	const char *tok = cli_get(cmd, a, "tokenizer"), *dtype = cli_get(cmd, a, "dtype");
+	if (!preset || !out || !tok) {
+		fprintf(stderr, "curate scorer init: --preset, -o DIR and -t TOKENIZER are "
+				"required\n");
+		return 2;
+	}
+	if (!dtype)
+		dtype = strcmp(preset, "tiny") ? "bf16" : "f32";
+	if (scorer_init_checkpoint(out, preset, (uint64_t)opt_long(cmd, a, "seed", 0), tok,
+				   dtype) < 0) {
+		fprintf(stderr, "curate scorer init: %s\n", err_get());
+		return 1;
+	}
+	return 0;
+}
+
+/* The ids the scorer sees for a document: [bos] + tokens, truncated to max. */
+static void doc_ids(struct bpe *b, int64_t bos, const char *text, size_t len, size_t max,
+		    struct bpe_ids *ids)
+{
+	ids->n = 0;
+	if (bos >= 0) {
+		if (ids->cap < 1)
+			ids->v = xrealloc(ids->v, 16 * sizeof *ids->v), ids->cap = 16;
+		ids->v[ids->n++] = (uint32_t)bos;
+	}
+	bpe_encode(b, text, len, ids);
+	if (ids->n > max)
+		ids->n = max;
+}
+
+/* A file of decimal token ids, as `curate tokenizer encode` prints them. */
+static int parse_ids(const char *path, const char *text, struct bpe_ids *ids)
+{
+	ids->n = 0;
+	for (const char *p = text; *p;) {
+		while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+			p++;
+		if (!*p)
+			break;
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p || v > UINT32_MAX) {
+			err_set("%s: byte %zu: not a token id", path, (size_t)(p - text));
+			return -1;
+		}
+		if (ids->n == ids->cap)
+			ids->cap = ids->cap ? 2 * ids->cap : 256,
+			ids->v = xrealloc(ids->v, ids->cap * sizeof *ids->v);
+		ids->v[ids->n++] = (uint32_t)v;
+		p = end;
+	}
+	return 0;
+}
+
+static int cmd_score(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	if (!a->npos) {
+		fprintf(stderr, "curate scorer score: no FILE given\n");
+		return 2;
+	}
+	struct scorer *s = open_model(cmd, a);
+	if (!s)
+		return 1;
+	int raw_ids = cli_get(cmd, a, "ids") != NULL;
+	char *tpath = xasprintf("%s/tokenizer.json", cli_get(cmd, a, "model"));
+	struct bpe *b = raw_ids ? NULL : bpe_load(tpath, NULL);
+	free(tpath);
+	if (!b && !raw_ids) {
+		fprintf(stderr, "curate scorer: %s\n", err_get());
+		scorer_free(s);
+		return 1;
+	}
+	int64_t bos = cli_get(cmd, a, "no-bos") ? -1 : scorer_get_config(s)->bos_id;
+	size_t max = (size_t)opt_long(cmd, a, "max-tokens", 2048);
+	struct bpe_ids ids = {0};
+	struct buf text = BUF_INIT;
+	int rc = 0;
+	for (int i = 0; i < a->npos; i++) {
+		float score;
+		if (read_file(a->pos[i], &text) < 0) {
+			fprintf(stderr, "curate scorer: %s\n", err_get());
+			rc = 1;
+			continue;
+		}
+		if (raw_ids && parse_ids(a->pos[i], text.p ? text.p : "", &ids) < 0) {
+			fprintf(stderr, "curate scorer: %s\n", err_get());
+			rc = 1;
+			continue;
+		}
+		if (raw_ids && ids.n > max)
+			ids.n = max;
+		if (!raw_ids)
+			doc_ids(b, bos, text.p ? text.p : "", text.len, max, &ids);
+		const uint32_t *p = ids.v;
+		if (!ids.n) {
+			fprintf(stderr, "curate scorer: %s: no tokens to score (empty file)\n",
+				a->pos[i]);
+			rc = 1;
+			continue;
+		}
+		if (scorer_score(s, &p, &ids.n, 1, &score) < 0) {
+			fprintf(stderr, "curate scorer: %s: %s\n", a->pos[i], err_get());
+			rc = 1;
+			continue;
+		}
+		printf("%.6f\t%s\n", score, a->pos[i]);
+	}
+	buf_release(&text);
+	bpe_ids_release(&ids);
+	bpe_free(b);
+	scorer_free(s);
+	return rc;
+}
+
+/* A length mix like source files: log-normal around 600 tokens, clipped to [16, max]. */
+static size_t mix_length(uint64_t *state, size_t max)
+{
+	*state = *state * 6364136223846793005ull + 1442695040888963407ull;
+	double u1 = ((double)(*state >> 11) + 1) / 9007199254740993.0;
+	*state = *state * 6364136223846793005ull + 1442695040888963407ull;
+	double u2 = (double)(*state >> 11) / 9007199254740992.0;
+	double z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+	double n = exp(log(600.0) + 1.0 * z);
+	return n < 16 ? 16 : n > (double)max ? max : (size_t)n;
+}
+
+static int cmd_bench(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	struct scorer *s = open_model(cmd, a);
+	if (!s)
+		return 1;
+	const struct scorer_config *c = scorer_get_config(s);
+	size_t max = (size_t)opt_long(cmd, a, "max-tokens", 2048);
+	size_t len = (size_t)opt_long(cmd, a, "tokens", (long)max);
+	size_t n = (size_t)opt_long(cmd, a, "seqs", 4);
+	uint32_t **ids = xcalloc(n + 1, sizeof *ids);
+	size_t *lens = xcalloc(n + 1, sizeof *lens), total = 0;
+	float *out = xcalloc(n + 1, sizeof *out);
+	uint64_t st = 42;
+	double flops = 0;
+	for (size_t i = 0; i < n; i++) {
+		lens[i] = len ? (len > max ? max : len) : mix_length(&st, max);
+		ids[i] = xmalloc(lens[i] * sizeof **ids);
+		for (size_t t = 0; t < lens[i]; t++)
+			ids[i][t] = (uint32_t)((st = st * 6364136223846793005ull + 1) >> 33) %
+				    (uint32_t)c->vocab;
+		total += lens[i];
+		flops += scorer_flops(c, lens[i]);
+	}
+	/* one warm-up sequence: first-touch page faults and GPU start-up are not the model */
+	const uint32_t *w0 = ids[0];
+	int rc = scorer_score(s, &w0, &lens[0], 1, out);
+	double t0 = now_seconds();
+	if (!rc)
+		rc = scorer_score(s, (const uint32_t *const *)ids, lens, n, out);
+	double dt = now_seconds() - t0;
+	if (rc < 0)
+		fprintf(stderr, "curate scorer bench: %s\n", err_get());
+	else {
+		const char *pk = cli_get(cmd, a, "peak-tflops");
+		double peak = pk ? atof(pk) : 0;
+		if (!pk && scorer_on_gpu(s) && strstr(scorer_device_name(s), "H100"))
+			peak = 989; /* dense bf16, SXM */
+		if (!pk && scorer_on_gpu(s) && strstr(scorer_device_name(s), "H200"))
+			peak = 989;
+		printf("device\t%s\nsequences\t%zu\ntokens\t%zu\nseconds\t%.3f\ntokens_per_s\t%.1f\n"
+		       "tflops\t%.4f\n",
+		       scorer_device_name(s), n, total, dt, (double)total / dt, flops / dt / 1e12);
+		if (peak > 0)
+			printf("mfu\t%.4f\n", flops / dt / 1e12 / peak);
+		else
+			printf("mfu\tn/a (give --peak-tflops)\n");
+	}
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids), free(lens), free(out);
+	scorer_free(s);
+	return rc < 0;
+}
+
+int scorer_cmd(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	if (par_rank() != 0)
+		return 0; /* one process does the work; the others have nothing to score */
+	const char *verb = a->npos ? a->pos[0] : "";
+	a->pos++, a->npos--;
+	int rc;
+	if (!strcmp(verb, "init"))
+		rc = cmd_init(cmd, a);
+	else if (!strcmp(verb, "score"))
+		rc = cmd_score(cmd, a);
+	else if (!strcmp(verb, "bench"))
+		rc = cmd_bench(cmd, a);
+	else {
+		fprintf(stderr, "curate scorer: unknown verb '%s' (init, score or bench)\n", verb);
+		rc = 2;
+	}
+	a->pos--, a->npos++;
+	return rc;
+}

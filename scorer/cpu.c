@@ -1,0 +1,385 @@
+/* cpu: the scorer's fp32 forward pass on CPU threads (pthreads). The GEMM multiplies by
+ * weights stored [out][in] so both operands stream along k; lanes of 8 accumulate in a fixed
+ * order whatever the tiling, so results are the same for any thread count. */
+#include "cpu.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* ---- thread pool: the caller works as thread 0 ---- */
+
+typedef void (*pool_fn)(void *ctx, size_t task, int tid);
+
+struct pool {
+	int n;
+	pthread_t *th;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	uint64_t gen;
+	int busy, stop;
+	pool_fn fn;
+	void *ctx;
+	size_t ntasks;
+	atomic_size_t next;
+};
+
+struct worker_arg {
+	struct pool *p;
+	int tid;
+};
+
+static void pool_drain(struct pool *p, int tid)
+{
+	size_t t;
+	while ((t = atomic_fetch_add(&p->next, 1)) < p->ntasks)
+		p->fn(p->ctx, t, tid);
+}
+
+static void *pool_main(void *arg)
+{
+	struct worker_arg *w = arg;
+	struct pool *p = w->p;
+	uint64_t seen = 0;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (p->gen == seen && !p->stop)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		pool_drain(p, w->tid);
+		pthread_mutex_lock(&p->mu);
+		if (--p->busy == 0)
+			pthread_cond_signal(&p->done);
+		pthread_mutex_unlock(&p->mu);
+	}
+	free(w);
+	return NULL;
+}
+
+static void pool_init(struct pool *p, int n)
+{
+	memset(p, 0, sizeof *p);
+	p->n = n;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	p->th = xcalloc((size_t)n, sizeof *p->th);
+	for (int i = 1; i < n; i++) {
+		struct worker_arg *w = xmalloc(sizeof *w);
+		*w = (struct worker_arg){p, i};
+		if (pthread_create(&p->th[i], NULL, pool_main, w))
+			DIE("pthread_create failed");
+	}
+}
+
+static void pool_run(struct pool *p, pool_fn fn, void *ctx, size_t ntasks)
+{
+	if (p->n == 1 || ntasks == 1) {
+		for (size_t t = 0; t < ntasks; t++)
+			fn(ctx, t, 0);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->fn = fn, p->ctx = ctx, p->ntasks = ntasks;
+	atomic_store(&p->next, 0);
+	p->busy = p->n - 1;
+	p->gen++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	pool_drain(p, 0);
+	pthread_mutex_lock(&p->mu);
+	while (p->busy)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_release(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 1; i < p->n; i++)
+		pthread_join(p->th[i], NULL);
+	free(p->th);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done);
+}
+
+/* ---- GEMM ---- */
+
+typedef float v8f __attribute__((vector_size(32)));
+/* the same vector with 4-byte alignment: a plain dereference is an unaligned load */
+typedef float v8fu __attribute__((vector_size(32), aligned(4)));
+#define LOAD8(p) (*(const v8fu *)(p))
+
+/* The one reduction order every kernel uses: lanes in order, then the tail. */
+static inline float finish(const v8f *acc, const float *x, const float *w, size_t k8, size_t k)
+{
+	float s = 0;
+	for (int l = 0; l < 8; l++)
+		s += (*acc)[l];
+	for (size_t i = k8; i < k; i++)
+		s += x[i] * w[i];
+	return s;
+}
+
+/* 2 rows of x by 4 rows of w: 8 accumulators, 2 x and 1 w vector fit the 16 registers. */
+__attribute__((target_clones("avx2", "default"))) static void
+kernel2x4(const float *x, size_t ldx, const float *w, size_t ldw, float *y, size_t ldy, size_t k)
+{
+	size_t k8 = k & ~(size_t)7;
+	const float *x0 = x, *x1 = x + ldx;
+	const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+	v8f a00 = {0}, a01 = {0}, a02 = {0}, a03 = {0}, a10 = {0}, a11 = {0}, a12 = {0}, a13 = {0};
+	for (size_t p = 0; p < k8; p += 8) {
+		v8f u = LOAD8(x0 + p), v = LOAD8(x1 + p), c;
+		c = LOAD8(w0 + p), a00 += u * c, a10 += v * c;
+		c = LOAD8(w1 + p), a01 += u * c, a11 += v * c;
+		c = LOAD8(w2 + p), a02 += u * c, a12 += v * c;
+		c = LOAD8(w3 + p), a03 += u * c, a13 += v * c;
+	}
+	y[0] = finish(&a00, x0, w0, k8, k), y[1] = finish(&a01, x0, w1, k8, k);
+	y[2] = finish(&a02, x0, w2, k8, k), y[3] = finish(&a03, x0, w3, k8, k);
+	y[ldy] = finish(&a10, x1, w0, k8, k), y[ldy + 1] = finish(&a11, x1, w1, k8, k);
+	y[ldy + 2] = finish(&a12, x1, w2, k8, k), y[ldy + 3] = finish(&a13, x1, w3, k8, k);
+}
+
+__attribute__((target_clones("avx2", "default"))) static float dot1(const float *x,
+								    const float *w, size_t k)
+{
+	size_t k8 = k & ~(size_t)7;
+	v8f acc = {0};
+	for (size_t p = 0; p < k8; p += 8)
+		acc += LOAD8(x + p) * LOAD8(w + p);
+	return finish(&acc, x, w, k8, k);
+}
+
+struct gemm_job {
+	const float *x, *w;
+	float *y;
+	size_t m, n, k, mtiles, ntiles;
+};
+
+enum { GEMM_MB = 64, GEMM_NB = 32 };
+
+static void gemm_task(void *ctx, size_t task, int tid)
+{
+	const struct gemm_job *g = ctx;
+	size_t i0 = (task % g->mtiles) * GEMM_MB, j0 = (task / g->mtiles) * GEMM_NB;
+	size_t i1 = i0 + GEMM_MB < g->m ? i0 + GEMM_MB : g->m;
+	size_t j1 = j0 + GEMM_NB < g->n ? j0 + GEMM_NB : g->n;
+	size_t k = g->k;
+	for (size_t i = i0; i < i1; i += 2) {
+		for (size_t j = j0; j < j1; j += 4) {
+			if (i + 2 <= i1 && j + 4 <= j1) {
+				kernel2x4(g->x + i * k, k, g->w + j * k, k, g->y + i * g->n + j, g->n,
+					  k);
+				continue;
+			}
+			for (size_t a = i; a < i + 2 && a < i1; a++)
+				for (size_t b = j; b < j + 4 && b < j1; b++)
+					g->y[a * g->n + b] = dot1(g->x + a * k, g->w + b * k, k);
+		}
+	}
+}
+
+/* ---- the model ---- */
+
+struct cpu_model {
+	struct scorer_config c;
+	float *embed, *norm, *head;
+	struct scorer_layer *layers;
+	struct pool pool;
+	size_t max_tokens;
+	float *h, *x, *q, *kk, *v, *att, *g, *u, *scratch; /* activations, [max_tokens][...] */
+	float *cosv, *sinv; /* [max_tokens][head_dim/2] */
+	double *inv_freq;
+};
+
+static void gemm_run(struct cpu_model *m, const float *x, const float *w, float *y, size_t rows,
+		     size_t n, size_t k)
+{
+	struct gemm_job g = {x, w, y, rows, n, k, (rows + GEMM_MB - 1) / GEMM_MB,
+			     (n + GEMM_NB - 1) / GEMM_NB};
+	pool_run(&m->pool, gemm_task, &g, g.mtiles * g.ntiles);
+}
+
+void cpu_gemm(struct cpu_model *m, const float *x, const float *w, float *y, size_t rows,
+	      size_t n, size_t k)
+{
+	gemm_run(m, x, w, y, rows, n, k);
+}
+
+struct cpu_model *cpu_model_new(const struct scorer_config *c, float *embed,
+				struct scorer_layer *layers, float *norm, float *head, int threads,
+				size_t max_tokens)
+{
+	struct cpu_model *m = xcalloc(1, sizeof *m);
+	m->c = *c;
+	m->embed = embed, m->layers = layers, m->norm = norm, m->head = head;
+	if (threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (int)n : 1;
+	}
+	pool_init(&m->pool, threads);
+	m->max_tokens = max_tokens;
+	size_t T = max_tokens, H = (size_t)c->hidden, hd = (size_t)c->head_dim;
+	size_t qn = (size_t)c->heads * hd, kvn = (size_t)c->kv_heads * hd, F = (size_t)c->ffn;
+	m->h = xmalloc(T * H * sizeof(float));
+	m->x = xmalloc(T * (H > qn ? H : qn) * sizeof(float));
+	m->q = xmalloc(T * qn * sizeof(float));
+	m->kk = xmalloc(T * kvn * sizeof(float));
+	m->v = xmalloc(T * kvn * sizeof(float));
+	m->att = xmalloc(T * qn * sizeof(float));
+	m->g = xmalloc(T * F * sizeof(float));
+	m->u = xmalloc(T * F * sizeof(float));
+	m->scratch = xmalloc((size_t)threads * T * sizeof(float));
+	m->cosv = xmalloc(T * (hd / 2) * sizeof(float));
+	m->sinv = xmalloc(T * (hd / 2) * sizeof(float));
+	m->inv_freq = xmalloc((hd / 2) * sizeof(double));
+	return m;
+}
+
+void cpu_model_free(struct cpu_model *m)
+{
+	if (!m)
+		return;
+	pool_release(&m->pool);
+	for (int64_t l = 0; l < m->c.layers; l++) {
+		struct scorer_layer *L = &m->layers[l];
+		free(L->attn_norm), free(L->wq), free(L->wk), free(L->wv), free(L->wo);
+		free(L->mlp_norm), free(L->wgate), free(L->wup), free(L->wdown);
+	}
+	free(m->layers);
+	free(m->embed), free(m->norm), free(m->head);
+	free(m->h), free(m->x), free(m->q), free(m->kk), free(m->v), free(m->att);
+	free(m->g), free(m->u), free(m->scratch), free(m->cosv), free(m->sinv), free(m->inv_freq);
+	free(m);
+}
+
+int cpu_model_threads(const struct cpu_model *m) { return m->pool.n; }
+
+/* RMSNorm as HF computes it: x * rsqrt(mean(x^2) + eps) * weight, in fp32. */
+static void rmsnorm(float *out, const float *in, const float *w, size_t n, double eps)
+{
+	float ss = 0;
+	for (size_t i = 0; i < n; i++)
+		ss += in[i] * in[i];
+	float r = 1.0f / sqrtf(ss / (float)n + (float)eps);
+	for (size_t i = 0; i < n; i++)
+		out[i] = w[i] * (in[i] * r);
+}
+
+/* HF's rotate_half convention: the two halves of each head are the pair. */
+static void rope(float *v, size_t T, size_t nheads, size_t hd, const float *cosv,
+		 const float *sinv)
+{
+	size_t half = hd / 2;
+	for (size_t t = 0; t < T; t++)
+		for (size_t h = 0; h < nheads; h++) {
+			float *p = v + (t * nheads + h) * hd;
+			const float *c = cosv + t * half, *s = sinv + t * half;
+			for (size_t i = 0; i < half; i++) {
+				float a = p[i], b = p[i + half];
+				p[i] = a * c[i] - b * s[i];
+				p[i + half] = b * c[i] + a * s[i];
+			}
+		}
+}
+
+struct attn_job {
+	struct cpu_model *m;
+	size_t T;
+};
+
+/* One (head, query) task: causal softmax over the keys up to the query. */
+static void attn_task(void *ctx, size_t task, int tid)
+{
+	const struct attn_job *a = ctx;
+	const struct scorer_config *c = &a->m->c;
+	size_t nh = (size_t)c->heads, nkv = (size_t)c->kv_heads, hd = (size_t)c->head_dim;
+	size_t h = task % nh, t = task / nh, kvh = h / (nh / nkv);
+	float *sc = a->m->scratch + (size_t)tid * a->m->max_tokens;
+	const float *q = a->m->q + (t * nh + h) * hd;
+	float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0;
+	for (size_t s = 0; s <= t; s++) {
+		sc[s] = dot1(q, a->m->kk + (s * nkv + kvh) * hd, hd) * scale;
+		mx = sc[s] > mx ? sc[s] : mx;
+	}
+	for (size_t s = 0; s <= t; s++)
+		sc[s] = expf(sc[s] - mx), sum += sc[s];
+	float *o = a->m->att + (t * nh + h) * hd;
+	memset(o, 0, hd * sizeof *o);
+	for (size_t s = 0; s <= t; s++) {
+		const float *v = a->m->v + (s * nkv + kvh) * hd;
+		float p = sc[s] / sum;
+		for (size_t i = 0; i < hd; i++)
+			o[i] += p * v[i];
+	}
+}
+
+static void set_rope(struct cpu_model *m, size_t T)
+{
+	size_t half = (size_t)m->c.head_dim / 2;
+	scorer_rope_freqs(&m->c, T, m->inv_freq);
+	for (size_t t = 0; t < T; t++)
+		for (size_t i = 0; i < half; i++) {
+			double a = (double)t * m->inv_freq[i];
+			m->cosv[t * half + i] = (float)cos(a);
+			m->sinv[t * half + i] = (float)sin(a);
+		}
+}
+
+static void layer_forward(struct cpu_model *m, const struct scorer_layer *L, size_t T)
+{
+	const struct scorer_config *c = &m->c;
+	size_t H = (size_t)c->hidden, hd = (size_t)c->head_dim, F = (size_t)c->ffn;
+	size_t qn = (size_t)c->heads * hd, kvn = (size_t)c->kv_heads * hd;
+	for (size_t t = 0; t < T; t++)
+		rmsnorm(m->x + t * H, m->h + t * H, L->attn_norm, H, c->eps);
+	gemm_run(m, m->x, L->wq, m->q, T, qn, H);
+	gemm_run(m, m->x, L->wk, m->kk, T, kvn, H);
+	gemm_run(m, m->x, L->wv, m->v, T, kvn, H);
+	rope(m->q, T, (size_t)c->heads, hd, m->cosv, m->sinv);
+	rope(m->kk, T, (size_t)c->kv_heads, hd, m->cosv, m->sinv);
+	struct attn_job aj = {m, T};
+	pool_run(&m->pool, attn_task, &aj, T * (size_t)c->heads);
+	gemm_run(m, m->att, L->wo, m->x, T, H, qn);
+	for (size_t i = 0; i < T * H; i++)
+		m->h[i] += m->x[i];
+	for (size_t t = 0; t < T; t++)
+		rmsnorm(m->x + t * H, m->h + t * H, L->mlp_norm, H, c->eps);
+	gemm_run(m, m->x, L->wgate, m->g, T, F, H);
+	gemm_run(m, m->x, L->wup, m->u, T, F, H);
+	for (size_t i = 0; i < T * F; i++) /* SwiGLU: silu(gate) * up */
+		m->g[i] = m->g[i] / (1.0f + expf(-m->g[i])) * m->u[i];
+	gemm_run(m, m->g, L->wdown, m->x, T, H, F);
+	for (size_t i = 0; i < T * H; i++)
+		m->h[i] += m->x[i];
+}
+
+float cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n)
+{
+	const struct scorer_config *c = &m->c;
+	size_t H = (size_t)c->hidden;
+	for (size_t t = 0; t < n; t++)
+		memcpy(m->h + t * H, m->embed + (size_t)ids[t] * H, H * sizeof(float));
+	set_rope(m, n);
+	for (int64_t l = 0; l < c->layers; l++)
+		layer_forward(m, &m->layers[l], n);
+	float *last = m->x;
+	rmsnorm(last, m->h + (n - 1) * H, m->norm, H, c->eps);
+	return dot1(last, m->head, H);
+}

@@ -1,0 +1,492 @@
+/* scorer: config.json parsing and validation, the checkpoint's tensor names and shapes, and
+ * the handle that scores on the CPU (cpu.c) or the GPU (scorer_cuda.cu, when built). */
+#include "scorer.h"
+
+#include <dlfcn.h>
+#include <jansson.h>
+#include <limits.h>
+#include <unistd.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "par.h"
+#include "safetensors.h"
+#include "scorer_cuda.h"
+#include "util.h"
+
+struct scorer {
+	struct scorer_config c;
+	struct scorer_params p;
+	struct cpu_model *cpu;
+	struct cuda_model *gpu;
+	char device[160];
+};
+
+struct scorer_params scorer_default_params(void)
+{
+	return (struct scorer_params){SCORER_AUTO, 0, -1, 2048};
+}
+
+/* An integer field: required, or def when absent (def < 0 means required). */
+static int get_int(json_t *j, const char *key, int64_t def, int64_t *out, const char *name)
+{
+	json_t *v = json_object_get(j, key);
+	if (!v || json_is_null(v)) {
+		if (def < 0) {
+			err_set("%s: \"%s\" is missing", name, key);
+			return -1;
+		}
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > ((json_int_t)1 << 31)) {
+		err_set("%s: \"%s\" must be a non-negative integer", name, key);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int get_num(json_t *j, const char *key, double def, double *out, const char *name)
+{
+	json_t *v = json_object_get(j, key);
+	if (!v || json_is_null(v)) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_number(v) || !(json_number_value(v) > 0)) {
+		err_set("%s: \"%s\" must be a positive number", name, key);
+		return -1;
+	}
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int parse_rope_scaling(json_t *rs, const char *name, struct scorer_config *c)
+{
+	c->rope_type = ROPE_NONE;
+	if (!rs || json_is_null(rs))
+		return 0;
+	const char *t = json_string_value(json_object_get(rs, "rope_type"));
+	if (!t)
+		t = json_string_value(json_object_get(rs, "type"));
+	if (!json_is_object(rs) || !t) {
+		err_set("%s: \"rope_scaling\" must be null or an object with \"rope_type\"", name);
+		return -1;
+	}
+	if (!strcmp(t, "default"))
+		return 0;
+	if (get_num(rs, "factor", -1, &c->rope_factor, name) < 0 || c->rope_factor <= 0) {
+		err_set("%s: rope_scaling \"%s\" needs a positive \"factor\"", name, t);
+		return -1;
+	}
+	if (!strcmp(t, "linear"))
+		c->rope_type = ROPE_LINEAR;
+	else if (!strcmp(t, "dynamic"))
+		c->rope_type = ROPE_DYNAMIC;
+	else if (!strcmp(t, "llama3")) {
+		c->rope_type = ROPE_LLAMA3;
+		if (get_num(rs, "low_freq_factor", 1, &c->low_freq_factor, name) < 0 ||
+		    get_num(rs, "high_freq_factor", 4, &c->high_freq_factor, name) < 0 ||
+		    get_int(rs, "original_max_position_embeddings", 8192, &c->rope_orig_max_pos,
+			    name) < 0)
+			return -1;
+		if (c->high_freq_factor <= c->low_freq_factor) {
+			err_set("%s: rope_scaling: high_freq_factor must exceed low_freq_factor", name);
+			return -1;
+		}
+	} else {
+		err_set("%s: rope_scaling type \"%s\" is not supported (linear, dynamic, llama3)",
+			name, t);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fields that would change the equations we implement must have their Llama values. */
+static int check_variant(json_t *j, const char *name)
+{
+	const char *mt = json_string_value(json_object_get(j, "model_type"));
+	if (mt && strcmp(mt, "llama")) {
+		err_set("%s: model_type \"%s\" (only \"llama\" is supported)", name, mt);
+		return -1;
+	}
+	const char *act = json_string_value(json_object_get(j, "hidden_act"));
+	if (act && strcmp(act, "silu")) {
+		err_set("%s: hidden_act \"%s\" (only \"silu\" is supported)", name, act);
+		return -1;
+	}
+	if (json_is_true(json_object_get(j, "attention_bias")) ||
+	    json_is_true(json_object_get(j, "mlp_bias"))) {
+		err_set("%s: attention_bias / mlp_bias are not supported", name);
+		return -1;
+	}
+	json_t *nl = json_object_get(j, "num_labels"), *labels = json_object_get(j, "id2label");
+	if ((nl && json_integer_value(nl) != 1) || (json_is_object(labels) && json_object_size(labels) != 1)) {
+		err_set("%s: a regression scorer has one label (num_labels / id2label)", name);
+		return -1;
+	}
+	return 0;
+}
+
+int scorer_parse_config(const char *text, size_t len, const char *name, struct scorer_config *c)
+{
+	memset(c, 0, sizeof *c);
+	json_error_t je;
+	json_t *j = json_loadb(text, len, 0, &je);
+	if (!json_is_object(j)) {
+		err_set("%s:%d: %s", name, j ? 1 : je.line, j ? "not a JSON object" : je.text);
+		json_decref(j);
+		return -1;
+	}
+	int rc = -1;
+	if (check_variant(j, name) < 0 || get_int(j, "vocab_size", -1, &c->vocab, name) < 0 ||
+	    get_int(j, "hidden_size", -1, &c->hidden, name) < 0 ||
+	    get_int(j, "num_hidden_layers", -1, &c->layers, name) < 0 ||
+	    get_int(j, "num_attention_heads", -1, &c->heads, name) < 0 ||
+	    get_int(j, "intermediate_size", -1, &c->ffn, name) < 0 ||
+	    get_int(j, "num_key_value_heads", c->heads, &c->kv_heads, name) < 0 ||
+	    get_int(j, "max_position_embeddings", 2048, &c->max_pos, name) < 0 ||
+	    get_num(j, "rms_norm_eps", 1e-6, &c->eps, name) < 0 ||
+	    get_num(j, "rope_theta", 10000, &c->theta, name) < 0 ||
+	    parse_rope_scaling(json_object_get(j, "rope_scaling"), name, c) < 0)
+		goto out;
+	if (!c->vocab || !c->hidden || !c->layers || !c->heads || !c->kv_heads || !c->ffn) {
+		err_set("%s: vocab_size, hidden_size, num_hidden_layers, num_attention_heads, "
+			"num_key_value_heads and intermediate_size must be positive", name);
+		goto out;
+	}
+	if (get_int(j, "head_dim", c->hidden / c->heads, &c->head_dim, name) < 0)
+		goto out;
+	if (c->heads % c->kv_heads || c->head_dim < 2 || c->head_dim % 2 ||
+	    (!json_object_get(j, "head_dim") && c->hidden % c->heads)) {
+		err_set("%s: heads (%lld) must be a multiple of key/value heads (%lld) and the head "
+			"size (%lld) even", name, (long long)c->heads, (long long)c->kv_heads,
+			(long long)c->head_dim);
+		goto out;
+	}
+	json_t *tie = json_object_get(j, "tie_word_embeddings"), *bos = json_object_get(j, "bos_token_id");
+	c->tied = json_is_true(tie);
+	c->bos_id = json_is_integer(bos) && json_integer_value(bos) < c->vocab ? json_integer_value(bos) : -1;
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+void scorer_rope_freqs(const struct scorer_config *c, size_t n, double *inv_freq)
+{
+	size_t half = (size_t)c->head_dim / 2;
+	double dim = (double)c->head_dim, base = c->theta;
+	if (c->rope_type == ROPE_DYNAMIC && (double)n > (double)c->max_pos)
+		base *= pow(c->rope_factor * (double)n / (double)c->max_pos - (c->rope_factor - 1),
+			    dim / (dim - 2));
+	for (size_t i = 0; i < half; i++) {
+		double f = 1.0 / pow(base, (double)(2 * i) / dim);
+		if (c->rope_type == ROPE_LINEAR)
+			f /= c->rope_factor;
+		else if (c->rope_type == ROPE_LLAMA3) {
+			double old = (double)c->rope_orig_max_pos, wl = 2 * M_PI / f;
+			double lo = old / c->low_freq_factor, hi = old / c->high_freq_factor;
+			if (wl > lo)
+				f /= c->rope_factor;
+			else if (wl >= hi) {
+				double s = (old / wl - c->low_freq_factor) /
+					   (c->high_freq_factor - c->low_freq_factor);
+				f = (1 - s) * f / c->rope_factor + s * f;
+			}
+		}
+		inv_freq[i] = f;
+	}
+}
+
+double scorer_flops(const struct scorer_config *c, size_t n)
+{
+	double H = (double)c->hidden, q = (double)(c->heads * c->head_dim);
+	double kv = (double)(c->kv_heads * c->head_dim), F = (double)c->ffn;
+	double per_layer = H * q * 2 + H * kv * 2 + 3 * H * F;
+	double matmul = 2 * per_layer * (double)c->layers * (double)n;
+	/* causal attention: QK^T and PV over (n+1)/2 keys on average */
+	double attn = 4 * q * (double)c->layers * (double)n * (double)(n + 1) / 2;
+	return matmul + attn + 2 * H;
+}
+
+/* ---- tensors ---- */
+
+struct want {
+	const char *name;
+	int64_t d0, d1; /* d1 < 0: a vector */
+	float **dst;
+};
+
+static int take(const struct st_set *st, const char *dir, const struct want *w)
+{
+	const struct st_tensor *t = st_find(st, w->name);
+	if (!t) {
+		err_set("%s: tensor '%s' is missing", dir, w->name);
+		return -1;
+	}
+	int nd = w->d1 < 0 ? 1 : 2;
+	if (t->ndim != nd || t->shape[0] != w->d0 || (nd == 2 && t->shape[1] != w->d1)) {
+		char got[96] = "", want[48];
+		for (int d = 0; d < t->ndim; d++)
+			snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "",
+				 (long long)t->shape[d]);
+		if (nd == 2)
+			snprintf(want, sizeof want, "%lld, %lld", (long long)w->d0, (long long)w->d1);
+		else
+			snprintf(want, sizeof want, "%lld", (long long)w->d0);
+		err_set("%s: tensor '%s' has shape [%s], config.json implies [%s]", t->file,
+			w->name, got, want);
+		return -1;
+	}
+	size_t n = (size_t)w->d0 * (size_t)(nd == 2 ? w->d1 : 1);
+	*w->dst = xmalloc(n * sizeof(float));
+	st_to_f32(t->dtype, t->data, n, *w->dst);
+	return 0;
+}
+
+/* Every tensor of the checkpoint must be one we use, or one HF also ignores. */
+static int check_names(const struct st_set *st, const struct scorer_config *c, const char *dir)
+{
+	for (size_t i = 0; i < st_count(st); i++) {
+		const char *n = st_at(st, i)->name;
+		int ok = !strcmp(n, "model.embed_tokens.weight") || !strcmp(n, "model.norm.weight") ||
+			 !strcmp(n, "score.weight") || !strcmp(n, "lm_head.weight") ||
+			 strstr(n, "rotary_emb.inv_freq");
+		long long l;
+		char rest[64];
+		if (!ok && sscanf(n, "model.layers.%lld.%63s", &l, rest) == 2 && l >= 0 &&
+		    l < c->layers) {
+			static const char *parts[] = {
+				"self_attn.q_proj.weight", "self_attn.k_proj.weight",
+				"self_attn.v_proj.weight", "self_attn.o_proj.weight",
+				"mlp.gate_proj.weight",    "mlp.up_proj.weight",
+				"mlp.down_proj.weight",    "input_layernorm.weight",
+				"post_attention_layernorm.weight"};
+			for (size_t k = 0; k < ARRAY_LEN(parts); k++)
+				ok |= !strcmp(rest, parts[k]);
+		}
+		if (!ok) {
+			err_set("%s: unexpected tensor '%s' in %s (not part of a "
+				"LlamaForSequenceClassification with %lld layers)",
+				dir, n, st_at(st, i)->file, (long long)c->layers);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* fp32 copies of every weight, for the CPU path (which keeps them) or the GPU upload. */
+struct host_weights {
+	float *embed, *norm, *head;
+	struct scorer_layer *layers;
+};
+
+static void host_weights_release(struct host_weights *w, int64_t nlayers)
+{
+	for (int64_t l = 0; w->layers && l < nlayers; l++) {
+		struct scorer_layer *L = &w->layers[l];
+		free(L->attn_norm), free(L->wq), free(L->wk), free(L->wv), free(L->wo);
+		free(L->mlp_norm), free(L->wgate), free(L->wup), free(L->wdown);
+	}
+	free(w->layers), free(w->embed), free(w->norm), free(w->head);
+	memset(w, 0, sizeof *w);
+}
+
+static int load_f32(const struct st_set *st, const struct scorer_config *c, const char *dir,
+		    struct host_weights *hw)
+{
+	int64_t H = c->hidden, V = c->vocab, F = c->ffn, q = c->heads * c->head_dim;
+	int64_t kv = c->kv_heads * c->head_dim;
+	hw->layers = xcalloc((size_t)c->layers, sizeof *hw->layers);
+	struct want top[] = {{"model.embed_tokens.weight", V, H, &hw->embed},
+			     {"model.norm.weight", H, -1, &hw->norm},
+			     {"score.weight", 1, H, &hw->head}};
+	int rc = 0;
+	for (size_t i = 0; i < ARRAY_LEN(top) && !rc; i++)
+		rc = take(st, dir, &top[i]);
+	for (int64_t l = 0; l < c->layers && !rc; l++) {
+		struct scorer_layer *L = &hw->layers[l];
+		struct want w[] = {
+			{"input_layernorm.weight", H, -1, &L->attn_norm},
+			{"self_attn.q_proj.weight", q, H, &L->wq},
+			{"self_attn.k_proj.weight", kv, H, &L->wk},
+			{"self_attn.v_proj.weight", kv, H, &L->wv},
+			{"self_attn.o_proj.weight", H, q, &L->wo},
+			{"post_attention_layernorm.weight", H, -1, &L->mlp_norm},
+			{"mlp.gate_proj.weight", F, H, &L->wgate},
+			{"mlp.up_proj.weight", F, H, &L->wup},
+			{"mlp.down_proj.weight", H, F, &L->wdown},
+		};
+		for (size_t i = 0; i < ARRAY_LEN(w) && !rc; i++) {
+			char full[128];
+			snprintf(full, sizeof full, "model.layers.%lld.%s", (long long)l, w[i].name);
+			w[i].name = full;
+			rc = take(st, dir, &w[i]);
+		}
+	}
+	if (rc)
+		host_weights_release(hw, c->layers);
+	return rc;
+}
+
+/* ---- the GPU library, opened on first use ---- */
+
+static struct {
+	int tried;
+	void *lib;
+	cuda_available_fn available;
+	cuda_model_new_fn model_new;
+	cuda_model_free_fn model_free;
+	cuda_model_score_fn model_score;
+	char why[512];
+} cuda;
+
+/* $CURATE_CUDA_LIB, else libcurate-cuda.so beside the running binary. */
+static void cuda_open(void)
+{
+	if (cuda.tried)
+		return;
+	cuda.tried = 1;
+	char path[PATH_MAX + 32] = "";
+	const char *env = getenv("CURATE_CUDA_LIB");
+	if (env && *env)
+		snprintf(path, sizeof path, "%s", env);
+	else {
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		exe[n > 0 ? n : 0] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			slash[1] = 0;
+		snprintf(path, sizeof path, "%s%s", exe, CURATE_CUDA_LIB);
+	}
+	if (!file_exists(path)) {
+		snprintf(cuda.why, sizeof cuda.why,
+			 "this build has no CUDA path (%s is missing: nvcc was not found when it "
+			 "was built)", path);
+		return;
+	}
+	cuda.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (cuda.lib) {
+		cuda.available = (cuda_available_fn)dlsym(cuda.lib, "curate_cuda_available");
+		cuda.model_new = (cuda_model_new_fn)dlsym(cuda.lib, "curate_cuda_model_new");
+		cuda.model_free = (cuda_model_free_fn)dlsym(cuda.lib, "curate_cuda_model_free");
+		cuda.model_score = (cuda_model_score_fn)dlsym(cuda.lib, "curate_cuda_model_score");
+	}
+	if (!cuda.lib || !cuda.available || !cuda.model_new || !cuda.model_free ||
+	    !cuda.model_score) {
+		snprintf(cuda.why, sizeof cuda.why, "%s: %s", path, dlerror());
+		cuda.available = NULL;
+		return;
+	}
+	if (!cuda.available(cuda.why, sizeof cuda.why))
+		cuda.available = NULL;
+}
+
+static int cuda_usable(void)
+{
+	cuda_open();
+	return cuda.available != NULL;
+}
+
+static int read_config(const char *dir, struct scorer_config *c)
+{
+	char *path = xasprintf("%s/config.json", dir);
+	struct buf b = BUF_INIT;
+	int rc = read_file(path, &b);
+	if (!rc)
+		rc = scorer_parse_config(b.p ? b.p : "", b.len, path, c);
+	buf_release(&b);
+	free(path);
+	return rc;
+}
+
+struct scorer *scorer_open(const char *dir, const struct scorer_params *p)
+{
+	struct scorer *s = xcalloc(1, sizeof *s);
+	s->p = p ? *p : scorer_default_params();
+	if (!s->p.max_tokens)
+		s->p.max_tokens = 2048;
+	struct st_set *st = NULL;
+	if (read_config(dir, &s->c) < 0 || !(st = st_open_dir(dir)) ||
+	    check_names(st, &s->c, dir) < 0)
+		goto fail;
+	int want_gpu = s->p.device != SCORER_CPU && cuda_usable();
+	if (s->p.device == SCORER_CUDA && !want_gpu) {
+		err_set("%s: --device cuda, but %s", dir, cuda.why);
+		goto fail;
+	}
+	struct host_weights hw = {0};
+	if (load_f32(st, &s->c, dir, &hw) < 0)
+		goto fail;
+	if (want_gpu) {
+		char err[512] = "";
+		int gpu = s->p.gpu >= 0 ? s->p.gpu : par_local_rank();
+		s->gpu = cuda.model_new(&s->c, hw.embed, hw.layers, hw.norm, hw.head, gpu,
+					s->p.max_tokens, s->device, sizeof s->device, err,
+					sizeof err);
+		host_weights_release(&hw, s->c.layers);
+		if (!s->gpu) {
+			err_set("%s: %s", dir, err);
+			goto fail;
+		}
+	} else {
+		s->cpu = cpu_model_new(&s->c, hw.embed, hw.layers, hw.norm, hw.head, s->p.threads,
+				       s->p.max_tokens);
+		snprintf(s->device, sizeof s->device, "cpu (%d threads)", cpu_model_threads(s->cpu));
+	}
+	st_free(st); /* the weights were copied or uploaded */
+	return s;
+fail:
+	st_free(st);
+	scorer_free(s);
+	return NULL;
+}
+
+void scorer_free(struct scorer *s)
+{
+	if (!s)
+		return;
+	cpu_model_free(s->cpu);
+	if (s->gpu)
+		cuda.model_free(s->gpu);
+	free(s);
+}
+
+const struct scorer_config *scorer_get_config(const struct scorer *s) { return &s->c; }
+const char *scorer_device_name(const struct scorer *s) { return s->device; }
+bool scorer_on_gpu(const struct scorer *s) { return s->gpu != NULL; }
+
+int scorer_score(struct scorer *s, const uint32_t *const *ids, const size_t *lens, size_t n,
+		 float *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!lens[i] || lens[i] > s->p.max_tokens) {
+			err_set("sequence %zu: %zu tokens (1 to %zu)", i, lens[i], s->p.max_tokens);
+			return -1;
+		}
+		for (size_t t = 0; t < lens[i]; t++)
+			if (ids[i][t] >= (uint64_t)s->c.vocab) {
+				err_set("sequence %zu: token id %u outside the vocabulary of %lld", i,
+					ids[i][t], (long long)s->c.vocab);
+				return -1;
+			}
+	}
+	if (s->gpu) {
+		char err[512] = "";
+		if (cuda.model_score(s->gpu, ids, lens, n, out, err, sizeof err) < 0) {
+			err_set("%s", err);
+			return -1;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = cpu_model_score(s->cpu, ids[i], lens[i]);
+	return 0;
+}

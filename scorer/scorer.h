@@ -1,0 +1,84 @@
+/* scorer: the quality scorer, a Llama model with a one-label regression head laid out as a
+ * Hugging Face LlamaForSequenceClassification checkpoint (config.json, safetensors, and the
+ * tokenizer.json beside them). One handle scores token sequences on the CPU (fp32, threads)
+ * or on a GPU (bf16, scorer_cuda.cu) when one is built in and present. A handle is used by
+ * one thread at a time. */
+#ifndef CURATE_SCORER_H
+#define CURATE_SCORER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+
+/* The model's shape, from config.json. */
+struct scorer_config {
+	int64_t vocab, hidden, layers, heads, kv_heads, head_dim, ffn, max_pos;
+	double eps, theta;
+	/* rope_scaling: none, linear, dynamic or llama3 */
+	enum { ROPE_NONE, ROPE_LINEAR, ROPE_DYNAMIC, ROPE_LLAMA3 } rope_type;
+	double rope_factor, low_freq_factor, high_freq_factor;
+	int64_t rope_orig_max_pos;
+	bool tied;
+	int64_t bos_id; /* -1 if the config has none */
+};
+
+enum scorer_device { SCORER_AUTO, SCORER_CPU, SCORER_CUDA };
+
+struct scorer_params {
+	enum scorer_device device;
+	int threads;       /* CPU threads; 0: all online CPUs */
+	int gpu;           /* CUDA device index; -1: from the node-local rank */
+	size_t max_tokens; /* longest sequence scored; longer ones are truncated by the caller */
+};
+struct scorer_params scorer_default_params(void);
+
+struct scorer;
+
+/* Opens the checkpoint directory dir: parses and validates config.json, maps the tensors and
+ * checks every name and shape. NULL with err_set naming the file and what is wrong. With
+ * SCORER_AUTO the GPU is used when one is present, else the CPU (scorer_device_name says
+ * which). Free with scorer_free. */
+struct scorer *scorer_open(const char *dir, const struct scorer_params *p);
+void scorer_free(struct scorer *s); /* NULL is a no-op */
+
+const struct scorer_config *scorer_get_config(const struct scorer *s);
+/* "cpu (N threads)" or "cuda:K (NAME)"; owned by the scorer. */
+const char *scorer_device_name(const struct scorer *s);
+bool scorer_on_gpu(const struct scorer *s);
+
+/* Scores n sequences: out[i] is the head applied to the last token's final hidden state of
+ * ids[i][0..lens[i]) (every length 1..max_tokens). 0, or -1 with err_set. */
+int scorer_score(struct scorer *s, const uint32_t *const *ids, const size_t *lens, size_t n,
+		 float *out);
+
+/* Parses a config.json text (name for messages) into c. 0 or -1 with err_set. */
+int scorer_parse_config(const char *text, size_t len, const char *name, struct scorer_config *c);
+
+/* Non-embedding parameters and forward FLOPs of one sequence of n tokens (matmuls and
+ * causal attention), for tokens/s and MFU reports. */
+double scorer_flops(const struct scorer_config *c, size_t n);
+
+/* `scorer init`: a randomly initialised checkpoint of preset "tiny" or "1.3b" in dir, with
+ * tokenizer.json copied from tokenizer (its vocabulary sets the embedding size). dtype is
+ * "f32" or "bf16". 0 or -1 with err_set. */
+int scorer_init_checkpoint(const char *dir, const char *preset, uint64_t seed,
+			   const char *tokenizer, const char *dtype);
+
+/* The `curate scorer` command: init, score, bench. */
+extern const struct cli_opt scorer_cmd_opts[];
+int scorer_cmd(const struct cli_cmd *cmd, struct cli_args *a);
+
+/* ---- internals shared by the CPU and CUDA paths ---- */
+
+/* fp32 weights of one layer (row-major [out][in], as PyTorch stores them). */
+struct scorer_layer {
+	float *attn_norm, *wq, *wk, *wv, *wo, *mlp_norm, *wgate, *wup, *wdown;
+};
+
+/* RoPE inverse frequencies for a sequence of n tokens (head_dim/2 values); dynamic scaling
+ * depends on n. */
+void scorer_rope_freqs(const struct scorer_config *c, size_t n, double *inv_freq);
+
+#endif

@@ -1,0 +1,211 @@
+"""The scorer's reference: the Llama equations of LlamaForSequenceClassification written in
+plain PyTorch (float64), a safetensors reader and writer of our own (the `safetensors` and
+`transformers` packages are not Debian packages), and random checkpoints of several shapes.
+
+  scorer_ref.py gen DIR CASE        writes a checkpoint of shape CASE (see CASES) to DIR
+  scorer_ref.py score DIR IDS...    prints "%.9f\tIDS" per file of space-separated token ids
+  scorer_ref.py bench DIR LEN SEQS  fp32 tokens/s of this reference on all CPU threads
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+
+DT = {"F32": (torch.float32, 4), "F16": (torch.float16, 2), "BF16": (torch.bfloat16, 2)}
+
+
+def read_safetensors(path, to=torch.float64):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (hlen,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + hlen])
+    base = 8 + hlen
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, end = e["data_offsets"]
+        dtype, _ = DT[e["dtype"]]
+        buf = bytearray(raw[base + b:base + end])
+        t = torch.frombuffer(buf, dtype=torch.uint8) if len(buf) else torch.zeros(0, dtype=torch.uint8)
+        out[name] = t.view(dtype).reshape(e["shape"]).to(to)
+    return out
+
+
+def write_safetensors(path, tensors, dtype):
+    tdt, size = DT[dtype]
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        data = t.to(tdt).contiguous().view(torch.uint8).numpy().tobytes()
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
+        blobs.append(data)
+        off += len(data)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def load(dir, to=torch.float64):
+    cfg = json.load(open(os.path.join(dir, "config.json")))
+    one = os.path.join(dir, "model.safetensors")
+    if os.path.exists(one):
+        return cfg, read_safetensors(one, to)
+    idx = json.load(open(os.path.join(dir, "model.safetensors.index.json")))
+    w = {}
+    for f in sorted(set(idx["weight_map"].values())):
+        w.update(read_safetensors(os.path.join(dir, f), to))
+    return cfg, w
+
+
+def inv_freq(cfg, n):
+    """RoPE inverse frequencies as transformers' rope_init functions define them."""
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    base = cfg.get("rope_theta", 10000.0)
+    rs = cfg.get("rope_scaling") or {}
+    kind = rs.get("rope_type", rs.get("type", "default"))
+    maxp = cfg.get("max_position_embeddings", 2048)
+    if kind == "dynamic" and n > maxp:
+        f = rs["factor"]
+        base = base * ((f * n / maxp) - (f - 1)) ** (hd / (hd - 2))
+    inv = 1.0 / (base ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    if kind == "linear":
+        inv = inv / rs["factor"]
+    elif kind == "llama3":
+        f, lo, hi = rs["factor"], rs.get("low_freq_factor", 1), rs.get("high_freq_factor", 4)
+        old = rs.get("original_max_position_embeddings", 8192)
+        wl = 2 * math.pi / inv
+        smooth = (old / wl - lo) / (hi - lo)
+        mid = (1 - smooth) * inv / f + smooth * inv
+        inv = torch.where(wl > old / lo, inv / f, torch.where(wl < old / hi, inv, mid))
+    return inv
+
+
+def rmsnorm(x, w, eps):
+    return w * (x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps))
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def score(cfg, w, ids):
+    nh, nkv = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    n = len(ids)
+    h = w["model.embed_tokens.weight"][torch.tensor(ids)]
+    ang = torch.arange(n, dtype=torch.float64)[:, None] * inv_freq(cfg, n)[None, :]
+    emb = torch.cat((ang, ang), dim=-1)
+    dt = h.dtype
+    cos, sin = emb.cos()[:, None, :].to(dt), emb.sin()[:, None, :].to(dt)
+    mask = torch.full((n, n), float("-inf"), dtype=dt).triu(1)
+    for l in range(cfg["num_hidden_layers"]):
+        p = lambda s: w[f"model.layers.{l}.{s}.weight"]
+        x = rmsnorm(h, p("input_layernorm"), eps)
+        q = (x @ p("self_attn.q_proj").T).view(n, nh, hd)
+        k = (x @ p("self_attn.k_proj").T).view(n, nkv, hd)
+        v = (x @ p("self_attn.v_proj").T).view(n, nkv, hd)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(nh // nkv, dim=1)
+        v = v.repeat_interleave(nh // nkv, dim=1)
+        att = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(hd) + mask
+        o = torch.einsum("hqk,khd->qhd", att.softmax(-1), v).reshape(n, nh * hd)
+        h = h + o @ p("self_attn.o_proj").T
+        x = rmsnorm(h, p("post_attention_layernorm"), eps)
+        g, u = x @ p("mlp.gate_proj").T, x @ p("mlp.up_proj").T
+        h = h + (torch.nn.functional.silu(g) * u) @ p("mlp.down_proj").T
+    last = rmsnorm(h[-1], w["model.norm.weight"], eps)
+    return float(last @ w["score.weight"][0])
+
+
+# name: (hidden, layers, heads, kv_heads, head_dim or None, ffn, vocab, dtype, tied, rope, shards)
+CASES = {
+    "mha": (48, 2, 4, 4, None, 96, 300, "F32", False, None, 1),
+    "gqa-tied-bf16-llama3": (64, 3, 8, 2, None, 112, 500, "BF16", True,
+                             {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                              "high_freq_factor": 4.0, "original_max_position_embeddings": 64}, 1),
+    "gqa-headdim-linear-f16-sharded": (64, 2, 6, 3, 16, 80, 400, "F16", False,
+                                       {"type": "linear", "factor": 2.0}, 2),
+    "mqa-dynamic": (32, 2, 4, 1, None, 64, 256, "F32", False,
+                    {"rope_type": "dynamic", "factor": 2.0}, 1),
+}
+
+
+def gen(dir, case, seed=7):
+    H, L, nh, nkv, hd, F, V, dtype, tied, rope, shards = CASES[case]
+    g = torch.Generator().manual_seed(seed)
+    d = hd or H // nh
+    rnd = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
+    # larger than HF's 0.02 so every term matters and scores are O(1)
+    w = {"model.embed_tokens.weight": rnd(V, H)}
+    for l in range(L):
+        pre = f"model.layers.{l}."
+        w[pre + "input_layernorm.weight"] = 1 + 0.1 * rnd(H)
+        w[pre + "self_attn.q_proj.weight"] = rnd(nh * d, H) / math.sqrt(H)
+        w[pre + "self_attn.k_proj.weight"] = rnd(nkv * d, H) / math.sqrt(H)
+        w[pre + "self_attn.v_proj.weight"] = rnd(nkv * d, H) / math.sqrt(H)
+        w[pre + "self_attn.o_proj.weight"] = rnd(H, nh * d) / math.sqrt(nh * d)
+        w[pre + "post_attention_layernorm.weight"] = 1 + 0.1 * rnd(H)
+        w[pre + "mlp.gate_proj.weight"] = rnd(F, H) / math.sqrt(H)
+        w[pre + "mlp.up_proj.weight"] = rnd(F, H) / math.sqrt(H)
+        w[pre + "mlp.down_proj.weight"] = rnd(H, F) / math.sqrt(F)
+    w["model.norm.weight"] = 1 + 0.1 * rnd(H)
+    w["score.weight"] = rnd(1, H) / math.sqrt(H)
+    if not tied:
+        w["lm_head.weight"] = rnd(V, H)  # a CausalLM leftover, unused as in HF
+    os.makedirs(dir, exist_ok=True)
+    cfg = {"architectures": ["LlamaForSequenceClassification"], "model_type": "llama",
+           "vocab_size": V, "hidden_size": H, "num_hidden_layers": L, "num_attention_heads": nh,
+           "num_key_value_heads": nkv, "intermediate_size": F, "max_position_embeddings": 64,
+           "rms_norm_eps": 1e-5, "rope_theta": 10000.0 if rope is None else 50000.0,
+           "rope_scaling": rope, "tie_word_embeddings": tied, "hidden_act": "silu",
+           "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}, "bos_token_id": 1}
+    if hd:
+        cfg["head_dim"] = hd
+    json.dump(cfg, open(os.path.join(dir, "config.json"), "w"), indent=2)
+    names = list(w)
+    if shards == 1:
+        write_safetensors(os.path.join(dir, "model.safetensors"), w, dtype)
+        return
+    wm = {}
+    for s in range(shards):
+        part = {k: w[k] for k in names[s::shards]}
+        fn = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        write_safetensors(os.path.join(dir, fn), part, dtype)
+        wm.update({k: fn for k in part})
+    json.dump({"metadata": {}, "weight_map": wm}, open(os.path.join(dir, "model.safetensors.index.json"), "w"))
+
+
+def main():
+    if sys.argv[1] == "gen":
+        gen(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "bench":
+        import time
+        torch.set_num_threads(os.cpu_count())
+        cfg, w = load(sys.argv[2], torch.float32)
+        n, seqs = int(sys.argv[3]), int(sys.argv[4])
+        g = torch.Generator().manual_seed(0)
+        batch = [torch.randint(cfg["vocab_size"], (n,), generator=g).tolist() for _ in range(seqs + 1)]
+        with torch.no_grad():
+            score(cfg, w, batch[0])  # warm-up, as curate's bench does
+            t0 = time.perf_counter()
+            for ids in batch[1:]:
+                score(cfg, w, ids)
+            dt = time.perf_counter() - t0
+        print("tokens_per_s\t%.2f" % (n * seqs / dt))
+    elif sys.argv[1] == "cases":
+        print("\n".join(CASES))
+    else:
+        cfg, w = load(sys.argv[2])
+        for f in sys.argv[3:]:
+            ids = [int(x) for x in open(f).read().split()]
+            print("%.9f\t%s" % (score(cfg, w, ids), f))
+
+
+if __name__ == "__main__":
+    main()
