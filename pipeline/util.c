@@ -70,12 +70,16 @@ char *xasprintf(const char *fmt, ...)
 
 static _Thread_local char err_msg[2048];
 
+/* Formats into a scratch buffer first: callers often wrap the last error, passing err_get()
+ * as an argument, and vsnprintf into the buffer it reads from is undefined. */
 void err_set(const char *fmt, ...)
 {
+	char tmp[sizeof err_msg];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
+	memcpy(err_msg, tmp, sizeof err_msg);
 }
 
 const char *err_get(void) { return err_msg[0] ? err_msg : "unknown error"; }

@@ -526,6 +526,21 @@ static void expect_lines(const char *path, const char **want, size_t n)
 	lines_close(r);
 }
 
+/* err_set may wrap the last error: err_set("...: %s", err_get()) */
+static void test_err_wraps_itself(void **state)
+{
+	(void)state;
+	err_set("%s: cannot open: %s", "/no/such.jsonl", "No such file or directory");
+	err_set("crawl-github.repos: %s", err_get());
+	assert_string_equal(err_get(),
+			    "crawl-github.repos: /no/such.jsonl: cannot open: No such file or directory");
+	struct lines *l = lines_open("/no/such/dir/x.jsonl", 0);
+	assert_null(l);
+	err_set("list: %s (line %d)", err_get(), 3);
+	assert_non_null(strstr(err_get(), "list: /no/such/dir/x.jsonl: cannot open: "));
+	assert_non_null(strstr(err_get(), " (line 3)"));
+}
+
 static void test_lines_plain(void **state)
 {
 	static const char data[] = "a\nbb\n\nccc\r\nlast without newline";
@@ -987,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(test_doc_escape_random),
 		cmocka_unit_test(test_doc_errors),
 		cmocka_unit_test(test_doc_matches_jansson),
+		cmocka_unit_test(test_err_wraps_itself),
 		cmocka_unit_test(test_lines_plain),
 		cmocka_unit_test(test_lines_long),
 		cmocka_unit_test(test_lines_gzip_members),
