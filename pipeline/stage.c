@@ -126,6 +126,23 @@ void task_list_release(struct task_list *l)
 	memset(l, 0, sizeof *l);
 }
 
+void task_runs_init(struct task_runs *r, struct task_list *l, uint64_t shards, size_t inputs,
+		    uint64_t total_weight)
+{
+	if (shards > inputs)
+		shards = inputs ? inputs : 1;
+	*r = (struct task_runs){l, shards, total_weight ? total_weight : 1, 0};
+	for (uint64_t k = 0; k < shards; k++)
+		task_list_add(l, 0);
+}
+
+struct task *task_runs_next(struct task_runs *r, uint64_t weight)
+{
+	uint64_t k = (uint64_t)((unsigned __int128)r->before * r->shards / r->total);
+	r->before += weight;
+	return &r->l->v[k < r->shards ? k : r->shards - 1];
+}
+
 /* ---- the plan: tasks and fingerprint, made on rank 0 and broadcast ---- */
 
 struct plan {

@@ -36,6 +36,17 @@ struct task_list {
 struct task *task_list_add(struct task_list *l, uint64_t size);
 void task_list_release(struct task_list *l);
 
+/* A source's plan: its inputs, in a stable order, cut into `shards` contiguous runs of about
+ * equal weight, one task each (fewer when there are fewer inputs, one when there are none).
+ * task_runs_init adds the tasks; task_runs_next gives each input's task, in order. */
+struct task_runs {
+	struct task_list *l;
+	uint64_t shards, total, before;
+};
+void task_runs_init(struct task_runs *r, struct task_list *l, uint64_t shards, size_t inputs,
+		    uint64_t total_weight);
+struct task *task_runs_next(struct task_runs *r, uint64_t weight);
+
 /* What a stage sees while it runs on one rank. */
 struct stage_run {
 	const struct stage_def *def;

@@ -354,21 +354,17 @@ static int gh_plan(struct stage_run *run, struct task_list *tasks, struct buf *s
 	uint64_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += v[i].weight;
-	uint64_t nshards = (uint64_t)config_int(run->cfg, "crawl-github.shards");
-	if (nshards > n)
-		nshards = n ? n : 1;
-	for (uint64_t k = 0; k < nshards && !rc; k++)
-		task_list_add(tasks, 0);
-	uint64_t before = 0;
+	struct task_runs runs = {0};
+	if (!rc)
+		task_runs_init(&runs, tasks, (uint64_t)config_int(run->cfg, "crawl-github.shards"),
+			       n, total);
 	for (size_t i = 0; i < n; i++) {
 		char *s = json_dumps(v[i].j, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!rc) {
-			uint64_t k = (uint64_t)((unsigned __int128)before * nshards / (total ? total : 1));
-			struct task *t = &tasks->v[k < nshards ? k : nshards - 1];
+			struct task *t = task_runs_next(&runs, v[i].weight);
 			buf_puts(&t->arg, s);
 			buf_putc(&t->arg, '\n');
 			t->size += v[i].weight;
-			before += v[i].weight;
 			buf_printf(sig, "%s\n", s);
 		}
 		free(s);
@@ -379,7 +375,7 @@ static int gh_plan(struct stage_run *run, struct task_list *tasks, struct buf *s
 	git_libgit2_shutdown();
 	if (!rc)
 		log_info("crawl-github: %zu repositories in %llu shards", n,
-			 (unsigned long long)nshards);
+			 (unsigned long long)runs.shards);
 	return rc;
 }
 

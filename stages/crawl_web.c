@@ -187,20 +187,16 @@ static int web_plan(struct stage_run *run, struct task_list *tasks, struct buf *
 	uint64_t total = 0;
 	for (size_t i = 0; i < in.n; i++)
 		total += in.v[i].size + 256;
-	uint64_t nshards = (uint64_t)config_int(run->cfg, "crawl-web.shards");
-	if (nshards > in.n)
-		nshards = in.n ? in.n : 1;
-	for (uint64_t k = 0; k < nshards && !rc; k++)
-		task_list_add(tasks, 0);
-	uint64_t before = 0;
+	struct task_runs runs = {0};
+	if (!rc)
+		task_runs_init(&runs, tasks, (uint64_t)config_int(run->cfg, "crawl-web.shards"),
+			       in.n, total);
 	for (size_t i = 0; i < in.n; i++) {
 		if (!rc) {
-			uint64_t k = (uint64_t)((unsigned __int128)before * nshards / total);
-			struct task *t = &tasks->v[k < nshards ? k : nshards - 1];
+			struct task *t = task_runs_next(&runs, in.v[i].size + 256);
 			buf_puts(&t->arg, in.v[i].path);
 			buf_putc(&t->arg, 0);
 			t->size += in.v[i].size;
-			before += in.v[i].size + 256;
 			buf_printf(sig, "%s %llu %lld\n", in.v[i].path, (unsigned long long)in.v[i].size,
 				   (long long)in.v[i].mtime_ns);
 		}
@@ -209,7 +205,7 @@ static int web_plan(struct stage_run *run, struct task_list *tasks, struct buf *
 	free(in.v);
 	if (!rc)
 		log_info("crawl-web: %zu WARC files (%.1f MB) in %llu shards", in.n,
-			 (double)total / 1e6, (unsigned long long)nshards);
+			 (double)total / 1e6, (unsigned long long)runs.shards);
 	return rc;
 }
 

@@ -187,20 +187,14 @@ static int import_plan(struct stage_run *run, struct task_list *tasks, struct bu
 	uint64_t total = 0;
 	for (size_t i = 0; i < w.n; i++)
 		total += w.v[i].size + 256;
-	uint64_t nshards = (uint64_t)config_int(run->cfg, "import.shards");
-	if (nshards > w.n)
-		nshards = w.n ? w.n : 1;
-	for (uint64_t k = 0; k < nshards; k++)
-		task_list_add(tasks, 0);
-	uint64_t before = 0;
+	struct task_runs runs;
+	task_runs_init(&runs, tasks, (uint64_t)config_int(run->cfg, "import.shards"), w.n, total);
 	for (size_t i = 0; i < w.n; i++) {
 		struct entry *e = &w.v[i];
-		uint64_t k = (uint64_t)((unsigned __int128)before * nshards / total);
-		struct task *t = &tasks->v[k < nshards ? k : nshards - 1];
+		struct task *t = task_runs_next(&runs, e->size + 256);
 		buf_printf(&t->arg, "%c\t%u\t%s", e->kind, e->root, e->rel);
 		buf_putc(&t->arg, 0);
 		t->size += e->size;
-		before += e->size + 256;
 		buf_printf(sig, "%c %u %s %llu %lld\n", e->kind, e->root, e->rel,
 			   (unsigned long long)e->size, (long long)e->mtime_ns);
 		free(e->rel);
@@ -209,7 +203,7 @@ static int import_plan(struct stage_run *run, struct task_list *tasks, struct bu
 		buf_printf(sig, "root %zu %s\n", r, roots[r]);
 	free(w.v);
 	log_info("import: %zu files (%.1f MB) in %llu shards", w.n, (double)total / 1e6,
-		 (unsigned long long)nshards);
+		 (unsigned long long)runs.shards);
 	return 0;
 }
 
