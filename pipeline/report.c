@@ -221,17 +221,6 @@ static void add_stage(struct report *r, const char *name)
 		json_decref(man);
 		return;
 	}
-	/* a global stage (quality) writes its histogram beside stats.json, the driver having no
-	 * hook for a global stage's own stats objects */
-	char *hp = xasprintf("%s/%s/quality_histogram.json", r->workdir, name);
-	if (!json_object_get(st, "quality_histogram") && file_exists(hp)) {
-		json_t *h = load(r, name, "quality_histogram.json");
-		json_t *q = json_object_get(h, "quality_histogram");
-		if (q)
-			json_object_set(st, "quality_histogram", q);
-		json_decref(h);
-	}
-	free(hp);
 	if (r->n == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 16;
 		r->st = xrealloc(r->st, r->cap * sizeof *r->st);

@@ -754,6 +754,43 @@ static int run_task(struct stage_run *run, const struct task *t, struct progress
 
 /* ---- the manifest ---- */
 
+/* What the driver writes into stats.json itself; a stage's objects must not shadow it. */
+static const char *const driver_stats_keys[] = {
+	"docs_in", "bytes_in", "docs_out", "bytes_out", "drops", "counters", "stage", "shards",
+	"resumed_shards", "ranks", "wall_seconds", "task_seconds",
+};
+
+void stage_stats_object(struct stage_run *run, const char *name, json_t *obj)
+{
+	for (size_t i = 0; i < ARRAY_LEN(driver_stats_keys); i++)
+		if (!strcmp(name, driver_stats_keys[i]))
+			DIE("stage %s: stats object '%s' would replace the driver's", run->def->name,
+			    name);
+	if (!run->stats_objects)
+		run->stats_objects = json_object();
+	json_object_set_new(run->stats_objects, name, obj);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The stage's own objects after the driver's fields, in name order. */
+static void add_stats_objects(json_t *st, json_t *objects)
+{
+	size_t n = json_object_size(objects), k = 0;
+	const char **keys = xmalloc((n + 1) * sizeof *keys);
+	const char *key;
+	json_t *v;
+	json_object_foreach(objects, key, v)
+		keys[k++] = key;
+	qsort(keys, n, sizeof *keys, cmp_cstr);
+	for (size_t i = 0; i < n; i++)
+		json_object_set(st, keys[i], json_object_get(objects, keys[i]));
+	free(keys);
+}
+
 static int write_manifest(struct stage_run *run, const struct plan *pl, size_t nshards,
 			  double wall, size_t resumed)
 {
@@ -802,6 +839,7 @@ static int write_manifest(struct stage_run *run, const struct plan *pl, size_t n
 	json_object_set_new(st, "ranks", json_integer(run->nranks));
 	json_object_set_new(st, "wall_seconds", json_real(wall));
 	json_object_set_new(st, "task_seconds", json_real(cpu));
+	add_stats_objects(st, run->stats_objects);
 
 	char *spath = xasprintf("%s/stats.json", run->dir);
 	char *mpath = xasprintf("%s/manifest.json", run->dir);
@@ -842,6 +880,7 @@ static void run_release(struct stage_run *run)
 {
 	free(run->dir);
 	free(run->input_dir);
+	json_decref(run->stats_objects);
 }
 
 static int make_dirs(struct stage_run *run)

@@ -59,6 +59,7 @@ struct stage_run {
 	uint32_t out_shards; /* global: how many shards run() wrote */
 	struct progress *progress; /* while tasks run */
 	struct stats *stats; /* the running task's stats (map, produce), else NULL */
+	json_t *stats_objects; /* what stage_stats_object attached, for stats.json */
 };
 
 /* Where produce() and the map driver put documents. */
@@ -73,6 +74,12 @@ void emit_input(struct emit *e, uint64_t bytes);
 /* The stats of the shard being made, for map() to count into (named counters); valid
  * during map() and produce(), NULL otherwise. */
 struct stats *stage_stats(struct stage_run *run);
+/* Attaches obj under name to the stage's stats.json, beside the driver's counts (taking the
+ * caller's reference, as json_object_set_new does): for what a global stage knows whole only
+ * after its collectives, such as the quality histogram. Rank 0's objects are written, in
+ * name order, so they must not depend on the rank count. The same name again replaces the
+ * object; a name the driver writes itself (docs_in, counters, stage, ...) aborts. */
+void stage_stats_object(struct stage_run *run, const char *name, json_t *obj);
 
 struct stage_def {
 	const char *name;

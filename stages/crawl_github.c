@@ -1,21 +1,19 @@
 /* crawl-github: the GitHub source stage. Reads a repository list (JSONL), keeps a bare mirror
  * of each remote repository in a cache (cloned once, fetched again when the stage reruns),
  * and makes file documents from the tree at the chosen ref, repository documents (files in
- * dependency order) and commit documents. Rank 0 fetches while planning, so the plan and the
- * fingerprint name the exact commit of every repository; shards are contiguous runs of the
- * list. What it does not do: talk to the GitHub API (stars and forks come from the list). */
-#include <errno.h>
+ * dependency order) and commit documents. Rank 0 fetches while planning (several remotes at
+ * once, github/mirror.c), so the plan and the fingerprint name the exact commit of every
+ * repository; shards are contiguous runs of the list. What it does not do: talk to the
+ * GitHub API (stars and forks come from the list). */
 #include <git2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <dirent.h>
-#include <unistd.h>
 
 #include "github/commit.h"
 #include "github/deps.h"
 #include "github/filter.h"
 #include "github/lang.h"
+#include "github/mirror.h"
 #include "github/repo.h"
 #include "lines.h"
 #include "log.h"
@@ -30,6 +28,9 @@ static const struct opt_def gh_opts[] = {
 	 "Where bare mirrors of remote repositories are kept; empty: <workdir>/github-cache."},
 	{"fetch", OPT_BOOL, "true", 0, 0, NULL,
 	 "Fetch cached mirrors again when the stage runs (false: use them as they are)."},
+	{"fetch_threads", OPT_INT, "4", 1, 256, NULL,
+	 "Remote repositories cloned or fetched at once while planning (threads on rank 0); the "
+	 "plan and the output are the same for any value."},
 	{"shards", OPT_INT, "16", 1, 1000000, NULL,
 	 "Output shards (contiguous runs of the repository list; a repository is never split)."},
 	{"documents", OPT_LIST, "[file, repo, commit]", 0, 0, NULL,
@@ -102,12 +103,6 @@ static const struct opt_def gh_opts[] = {
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-static const char *git_msg(void)
-{
-	const git_error *e = git_error_last();
-	return e && e->message ? e->message : "unknown error";
-}
-
 /* ---- planning: list, mirror, resolve ---- */
 
 static char *cache_dir(const struct stage_run *run)
@@ -116,131 +111,60 @@ static char *cache_dir(const struct stage_run *run)
 	return *c ? xstrdup(c) : xasprintf("%s/github-cache", run->workdir);
 }
 
-/* The mirror's directory: the name made safe, and a hash of the url so that two urls never
- * share one. */
-static char *mirror_path(const char *cache, const struct gh_repo *r)
+/* One line of the repository lists, in input order. */
+struct entry {
+	char *where; /* FILE:LINE, or FILE for an error reading the list */
+	char *bad;   /* why the line is not a repository; NULL: r holds one */
+	struct gh_repo r;
+};
+
+struct entries {
+	struct entry *v;
+	size_t n, cap;
+};
+
+static struct entry *entry_add(struct entries *l, char *where)
 {
-	unsigned char h[SHA256_LEN];
-	char hex[SHA256_HEX];
-	sha256(r->url, strlen(r->url), h);
-	sha256_hexstr(h, hex);
-	char *safe = xstrdup(r->name);
-	for (char *p = safe; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-			*p = '_';
-	char *path = xasprintf("%s/%s-%.12s.git", cache, safe, hex);
-	free(safe);
-	return path;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n] = (struct entry){.where = where};
+	return &l->v[l->n++];
 }
 
-/* Fetches the branches of origin into the mirror under their own names and points HEAD at the
- * remote's default branch. */
-static int mirror_fetch(git_repository *repo, const char *url)
+static void entries_release(struct entries *l)
 {
-	git_remote *rem = NULL;
-	git_fetch_options fo;
-	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
-	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	git_buf def = {0};
-	int rc = -1;
-	if (git_remote_lookup(&rem, repo, "origin")) {
-		/* branches only: a tag of a blob or tree breaks libgit2 1.5's negotiation on
-		 * the next fetch ("object is not a committish") */
-		if (git_remote_create_with_fetchspec(&rem, repo, "origin", url,
-						     "+refs/heads/*:refs/heads/*"))
-			goto out;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].where);
+		free(l->v[i].bad);
+		gh_repo_release(&l->v[i].r);
 	}
-	if (git_remote_connect(rem, GIT_DIRECTION_FETCH, &fo.callbacks, NULL, NULL))
-		goto out;
-	int has_def = !git_remote_default_branch(&def, rem);
-	if (git_remote_download(rem, NULL, &fo) ||
-	    git_remote_update_tips(rem, &fo.callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL))
-		goto out;
-	if (has_def && git_repository_set_head(repo, def.ptr))
-		goto out;
-	rc = 0;
-out:
-	if (rc)
-		err_set("fetching %s: %s", url, git_msg());
-	git_buf_dispose(&def);
-	if (rem)
-		git_remote_disconnect(rem);
-	git_remote_free(rem);
-	return rc;
+	free(l->v);
 }
 
-/* Opens or creates the mirror of r and fetches it when asked; the git dir into *gitdir. */
-static int mirror(const char *cache, const struct gh_repo *r, int fetch, char **gitdir)
+static int read_list(const char *path, struct entries *l)
 {
-	*gitdir = mirror_path(cache, r);
-	git_repository *repo = NULL;
-	if (git_repository_open_bare(&repo, *gitdir)) {
-		remove_tree(*gitdir); /* a half-made mirror from a killed run */
-		if (mkdir_p(cache))
-			return -1;
-		char *tmp = xasprintf("%s.tmp.%d", *gitdir, (int)getpid());
-		remove_tree(tmp);
-		if (git_repository_init(&repo, tmp, 1)) {
-			err_set("%s: %s", tmp, git_msg());
-			free(tmp);
-			return -1;
-		}
-		int rc = mirror_fetch(repo, r->url);
-		git_repository_free(repo);
-		repo = NULL;
-		if (rc || rename(tmp, *gitdir)) {
-			if (!rc)
-				err_set("%s: %s", *gitdir, strerror(errno));
-			remove_tree(tmp);
-			free(tmp);
-			return -1;
-		}
-		free(tmp);
-	} else if (fetch && mirror_fetch(repo, r->url)) {
-		/* the cached copy is still a consistent snapshot: go on with it */
-		log_warn("crawl-github: %s; using the cached mirror %s", err_get(), *gitdir);
+	struct lines *in = lines_open(path, 0);
+	if (!in) {
+		err_set("crawl-github.repos: %s", err_get());
+		return -1;
 	}
-	git_repository_free(repo);
+	const char *line;
+	size_t len;
+	int rc;
+	while ((rc = lines_next(in, &line, &len)) == 1) {
+		if (!len || (len == 1 && line[0] == '\r'))
+			continue;
+		struct entry *e = entry_add(l, xasprintf("%s:%llu", path,
+							 (unsigned long long)lines_lineno(in)));
+		if (gh_repo_parse(line, len, &e->r))
+			e->bad = xstrdup(err_get());
+	}
+	if (rc < 0)
+		entry_add(l, xstrdup(path))->bad = xstrdup(err_get());
+	lines_close(in);
 	return 0;
-}
-
-/* The commit at r->ref in gitdir, into hex. */
-static int resolve(const char *gitdir, const char *ref, char hex[GIT_OID_HEXSZ + 1],
-		   uint64_t *weight)
-{
-	git_repository *repo = NULL;
-	git_object *obj = NULL, *c = NULL;
-	int rc = -1;
-	if (git_repository_open_ext(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) {
-		err_set("cannot open: %s", git_msg());
-		goto out;
-	}
-	if (git_revparse_single(&obj, repo, ref) || git_object_peel(&c, obj, GIT_OBJECT_COMMIT)) {
-		err_set("ref '%s': %s", ref, git_msg());
-		goto out;
-	}
-	git_oid_tostr(hex, GIT_OID_HEXSZ + 1, git_object_id(c));
-	/* the packs' size is a cheap stand-in for the work a repository needs */
-	char *packs = xasprintf("%s/objects/pack", git_repository_path(repo));
-	*weight = 65536;
-	DIR *d = opendir(packs);
-	for (struct dirent *de; d && (de = readdir(d));) {
-		struct stat st;
-		char *p = xasprintf("%s/%s", packs, de->d_name);
-		if (!stat(p, &st) && S_ISREG(st.st_mode))
-			*weight += (uint64_t)st.st_size;
-		free(p);
-	}
-	if (d)
-		closedir(d);
-	free(packs);
-	rc = 0;
-out:
-	git_object_free(c);
-	git_object_free(obj);
-	git_repository_free(repo);
-	return rc;
 }
 
 struct planned {
@@ -248,78 +172,61 @@ struct planned {
 	uint64_t weight;
 };
 
-static void plan_error(struct planned **v, size_t *n, const char *reason, const char *where,
-		       const char *msg)
+static struct planned plan_error(const char *reason, const char *where, const char *msg)
 {
 	log_warn("crawl-github: %s: %s; skipped", where, msg);
-	*v = xrealloc(*v, (*n + 1) * sizeof **v);
-	(*v)[(*n)++] = (struct planned){json_pack("{s:s,s:s,s:s}", "error", reason, "where", where,
-						  "message", msg), 256};
+	return (struct planned){json_pack("{s:s,s:s,s:s}", "error", reason, "where", where,
+					  "message", msg), 256};
 }
 
-static void plan_repo(const char *cache, int fetch, struct gh_repo *r, const char *where,
-		      struct planned **v, size_t *n)
+/* What the plan says of one entry, logged in input order whatever order the fetches took. */
+static struct planned plan_entry(const struct entry *e, const struct gh_mirror_job *m)
 {
-	char *gitdir = NULL;
-	if (r->path) {
-		gitdir = xstrdup(r->path);
-	} else if (mirror(cache, r, fetch, &gitdir)) {
-		char *m = xasprintf("%s: %s", r->name, err_get());
-		plan_error(v, n, "clone_failed", where, m);
-		free(m);
-		free(gitdir);
-		return;
-	}
-	char hex[GIT_OID_HEXSZ + 1];
-	uint64_t weight;
-	if (resolve(gitdir, r->ref, hex, &weight)) {
-		char *m = xasprintf("%s (%s): %s", r->name, gitdir, err_get());
-		plan_error(v, n, "bad_repository", where, m);
-		free(m);
-		free(gitdir);
-		return;
-	}
-	json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I}", "name", r->name, "gitdir", gitdir,
-			      "commit", hex, "stars", (json_int_t)r->stars, "forks",
+	if (e->bad)
+		return plan_error("bad_list_entry", e->where, e->bad);
+	if (m->warning)
+		log_warn("crawl-github: %s", m->warning);
+	if (m->error)
+		return plan_error(m->error, e->where, m->message);
+	const struct gh_repo *r = &e->r;
+	json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I}", "name", r->name, "gitdir", m->gitdir,
+			      "commit", m->commit, "stars", (json_int_t)r->stars, "forks",
 			      (json_int_t)r->forks);
 	if (r->license)
 		json_object_set_new(j, "license", json_string(r->license));
 	if (r->url)
 		json_object_set_new(j, "url", json_string(r->url));
-	*v = xrealloc(*v, (*n + 1) * sizeof **v);
-	(*v)[(*n)++] = (struct planned){j, weight};
-	free(gitdir);
+	return (struct planned){j, m->weight};
 }
 
-static int read_list(const char *path, const char *cache, int fetch, struct planned **v,
-		     size_t *n)
+/* Every entry of the lists, mirrored and resolved, into v (n of them); -1 if a list cannot
+ * be read. */
+static int plan_entries(struct stage_run *run, const char *const *lists, size_t nlists,
+			struct planned **v, size_t *n)
 {
-	struct lines *l = lines_open(path, 0);
-	if (!l) {
-		err_set("crawl-github.repos: %s", err_get());
+	struct entries l = {0};
+	int rc = 0;
+	for (size_t i = 0; i < nlists && !rc; i++)
+		rc = read_list(lists[i], &l);
+	if (rc) {
+		entries_release(&l);
 		return -1;
 	}
-	const char *line;
-	size_t len;
-	int rc;
-	while ((rc = lines_next(l, &line, &len)) == 1) {
-		if (!len || (len == 1 && line[0] == '\r'))
-			continue;
-		char *where = xasprintf("%s:%llu", path, (unsigned long long)lines_lineno(l));
-		struct gh_repo r;
-		if (gh_repo_parse(line, len, &r))
-			plan_error(v, n, "bad_list_entry", where, err_get());
-		else
-			plan_repo(cache, fetch, &r, where, v, n);
-		gh_repo_release(&r);
-		free(where);
+	struct gh_mirror_job *jobs = xcalloc(l.n + 1, sizeof *jobs);
+	for (size_t i = 0; i < l.n; i++)
+		jobs[i].repo = l.v[i].bad ? NULL : &l.v[i].r;
+	char *cache = cache_dir(run);
+	gh_mirror_run(jobs, l.n, cache, config_bool(run->cfg, "crawl-github.fetch"),
+		      (int)config_int(run->cfg, "crawl-github.fetch_threads"));
+	*v = xmalloc((l.n + 1) * sizeof **v);
+	for (size_t i = 0; i < l.n; i++) {
+		(*v)[i] = plan_entry(&l.v[i], &jobs[i]);
+		gh_mirror_job_release(&jobs[i]);
 	}
-	if (rc < 0) {
-		char *where = xasprintf("%s", path);
-		plan_error(v, n, "bad_list_entry", where, err_get());
-		free(where);
-	}
-	lines_close(l);
+	*n = l.n;
+	free(jobs);
+	free(cache);
+	entries_release(&l);
 	return 0;
 }
 
@@ -344,39 +251,32 @@ static int gh_plan(struct stage_run *run, struct task_list *tasks, struct buf *s
 		return -1;
 	gh_langs_free(langs);
 	git_libgit2_init();
-	char *cache = cache_dir(run);
-	int fetch = config_bool(run->cfg, "crawl-github.fetch");
 	struct planned *v = NULL;
 	size_t n = 0;
-	int rc = 0;
-	for (size_t i = 0; i < nlists && !rc; i++)
-		rc = read_list(lists[i], cache, fetch, &v, &n);
+	int rc = plan_entries(run, lists, nlists, &v, &n);
+	git_libgit2_shutdown();
+	if (rc)
+		return -1;
 	uint64_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += v[i].weight;
 	struct task_runs runs = {0};
-	if (!rc)
-		task_runs_init(&runs, tasks, (uint64_t)config_int(run->cfg, "crawl-github.shards"),
-			       n, total);
+	task_runs_init(&runs, tasks, (uint64_t)config_int(run->cfg, "crawl-github.shards"), n,
+		       total);
 	for (size_t i = 0; i < n; i++) {
 		char *s = json_dumps(v[i].j, JSON_COMPACT | JSON_SORT_KEYS);
-		if (!rc) {
-			struct task *t = task_runs_next(&runs, v[i].weight);
-			buf_puts(&t->arg, s);
-			buf_putc(&t->arg, '\n');
-			t->size += v[i].weight;
-			buf_printf(sig, "%s\n", s);
-		}
+		struct task *t = task_runs_next(&runs, v[i].weight);
+		buf_puts(&t->arg, s);
+		buf_putc(&t->arg, '\n');
+		t->size += v[i].weight;
+		buf_printf(sig, "%s\n", s);
 		free(s);
 		json_decref(v[i].j);
 	}
 	free(v);
-	free(cache);
-	git_libgit2_shutdown();
-	if (!rc)
-		log_info("crawl-github: %zu repositories in %llu shards", n,
-			 (unsigned long long)runs.shards);
-	return rc;
+	log_info("crawl-github: %zu repositories in %llu shards", n,
+		 (unsigned long long)runs.shards);
+	return 0;
 }
 
 /* The language table's bytes: a changed table reruns the stage. */
@@ -515,7 +415,7 @@ static int decide(struct repo_run *r)
 {
 	git_odb *odb;
 	if (git_repository_odb(&odb, r->repo)) {
-		err_set("object database: %s", git_msg());
+		err_set("object database: %s", gh_git_msg());
 		return -1;
 	}
 	int rc = 0;
@@ -525,7 +425,8 @@ static int decide(struct repo_run *r)
 		size_t sz;
 		git_object_t type;
 		if (git_odb_read_header(&sz, &type, odb, &r->ent[i].id)) {
-			err_set("%s: blob %s: %s", path, git_oid_tostr_s(&r->ent[i].id), git_msg());
+			err_set("%s: blob %s: %s", path, git_oid_tostr_s(&r->ent[i].id),
+				gh_git_msg());
 			rc = -1;
 			break;
 		}
@@ -541,7 +442,8 @@ static int decide(struct repo_run *r)
 			continue;
 		git_blob *b;
 		if (git_blob_lookup(&b, r->repo, &r->ent[i].id)) {
-			err_set("%s: blob %s: %s", path, git_oid_tostr_s(&r->ent[i].id), git_msg());
+			err_set("%s: blob %s: %s", path, git_oid_tostr_s(&r->ent[i].id),
+				gh_git_msg());
 			rc = -1;
 			break;
 		}
@@ -708,7 +610,7 @@ static int crawl_repo(struct stage_run *run, struct emit *e, json_t *j)
 	if (git_repository_open_ext(&r.repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) ||
 	    git_oid_fromstr(&head, r.head) || git_commit_lookup(&c, r.repo, &head) ||
 	    git_commit_tree(&tree, c)) {
-		err_set("%s", git_msg());
+		err_set("%s", gh_git_msg());
 		bad = 1;
 	} else if (gh_tree_files(tree, &r.ent, &r.n, &skipped)) {
 		bad = 1;

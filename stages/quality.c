@@ -372,28 +372,22 @@ static int write_shard(struct stage_run *run, struct quality *q, const struct ta
 	return rc;
 }
 
-/* Rank 0 writes the histogram beside stats.json: the driver's stats hold counters only. */
-static int write_histogram(struct stage_run *run, const struct quality *q, uint64_t *hist)
+/* The score histogram over all ranks and the thresholds, as objects of stats.json, in the
+ * shape `curate report` reads. */
+static void stats_histogram(struct stage_run *run, const struct quality *q, uint64_t *hist)
 {
 	MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, hist, q->bins, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD));
-	if (run->rank)
-		return 0;
 	json_t *e = json_array(), *c = json_array(), *th = json_object();
+	double span = q->hi > q->lo ? (double)q->hi - q->lo : 0;
 	for (int b = 0; b <= q->bins; b++)
-		json_array_append_new(e, json_real(q->hi > q->lo ? q->lo + ((double)q->hi - q->lo) * b / q->bins : q->lo));
+		json_array_append_new(e, json_real(q->lo + span * b / q->bins));
 	for (int b = 0; b < q->bins; b++)
 		json_array_append_new(c, json_integer((json_int_t)hist[b]));
 	for (int g = 0; g < NGROUPS; g++)
 		if (isfinite(q->threshold[g]))
 			json_object_set_new(th, groups[g], json_real(q->threshold[g]));
-	json_t *j = json_pack("{s:{s:o,s:o},s:o}", "quality_histogram", "edges", e, "counts", c,
-			      "thresholds", th);
-	char *text = json_dumps(j, JSON_INDENT(2));
-	char *path = xasprintf("%s/quality_histogram.json", run->dir);
-	int rc = write_file_atomic(path, text, strlen(text));
-	free(text), free(path);
-	json_decref(j);
-	return rc;
+	stage_stats_object(run, "quality_histogram", json_pack("{s:o,s:o}", "edges", e, "counts", c));
+	stage_stats_object(run, "quality_thresholds", th);
 }
 
 /* ---- setup and the stage ---- */
@@ -488,10 +482,7 @@ static int quality_run(struct stage_run *run, const struct task_list *in)
 			log_error("stage quality: %s", err_get());
 			ok = 0;
 		}
-	if (write_histogram(run, &q, hist) < 0) {
-		log_error("stage quality: %s", err_get());
-		ok = 0;
-	}
+	stats_histogram(run, &q, hist);
 	free(hist);
 	quality_free(&q, in->n);
 	free(sizes), free(owner);
@@ -530,7 +521,7 @@ const struct stage_def stage_quality = {
 	.kind = STAGE_GLOBAL,
 	.summary = "score documents with the Llama quality scorer; drop the bottom fraction",
 	.opts = quality_opts,
-	.version = 1,
+	.version = 2, /* 2: the histogram moved into stats.json */
 	.run = quality_run,
 	.signature = quality_signature,
 };

@@ -1,6 +1,7 @@
 /* html: rule-based extraction over libxml2's HTML tree (html.h). One walk in document order
- * builds the text; a code element is collected verbatim in one go and its subtree is not
- * walked again. Whitespace in prose is collapsed, never inside code. */
+ * builds the text; at a code element it walks that subtree once more in verbatim mode and
+ * writes it as a block, never entering it as prose. Whitespace in prose is collapsed, never
+ * inside code. */
 #include <ctype.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
@@ -299,6 +300,7 @@ struct walker {
 	struct html_page *pg;
 	int boilerplate;
 	int gap;
+	int verbatim;    /* walking a code element: its text as it is shown, into code */
 	struct buf code; /* scratch for one code block */
 };
 
@@ -351,28 +353,16 @@ static int ends_line(const xmlNode *n)
 	       (is(n, "div") && has_class(n, line_words, ARRAY_LEN(line_words), NULL, 0));
 }
 
-/* The text of a code subtree as it is shown: text nodes as they are, <br> and line
- * elements as newlines, line-number gutters left out. */
-static void collect(const xmlNode *n, struct buf *out, int depth)
+static void walk(struct walker *w, const xmlNode *n, int depth);
+
+/* The text of a code subtree as it is shown, into w->code: text nodes as they are, <br> and
+ * line elements as newlines, line-number gutters left out. */
+static void code_text(struct walker *w, const xmlNode *n)
 {
-	for (const xmlNode *c = n->children; c; c = c->next) {
-		if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
-			if (c->content)
-				buf_puts(out, (const char *)c->content);
-			continue;
-		}
-		if (c->type != XML_ELEMENT_NODE || is_any(c, SKIP_TAGS, ARRAY_LEN(SKIP_TAGS)) ||
-		    is_line_number(c))
-			continue;
-		if (is(c, "br")) {
-			buf_putc(out, '\n');
-			continue;
-		}
-		if (depth < MAX_DEPTH)
-			collect(c, out, depth + 1);
-		if (ends_line(c) && out->len && out->p[out->len - 1] != '\n')
-			buf_putc(out, '\n');
-	}
+	buf_reset(&w->code);
+	w->verbatim = 1;
+	walk(w, n, 0);
+	w->verbatim = 0;
 }
 
 /* Code as written: CRLF and CR become LF, NBSP a space; blank lines at either end and
@@ -466,8 +456,7 @@ static void put_fence(struct buf *b, const struct buf *code)
 
 static void emit_code_block(struct walker *w, const xmlNode *n)
 {
-	buf_reset(&w->code);
-	collect(n, &w->code, 0);
+	code_text(w, n);
 	tidy_code(&w->code);
 	if (!w->code.len)
 		return;
@@ -514,8 +503,7 @@ static void emit_inline_code(struct walker *w, const xmlNode *n)
 		emit_code_block(w, n);
 		return;
 	}
-	buf_reset(&w->code);
-	collect(n, &w->code, 0);
+	code_text(w, n);
 	size_t k = 0;
 	for (size_t i = 0; i < w->code.len; i++) {
 		int sp = isspace((unsigned char)w->code.p[i]);
@@ -537,49 +525,72 @@ static void emit_inline_code(struct walker *w, const xmlNode *n)
 
 /* ---- the walk ---- */
 
-static void walk(struct walker *w, const xmlNode *n, int depth);
+/* Left out of prose and code alike: scripts and the like, line-number gutters (numbers, not
+ * text); of prose also what is hidden and, when asked, boilerplate. */
+static int left_out(const struct walker *w, const xmlNode *n)
+{
+	if (is_any(n, SKIP_TAGS, ARRAY_LEN(SKIP_TAGS)) || is_line_number(n))
+		return 1;
+	return !w->verbatim && (is_hidden(n) || (w->boilerplate && is_boilerplate(n)));
+}
+
+/* Prose only: a code element written whole; 0 for any other element. */
+static int code_element(struct walker *w, const xmlNode *n)
+{
+	if (is(n, "pre") || is_code_container(n))
+		emit_code_block(w, n);
+	else if (is(n, "code"))
+		emit_inline_code(w, n);
+	else
+		return 0;
+	return 1;
+}
+
+/* The gaps an element puts in prose before and after its content: a paragraph around a
+ * block, a line break around a line, a space before a table cell. */
+static void element_gaps(const xmlNode *n, int *before, int *after)
+{
+	*before = *after = GAP_NONE;
+	if (is_any(n, BLOCK_TAGS, ARRAY_LEN(BLOCK_TAGS)))
+		*before = *after = GAP_PARA;
+	else if (is_any(n, LINE_TAGS, ARRAY_LEN(LINE_TAGS)))
+		*before = *after = GAP_LINE;
+	else if (is(n, "td") || is(n, "th"))
+		*before = GAP_SPACE;
+}
 
 static void walk_element(struct walker *w, const xmlNode *n, int depth)
 {
-	if (is_any(n, SKIP_TAGS, ARRAY_LEN(SKIP_TAGS)) || is_hidden(n))
-		return;
-	if (w->boilerplate && is_boilerplate(n))
-		return;
-	if (is_line_number(n)) /* a gutter beside code (Pygments tables): numbers, not text */
+	if (left_out(w, n))
 		return;
 	if (is(n, "br")) {
-		want_gap(w, GAP_LINE);
+		if (w->verbatim)
+			buf_putc(&w->code, '\n');
+		else
+			want_gap(w, GAP_LINE);
 		return;
 	}
-	if (is(n, "pre") || is_code_container(n)) {
-		emit_code_block(w, n);
+	if (!w->verbatim && code_element(w, n))
 		return;
-	}
-	if (is(n, "code")) {
-		emit_inline_code(w, n);
-		return;
-	}
-	int block = is_any(n, BLOCK_TAGS, ARRAY_LEN(BLOCK_TAGS));
-	int line = is_any(n, LINE_TAGS, ARRAY_LEN(LINE_TAGS));
-	if (block)
-		want_gap(w, GAP_PARA);
-	else if (line)
-		want_gap(w, GAP_LINE);
-	else if (is(n, "td") || is(n, "th"))
-		want_gap(w, GAP_SPACE);
+	int before = GAP_NONE, after = GAP_NONE;
+	if (!w->verbatim)
+		element_gaps(n, &before, &after);
+	want_gap(w, before);
 	if (depth < MAX_DEPTH)
 		walk(w, n, depth + 1);
-	if (block)
-		want_gap(w, GAP_PARA);
-	else if (line)
-		want_gap(w, GAP_LINE);
+	want_gap(w, after);
+	struct buf *code = &w->code;
+	if (w->verbatim && ends_line(n) && code->len && code->p[code->len - 1] != '\n')
+		buf_putc(code, '\n');
 }
 
 static void walk(struct walker *w, const xmlNode *n, int depth)
 {
 	for (const xmlNode *c = n->children; c; c = c->next) {
 		if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
-			if (c->content)
+			if (c->content && w->verbatim)
+				buf_puts(&w->code, (const char *)c->content);
+			else if (c->content)
 				put_text(w, (const char *)c->content);
 		} else if (c->type == XML_ELEMENT_NODE) {
 			walk_element(w, c, depth);

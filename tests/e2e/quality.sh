@@ -27,16 +27,30 @@ for n in 1 2 3; do
 done
 cmp "$T/n1.sha" "$T/n2.sha" || fail "quality output differs between 1 and 2 ranks"
 cmp "$T/n1.sha" "$T/n3.sha" || fail "quality output differs between 1 and 3 ranks"
-cmp "$T/n1/quality/quality_histogram.json" "$T/n3/quality/quality_histogram.json" || fail "histogram differs"
-contains "$T/n1.log" "no GPU, scoring on the CPU"
+# the histogram and thresholds are objects of stats.json, the same bytes for 1 and 3 ranks
+for n in 1 3; do
+  jq -c '{quality_histogram, quality_thresholds}' "$T/n$n/quality/stats.json" >"$T/objects$n.json"
+done
+cmp "$T/objects1.json" "$T/objects3.json" || fail "stats.json objects differ between 1 and 3 ranks"
+check "stats.json objects follow the counts in name order" test \
+  "$(jq -c 'keys_unsorted[-2:]' "$T/n3/quality/stats.json")" = '["quality_histogram","quality_thresholds"]'
+check "no side file" test ! -e "$T/n1/quality/quality_histogram.json"
+# on a GPU machine (scripts/gpu/run.sh) the same checks hold on the GPU: its GEMM algorithms
+# are pinned per shape, so a score does not depend on which documents share its batch
+if nvidia-smi -L >/dev/null 2>&1 && [ -f "$(dirname "$CURATE")/libcurate-cuda.so" ]; then
+  grep -q "no GPU, scoring on the CPU" "$T/n1.log" && fail "a GPU is here, but the stage scored on the CPU"
+else
+  contains "$T/n1.log" "no GPU, scoring on the CPU"
+fi
 
 # the kept set, recomputed from the recorded scores
 zstdcat "$T"/n2/quality/part-*.jsonl.zst >"$T/kept.jsonl"
 zstdcat "$T"/n2/quality/rejected/part-*.jsonl.zst >"$T/rejected.jsonl"
-python3 - "$T/kept.jsonl" "$T/rejected.jsonl" <<'PYEOF' || fail "kept set is not the per-group quantile"
+python3 - "$T/kept.jsonl" "$T/rejected.jsonl" "$T/n2/quality/stats.json" <<'PYEOF' || fail "kept set is not the per-group quantile"
 import json, math, sys
 kept = [json.loads(l) for l in open(sys.argv[1])]
 rej = [json.loads(l) for l in open(sys.argv[2])]
+thresholds = json.load(open(sys.argv[3]))["quality_thresholds"]
 cats = {"documentation", "blog", "forum", "qa", "other"}
 def group(d):
     if d.get("source") != "web": return "default"
@@ -55,6 +69,8 @@ for g, f in frac.items():
     got = sorted(d["id"] for d in kept if group(d) == g)
     assert want == got, (g, len(want), len(got))
     assert len(s) - len(got) <= k
+    # stats.json's threshold is the cut, for every group that has one
+    assert thresholds.get(g) == (t if 0 < k < len(s) else None), (g, thresholds.get(g), t)
     print(g, len(s), "scores,", len(s) - len(got), "dropped, threshold", t if k else None)
 PYEOF
 
@@ -65,9 +81,14 @@ got=$(jq -r 'select(.id=="c042") | .metadata.quality' "$T/kept.jsonl" "$T/reject
 python3 -c "import sys; assert abs(float('$want') - float('$got')) < 5e-7, ('$want', '$got')" || fail "stage score $got != scorer score $want"
 
 # histogram: n counts, n+1 edges, every scored document counted
-h="$T/n1/quality/quality_histogram.json"
+h="$T/n1/quality/stats.json"
 jq -e '(.quality_histogram.counts | length) == 20 and (.quality_histogram.edges | length) == 21' "$h" >/dev/null || fail "histogram shape"
 jq -e '(.quality_histogram.counts | add) == 240' "$h" >/dev/null || fail "histogram total"
+# per-bin counts agree with the quality_bin_NNN counters
+jq -e '([.quality_histogram.counts | to_entries[] | select(.value > 0) |
+         {key: ("quality_bin_" + ("00" + (.key | tostring))[-3:]), value}] | from_entries) ==
+       (.counters | with_entries(select(.key | startswith("quality_bin_"))))' "$h" >/dev/null ||
+  fail "histogram and counters disagree"
 jq -e '[.counters | to_entries[] | select(.key | startswith("quality_bin_")) | .value] | add == 240' "$T/n1/quality/stats.json" >/dev/null || fail "histogram counters in stats.json"
 
 # fixed thresholds

@@ -49,8 +49,10 @@ nc=$(zstdcat "$W"/scored/part-*.jsonl.zst | jq -r .metadata.path | grep -cE '\.(
 sed -n '/<h2>Languages/,/<h2>Dedup/p' "$R" >"$T/langs"
 contains "$T/langs" "end\">c</text>"
 contains "$T/langs" "<title>$nc</title>"
-# quality histogram
+# quality histogram: the made-up stage's, and the quality stage's own from its stats.json
 contains "$R" "<title>0.50-0.75: 41</title>"
+check "quality histogram in stats.json" jq -e '.quality_histogram.counts | length > 0' "$W/quality/stats.json"
+contains "$R" "<p>Stage <b>quality</b>.</p>"
 # tokens per shard, as curate tokens reads them
 total=0
 for idx in "$W"/tokenize/part-*.idx; do
