@@ -42,6 +42,7 @@ $(CUDA_SO): $(CU_SRC) scorer/scorer_cuda.h scorer/scorer.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -o $@ $(CU_SRC) -L$(CUDA_HOME)/lib64 -Xlinker -rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart
 $(BUILD)/curate: $(CUDA_SO)
+print-nvflags: ; @echo $(NVFLAGS) # scripts/gpu/pack.sh: the same flags on a GPU machine
 endif
 # ---- end of the CUDA scorer block ----
 # data files pulled into objects with .incbin, which the compiler's dependency files miss

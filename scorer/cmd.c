@@ -25,6 +25,7 @@ const struct cli_opt scorer_cmd_opts[] = {
 	{"dtype", 0, "T", "init: f32 or bf16 (default f32 for tiny, bf16 for 1.3b)"},
 	{"tokens", 0, "N", "bench: tokens per sequence (default max-tokens); 0: a length mix"},
 	{"seqs", 0, "N", "bench: sequences to score (default 4)"},
+	{"lengths", 0, "FILE", "bench: the sequence lengths to score, one number each (overrides --tokens, --seqs)"},
 	{"peak-tflops", 0, "X", "bench: the device's peak for MFU (default: known GPUs only)"},
 	{NULL, 0, NULL, NULL},
 };
@@ -146,41 +147,49 @@ static int cmd_score(const struct cli_cmd *cmd, struct cli_args *a)
 	}
 	int64_t bos = cli_get(cmd, a, "no-bos") ? -1 : scorer_get_config(s)->bos_id;
 	size_t max = (size_t)opt_long(cmd, a, "max-tokens", 2048);
-	struct bpe_ids ids = {0};
+	/* read every file first and score them in one call, so that a GPU packs them together;
+	 * a file that cannot be read or tokenized is reported and left out */
+	struct bpe_ids *ids = xcalloc((size_t)a->npos, sizeof *ids);
+	const uint32_t **ptr = xcalloc((size_t)a->npos, sizeof *ptr);
+	size_t *lens = xcalloc((size_t)a->npos, sizeof *lens), n = 0;
+	int *file = xcalloc((size_t)a->npos, sizeof *file);
+	float *score = xcalloc((size_t)a->npos, sizeof *score);
 	struct buf text = BUF_INIT;
 	int rc = 0;
 	for (int i = 0; i < a->npos; i++) {
-		float score;
-		if (read_file(a->pos[i], &text) < 0) {
+		struct bpe_ids *d = &ids[n];
+		if (read_file(a->pos[i], &text) < 0 ||
+		    (raw_ids && parse_ids(a->pos[i], text.p ? text.p : "", d) < 0)) {
 			fprintf(stderr, "curate scorer: %s\n", err_get());
 			rc = 1;
 			continue;
 		}
-		if (raw_ids && parse_ids(a->pos[i], text.p ? text.p : "", &ids) < 0) {
-			fprintf(stderr, "curate scorer: %s\n", err_get());
-			rc = 1;
-			continue;
-		}
-		if (raw_ids && ids.n > max)
-			ids.n = max;
+		if (raw_ids && d->n > max)
+			d->n = max;
 		if (!raw_ids)
-			doc_ids(b, bos, text.p ? text.p : "", text.len, max, &ids);
-		const uint32_t *p = ids.v;
-		if (!ids.n) {
+			doc_ids(b, bos, text.p ? text.p : "", text.len, max, d);
+		if (!d->n) {
 			fprintf(stderr, "curate scorer: %s: no tokens to score (empty file)\n",
 				a->pos[i]);
 			rc = 1;
 			continue;
 		}
-		if (scorer_score(s, &p, &ids.n, 1, &score) < 0) {
-			fprintf(stderr, "curate scorer: %s: %s\n", a->pos[i], err_get());
+		ptr[n] = d->v, lens[n] = d->n, file[n++] = i;
+	}
+	/* when the batch fails, each file alone, to name the one at fault */
+	bool whole = n && scorer_score(s, ptr, lens, n, score) == 0;
+	for (size_t k = 0; k < n; k++) {
+		if (!whole && scorer_score(s, &ptr[k], &lens[k], 1, &score[k]) < 0) {
+			fprintf(stderr, "curate scorer: %s: %s\n", a->pos[file[k]], err_get());
 			rc = 1;
 			continue;
 		}
-		printf("%.6f\t%s\n", score, a->pos[i]);
+		printf("%.6f\t%s\n", score[k], a->pos[file[k]]);
 	}
+	for (int i = 0; i < a->npos; i++)
+		bpe_ids_release(&ids[i]);
+	free(ids), free(ptr), free(lens), free(file), free(score);
 	buf_release(&text);
-	bpe_ids_release(&ids);
 	bpe_free(b);
 	scorer_free(s);
 	return rc;
@@ -198,6 +207,41 @@ static size_t mix_length(uint64_t *state, size_t max)
 	return n < 16 ? 16 : n > (double)max ? max : (size_t)n;
 }
 
+/* --lengths: positive decimal numbers separated by white space, so that another tool can be
+ * timed on the very same lengths. */
+static int read_lengths(const char *path, size_t **out, size_t *n)
+{
+	struct buf text = BUF_INIT;
+	if (read_file(path, &text) < 0)
+		return -1;
+	size_t cap = 0;
+	*n = 0;
+	for (const char *p = text.p ? text.p : ""; *p;) {
+		char *end;
+		if (strchr(" \t\r\n", *p)) {
+			p++;
+			continue;
+		}
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p || v == 0 || !strchr(" \t\r\n", *end)) {
+			err_set("%s: byte %zu: not a positive length", path, (size_t)(p - text.p));
+			buf_release(&text);
+			free(*out), *out = NULL;
+			return -1;
+		}
+		if (*n == cap)
+			cap = cap ? 2 * cap : 256, *out = xrealloc(*out, cap * sizeof **out);
+		(*out)[(*n)++] = v;
+		p = end;
+	}
+	buf_release(&text);
+	if (!*n) {
+		err_set("%s: no lengths", path);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_bench(const struct cli_cmd *cmd, struct cli_args *a)
 {
 	struct scorer *s = open_model(cmd, a);
@@ -207,13 +251,20 @@ static int cmd_bench(const struct cli_cmd *cmd, struct cli_args *a)
 	size_t max = (size_t)opt_long(cmd, a, "max-tokens", 2048);
 	size_t len = (size_t)opt_long(cmd, a, "tokens", (long)max);
 	size_t n = (size_t)opt_long(cmd, a, "seqs", 4);
+	size_t *given = NULL;
+	if (cli_get(cmd, a, "lengths") && read_lengths(cli_get(cmd, a, "lengths"), &given, &n) < 0) {
+		fprintf(stderr, "curate scorer bench: %s\n", err_get());
+		scorer_free(s);
+		return 1;
+	}
 	uint32_t **ids = xcalloc(n + 1, sizeof *ids);
 	size_t *lens = xcalloc(n + 1, sizeof *lens), total = 0;
 	float *out = xcalloc(n + 1, sizeof *out);
 	uint64_t st = 42;
 	double flops = 0;
 	for (size_t i = 0; i < n; i++) {
-		lens[i] = len ? (len > max ? max : len) : mix_length(&st, max);
+		lens[i] = given ? given[i] : len ? len : mix_length(&st, max);
+		lens[i] = lens[i] > max ? max : lens[i];
 		ids[i] = xmalloc(lens[i] * sizeof **ids);
 		for (size_t t = 0; t < lens[i]; t++)
 			ids[i][t] = (uint32_t)((st = st * 6364136223846793005ull + 1) >> 33) %
@@ -247,7 +298,7 @@ static int cmd_bench(const struct cli_cmd *cmd, struct cli_args *a)
 	}
 	for (size_t i = 0; i < n; i++)
 		free(ids[i]);
-	free(ids), free(lens), free(out);
+	free(ids), free(lens), free(out), free(given);
 	scorer_free(s);
 	return rc < 0;
 }

@@ -107,6 +107,27 @@ static int parse_rope_scaling(json_t *rs, const char *name, struct scorer_config
 	return 0;
 }
 
+/* RoPE as transformers 4 writes it (top-level "rope_theta" and "rope_scaling") or as
+ * transformers 5 does ("rope_parameters": {"rope_type", "rope_theta", "factor", ...}). */
+static int parse_rope(json_t *j, const char *name, struct scorer_config *c)
+{
+	json_t *rp = json_object_get(j, "rope_parameters");
+	if (!rp || json_is_null(rp)) {
+		if (get_num(j, "rope_theta", 10000, &c->theta, name) < 0)
+			return -1;
+		return parse_rope_scaling(json_object_get(j, "rope_scaling"), name, c);
+	}
+	if (!json_is_object(rp)) {
+		err_set("%s: \"rope_parameters\" must be an object", name);
+		return -1;
+	}
+	double top;
+	if (get_num(j, "rope_theta", 10000, &top, name) < 0 ||
+	    get_num(rp, "rope_theta", top, &c->theta, name) < 0)
+		return -1;
+	return parse_rope_scaling(rp, name, c);
+}
+
 /* Fields that would change the equations we implement must have their Llama values. */
 static int check_variant(json_t *j, const char *name)
 {
@@ -152,8 +173,7 @@ int scorer_parse_config(const char *text, size_t len, const char *name, struct s
 	    get_int(j, "num_key_value_heads", c->heads, &c->kv_heads, name) < 0 ||
 	    get_int(j, "max_position_embeddings", 2048, &c->max_pos, name) < 0 ||
 	    get_num(j, "rms_norm_eps", 1e-6, &c->eps, name) < 0 ||
-	    get_num(j, "rope_theta", 10000, &c->theta, name) < 0 ||
-	    parse_rope_scaling(json_object_get(j, "rope_scaling"), name, c) < 0)
+	    parse_rope(j, name, c) < 0)
 		goto out;
 	if (!c->vocab || !c->hidden || !c->layers || !c->heads || !c->kv_heads || !c->ffn) {
 		err_set("%s: vocab_size, hidden_size, num_hidden_layers, num_attention_heads, "

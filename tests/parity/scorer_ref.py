@@ -66,6 +66,9 @@ def inv_freq(cfg, n):
     hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
     base = cfg.get("rope_theta", 10000.0)
     rs = cfg.get("rope_scaling") or {}
+    if cfg.get("rope_parameters"):  # transformers 5 keeps theta and scaling together
+        rs = cfg["rope_parameters"]
+        base = rs.get("rope_theta", base)
     kind = rs.get("rope_type", rs.get("type", "default"))
     maxp = cfg.get("max_position_embeddings", 2048)
     if kind == "dynamic" and n > maxp:
@@ -133,6 +136,14 @@ CASES = {
                                        {"type": "linear", "factor": 2.0}, 2),
     "mqa-dynamic": (32, 2, 4, 1, None, 64, 256, "F32", False,
                     {"rope_type": "dynamic", "factor": 2.0}, 1),
+    # the head sizes of real models (64, 128), which the CUDA path's tensor-core attention takes
+    "gqa-hd64": (256, 2, 4, 2, None, 384, 300, "BF16", False, None, 1),
+    "mha-hd128": (256, 2, 2, 2, None, 320, 300, "F32", True, None, 1),
+    # transformers 5's config: "rope_parameters" holds the theta and the scaling
+    "gqa-v5-rope-parameters": (64, 2, 8, 4, None, 96, 300, "F32", False,
+                               {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 4.0,
+                                "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                "original_max_position_embeddings": 32}, 1),
 }
 
 
@@ -167,6 +178,9 @@ def gen(dir, case, seed=7):
            "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}, "bos_token_id": 1}
     if hd:
         cfg["head_dim"] = hd
+    if "rope_theta" in (rope or {}):
+        del cfg["rope_theta"], cfg["rope_scaling"]
+        cfg["rope_parameters"] = rope
     json.dump(cfg, open(os.path.join(dir, "config.json"), "w"), indent=2)
     names = list(w)
     if shards == 1:
