@@ -85,7 +85,7 @@ struct gemm_plan {
 struct cuda_model {
 	struct scorer_config c;
 	int dev;
-	bool flash; /* the tensor-core attention, else the reference kernel */
+	int attn; /* enum attn_kind */
 	size_t max_tokens, pack_tokens, workspace_size, flash_smem;
 	bf16 *embed;
 	float *norm, *head;
@@ -292,10 +292,16 @@ __device__ void fa_load_tile(bf16 *dst, int ld, const bf16 *qkv, int start, int 
 	}
 }
 
+/* HD = 0: any head size (a multiple of 16), the output accumulated in shared memory.
+ * HD = 64 or 128: the output stays in WMMA accumulators in registers across key tiles and
+ * goes through shared memory only when some row's max grew (then every row is rescaled there),
+ * which after the first tiles is rare: most tiles cost no output traffic at all. */
+template <int HD>
 __global__ void __launch_bounds__(FA_WARPS * 32)
-	k_flash(const bf16 *qkv, bf16 *out, const int *cu, int nh, int nkv, int hd, float scale)
+	k_flash(const bf16 *qkv, bf16 *out, const int *cu, int nh, int nkv, int hd_rt, float scale)
 {
 	extern __shared__ __align__(128) unsigned char fa_smem[];
+	const int hd = HD ? HD : hd_rt;
 	const fa_layout L = fa_layout_of(hd);
 	int s = blockIdx.z, h = blockIdx.y, kvh = h / (nh / nkv);
 	int start = cu[s], n = cu[s + 1] - start;
@@ -309,6 +315,10 @@ __global__ void __launch_bounds__(FA_WARPS * 32)
 	bf16 *Ps = (bf16 *)(fa_smem + L.p) + warp * 16 * L.ldp;
 	float *Os = (float *)(fa_smem + L.o) + warp * 16 * L.ldo;
 	float *Li = (float *)(fa_smem + L.li) + warp * 16;
+	wmma::fragment<wmma::accumulator, 16, 16, 16, float> o[HD ? HD / 16 : 1];
+	if (HD)
+		for (int i = 0; i < (HD ? HD / 16 : 1); i++)
+			wmma::fill_fragment(o[i], 0.0f);
 
 	fa_load_tile(Qs, L.ldh, qkv, start, n, q0, FA_BQ, width, h * hd, hd);
 	int r = lane >> 1, half = lane & 1; /* this lane's row of the warp's 16, and its half */
@@ -348,7 +358,7 @@ __global__ void __launch_bounds__(FA_WARPS * 32)
 		}
 		mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
 		float mn = fmaxf(m, mx), sum = 0;
-		float alpha = mn == -INFINITY ? 1.0f : __expf(m - mn);
+		float alpha = mn == m ? 1.0f : __expf(m - mn); /* m = -inf: 0 */
 #pragma unroll
 		for (int c = 0; c < FA_BK / 2; c++) {
 			bf16 p = __float2bfloat16(x[c] == -INFINITY ? 0.0f : __expf(x[c] - mn));
@@ -357,25 +367,50 @@ __global__ void __launch_bounds__(FA_WARPS * 32)
 		}
 		sum += __shfl_xor_sync(0xffffffff, sum, 1);
 		l = l * alpha + sum, m = mn;
-		for (int d = half; d < hd; d += 2)
-			Os[r * L.ldo + d] *= alpha;
-		__syncwarp();
-		for (int dd = 0; dd < hd; dd += 16) {
-			wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-			wmma::load_matrix_sync(acc, Os + dd, L.ldo, wmma::mem_row_major);
-			for (int kc = 0; kc < FA_BK; kc += 16) {
-				wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
-				wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> b;
-				wmma::load_matrix_sync(a, Ps + kc, L.ldp);
-				wmma::load_matrix_sync(b, Vs + kc * L.ldh + dd, L.ldh);
-				wmma::mma_sync(acc, a, b, acc);
+		if (HD) {
+			if (__any_sync(0xffffffff, alpha != 1.0f)) { /* rescale through shared memory */
+				for (int i = 0; i < (HD ? HD / 16 : 1); i++)
+					wmma::store_matrix_sync(Os + i * 16, o[i], L.ldo, wmma::mem_row_major);
+				__syncwarp();
+				for (int d = half; d < hd; d += 2)
+					Os[r * L.ldo + d] *= alpha;
+				__syncwarp();
+				for (int i = 0; i < (HD ? HD / 16 : 1); i++)
+					wmma::load_matrix_sync(o[i], Os + i * 16, L.ldo, wmma::mem_row_major);
 			}
-			wmma::store_matrix_sync(Os + dd, acc, L.ldo, wmma::mem_row_major);
+			__syncwarp(); /* P is written */
+			for (int i = 0; i < (HD ? HD / 16 : 1); i++)
+				for (int kc = 0; kc < FA_BK; kc += 16) {
+					wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
+					wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> b;
+					wmma::load_matrix_sync(a, Ps + kc, L.ldp);
+					wmma::load_matrix_sync(b, Vs + kc * L.ldh + i * 16, L.ldh);
+					wmma::mma_sync(o[i], a, b, o[i]);
+				}
+		} else {
+			for (int d = half; d < hd; d += 2)
+				Os[r * L.ldo + d] *= alpha;
+			__syncwarp();
+			for (int dd = 0; dd < hd; dd += 16) {
+				wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+				wmma::load_matrix_sync(acc, Os + dd, L.ldo, wmma::mem_row_major);
+				for (int kc = 0; kc < FA_BK; kc += 16) {
+					wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
+					wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> b;
+					wmma::load_matrix_sync(a, Ps + kc, L.ldp);
+					wmma::load_matrix_sync(b, Vs + kc * L.ldh + dd, L.ldh);
+					wmma::mma_sync(acc, a, b, acc);
+				}
+				wmma::store_matrix_sync(Os + dd, acc, L.ldo, wmma::mem_row_major);
+			}
 		}
-		__syncwarp();
+		__syncwarp(); /* before the next tile's S and P overwrite what this one read */
 	}
 	if (wq0 >= n)
 		return;
+	if (HD)
+		for (int i = 0; i < (HD ? HD / 16 : 1); i++)
+			wmma::store_matrix_sync(Os + i * 16, o[i], L.ldo, wmma::mem_row_major);
 	if (half == 0)
 		Li[r] = 1.0f / l;
 	__syncwarp();
@@ -570,19 +605,31 @@ static void slot_free(slot &sl)
 	cudaStreamDestroy(sl.st);
 }
 
-/* The tensor-core kernel needs head sizes in multiples of 16 and its shared memory to fit;
- * CURATE_CUDA_ATTENTION=reference asks for the scalar kernel. */
-static bool want_flash(const scorer_config &c, const cudaDeviceProp &prop, size_t *smem)
+/* Which attention kernel: CURATE_CUDA_ATTENTION=reference (scalar), smem (tensor cores, the
+ * output in shared memory) or auto (default: tensor cores with the output in registers for
+ * head sizes 64 and 128, in shared memory for other multiples of 16, else the reference). The
+ * tensor-core kernels also need their shared memory to fit. */
+enum attn_kind { ATTN_REFERENCE, ATTN_SMEM, ATTN_REG64, ATTN_REG128 };
+static const char *const attn_names[] = {"reference", "tensor-core (shared-memory output)",
+					 "tensor-core (register output)",
+					 "tensor-core (register output)"};
+
+static attn_kind choose_attention(const scorer_config &c, const cudaDeviceProp &prop,
+				  size_t *smem)
 {
 	const char *e = getenv("CURATE_CUDA_ATTENTION");
-	if (e && !strcmp(e, "reference"))
-		return false;
 	*smem = fa_layout_of((int)c.head_dim).total;
-	if (c.head_dim % 16 || *smem > prop.sharedMemPerBlockOptin)
-		return false;
-	CUDA_CHECK(cudaFuncSetAttribute(k_flash, cudaFuncAttributeMaxDynamicSharedMemorySize,
+	if ((e && !strcmp(e, "reference")) || c.head_dim % 16 || *smem > prop.sharedMemPerBlockOptin)
+		return ATTN_REFERENCE;
+	CUDA_CHECK(cudaFuncSetAttribute(k_flash<0>, cudaFuncAttributeMaxDynamicSharedMemorySize,
 					(int)*smem));
-	return true;
+	CUDA_CHECK(cudaFuncSetAttribute(k_flash<64>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					(int)fa_layout_of(64).total));
+	CUDA_CHECK(cudaFuncSetAttribute(k_flash<128>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					(int)fa_layout_of(128).total));
+	if (e && !strcmp(e, "smem"))
+		return ATTN_SMEM;
+	return c.head_dim == 64 ? ATTN_REG64 : c.head_dim == 128 ? ATTN_REG128 : ATTN_SMEM;
 }
 
 extern "C" struct cuda_model *curate_cuda_model_new(const struct scorer_config *c,
@@ -605,7 +652,7 @@ extern "C" struct cuda_model *curate_cuda_model_new(const struct scorer_config *
 	CUDA_CHECK(cudaSetDevice(m->dev));
 	cudaDeviceProp prop;
 	CUDA_CHECK(cudaGetDeviceProperties(&prop, m->dev));
-	m->flash = want_flash(*c, prop, &m->flash_smem);
+	m->attn = choose_attention(*c, prop, &m->flash_smem);
 	/* the reference kernel's tiles pass the default 48 KiB for head sizes over 192 */
 	CUDA_CHECK(cudaFuncSetAttribute(k_attention_ref, cudaFuncAttributeMaxDynamicSharedMemorySize,
 					(int)(2 * ATT_TK * HD_MAX * sizeof(float))));
@@ -638,7 +685,7 @@ extern "C" struct cuda_model *curate_cuda_model_new(const struct scorer_config *
 	m->invariant = std::all_of(m->plans.begin(), m->plans.end(),
 				   [](const gemm_plan &p) { return p.pinned; });
 	snprintf(name, namelen, "cuda:%d (%s, %s attention, %s GEMMs)", m->dev, prop.name,
-		 m->flash ? "tensor-core" : "reference",
+		 attn_names[m->attn],
 		 m->invariant ? "pinned" : "per-call");
 	return m;
 }
@@ -681,13 +728,20 @@ static void forward(cuda_model *m, slot &sl, int T, int nseq, int maxlen)
 		k_rmsnorm<<<T, 256, 0, st>>>(sl.h, L.attn_norm, sl.x, H, (float)c.eps);
 		gemm(m, sl, sl.x, L.wqkv, sl.qkv, T, qkvw, H, false);
 		k_rope<<<T, 128, 0, st>>>(sl.qkv, sl.rope, hd, nh, nkv);
-		if (m->flash) {
-			dim3 grid((maxlen + FA_BQ - 1) / FA_BQ, nh, nseq);
-			k_flash<<<grid, FA_WARPS * 32, m->flash_smem, st>>>(sl.qkv, sl.att, cu, nh,
-									   nkv, hd, scale);
-		} else {
-			dim3 grid((maxlen + ATT_TQ - 1) / ATT_TQ, nh, nseq);
-			k_attention_ref<<<grid, ATT_TQ, 2 * ATT_TK * hd * sizeof(float), st>>>(
+		dim3 grid((maxlen + FA_BQ - 1) / FA_BQ, nh, nseq), rgrid((maxlen + ATT_TQ - 1) / ATT_TQ, nh, nseq);
+		const int FW = FA_WARPS * 32;
+		switch (m->attn) {
+		case ATTN_REG64:
+			k_flash<64><<<grid, FW, m->flash_smem, st>>>(sl.qkv, sl.att, cu, nh, nkv, hd, scale);
+			break;
+		case ATTN_REG128:
+			k_flash<128><<<grid, FW, m->flash_smem, st>>>(sl.qkv, sl.att, cu, nh, nkv, hd, scale);
+			break;
+		case ATTN_SMEM:
+			k_flash<0><<<grid, FW, m->flash_smem, st>>>(sl.qkv, sl.att, cu, nh, nkv, hd, scale);
+			break;
+		default:
+			k_attention_ref<<<rgrid, ATT_TQ, 2 * ATT_TK * hd * sizeof(float), st>>>(
 				sl.qkv, sl.att, cu, nh, nkv, hd, scale);
 		}
 		gemm(m, sl, sl.att, L.wo, sl.h, T, H, nh * hd, true);

@@ -53,7 +53,7 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   for t in scorer_cuda scorer_hf scorer quality; do
     echo "== test $t"
     t0=$(date +%s)
-    bash "tests/e2e/$t.sh" >"$OUT/test-$t.txt" 2>&1
+    timeout 300 bash "tests/e2e/$t.sh" >"$OUT/test-$t.txt" 2>&1
     rc=$?
     cat "$OUT/test-$t.txt"
     case $rc in 0) r=ok ;; 77) r="skipped: $(tail -1 "$OUT/test-$t.txt")" ;; *) r="FAILED (exit $rc)" ;; esac
@@ -64,7 +64,7 @@ fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   echo "== bench"
   export BENCH_CK13=/tmp/curate-hf-1.3b
-  CURATE_BENCH_OUT="$OUT/benchmarks-gpu.md" bash scripts/bench.sh scorer_gpu
+  BENCH_REPEAT=${BENCH_REPEAT:-2} CURATE_BENCH_OUT="$OUT/benchmarks-gpu.md" bash scripts/bench.sh scorer_gpu
   summary "bench: $OUT/benchmarks-gpu.md"
   # where the time goes in one 1.3B batch of 8 x 2048 tokens, by kernel (ncu, no clock control)
   if [ -d "$BENCH_CK13" ] && command -v ncu >/dev/null; then
