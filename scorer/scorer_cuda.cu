@@ -422,14 +422,30 @@ __global__ void __launch_bounds__(FA_WARPS * 32)
 	}
 }
 
-/* silu(gate) * up, gate and up side by side in each row. */
-__global__ void k_swiglu(const bf16 *gu, bf16 *act, int F, size_t total)
+/* silu(gate) * up, gate and up side by side in each row: a block row per token, 8 values per
+ * thread with 16-byte loads when the rows allow it. */
+__global__ void k_swiglu(const bf16 *gu, bf16 *act, int F)
 {
-	for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total;
-	     e += (size_t)gridDim.x * blockDim.x) {
-		size_t t = e / F, i = e % F;
-		float g = __bfloat162float(gu[t * 2 * F + i]), u = __bfloat162float(gu[t * 2 * F + F + i]);
-		act[e] = __float2bfloat16(g / (1.0f + __expf(-g)) * u);
+	int t = blockIdx.x, i = (blockIdx.y * blockDim.x + threadIdx.x) * 8;
+	if (i >= F)
+		return;
+	const bf16 *g = gu + (size_t)t * 2 * F + i, *u = g + F;
+	bf16 *o = act + (size_t)t * F + i;
+	if (F % 8 == 0) {
+		uint4 gv = *(const uint4 *)g, uv = *(const uint4 *)u, ov;
+		const bf16 *gp = (const bf16 *)&gv, *up = (const bf16 *)&uv;
+		bf16 *op = (bf16 *)&ov;
+#pragma unroll
+		for (int k = 0; k < 8; k++) {
+			float x = __bfloat162float(gp[k]);
+			op[k] = __float2bfloat16(x / (1.0f + __expf(-x)) * __bfloat162float(up[k]));
+		}
+		*(uint4 *)o = ov;
+		return;
+	}
+	for (int k = 0; k < 8 && i + k < F; k++) {
+		float x = __bfloat162float(g[k]);
+		o[k] = __float2bfloat16(x / (1.0f + __expf(-x)) * __bfloat162float(u[k]));
 	}
 }
 
@@ -747,7 +763,7 @@ static void forward(cuda_model *m, slot &sl, int T, int nseq, int maxlen)
 		gemm(m, sl, sl.att, L.wo, sl.h, T, H, nh * hd, true);
 		k_rmsnorm<<<T, 256, 0, st>>>(sl.h, L.mlp_norm, sl.x, H, (float)c.eps);
 		gemm(m, sl, sl.x, L.wgu, sl.gu, T, 2 * F, H, false);
-		k_swiglu<<<1024, 256, 0, st>>>(sl.gu, sl.act, F, (size_t)T * F);
+		k_swiglu<<<dim3(T, (F / 8 + 256) / 256), 256, 0, st>>>(sl.gu, sl.act, F);
 		gemm(m, sl, sl.act, L.wdown, sl.h, T, H, F, true);
 	}
 	k_head<<<nseq, 256, 0, st>>>(sl.h, last, m->norm, m->head, sl.scores, H, (float)c.eps);
@@ -795,7 +811,8 @@ extern "C" int curate_cuda_model_score(struct cuda_model *m, const uint32_t *con
 		int T = 0, *h = sl.host_meta;
 		size_t first = k;
 		std::vector<int> cu{0};
-		while (k < n && (size_t)T + lens[order[k]] <= m->pack_tokens) {
+		/* (a grid's z, one per sequence, stops at 65535) */
+		while (k < n && (size_t)T + lens[order[k]] <= m->pack_tokens && k - first < 65535) {
 			size_t i = order[k++];
 			for (size_t t = 0; t < lens[i]; t++)
 				h[T + t] = (int)ids[i][t];
