@@ -1,5 +1,6 @@
 # Benchmark of the fastText classifier and the relevance stage against Debian's fasttext 0.9.2:
-# training words/s/thread, prediction MB/s on one core (a dense .bin and lid.176.ftz), and
+# training words/s/thread, prediction MB/s on one core (a dense .bin and lid.176.ftz),
+# quantize's time on the trained .bin, and
 # memory per rank when several ranks on one node classify with one large model (the .bin's
 # input matrix is memory-mapped and shared; fasttext loads a private copy per process).
 # Sourced by scripts/bench.sh (C, W, R, best, rss_kib, mbs, ratio); prints its section.
@@ -28,7 +29,13 @@ if [ -n "$lid" ]; then
   t_lc=$(best pr_cur "$lid"); t_lr=$(best pr_ref "$lid")
 fi
 
-# 3. memory: a 1M-bucket, dim-100 model (~400 MB) shared by ranks of the relevance stage
+# 3. quantize the trained .bin (dim 50, ~200k rows): norms, pruning, k-means, codes
+qopts="-qnorm -cutoff 100000"
+q_cur() { cp "$FW/ref.bin" "$FW/qc.bin"; "$C" fasttext quantize -output "$FW/qc" $qopts -verbose 0; }
+q_ref() { cp "$FW/ref.bin" "$FW/qr.bin"; fasttext quantize -output "$FW/qr" -input "$FW/train.txt" $qopts; }
+t_qc=$(best q_cur); t_qr=$(best q_ref)
+
+# 4. memory: a 1M-bucket, dim-100 model (~400 MB) shared by ranks of the relevance stage
 sed 's/^__label__1/__label__code/; s/^__label__0/__label__other/' "$FW/reuters.txt" >"$FW/lab.txt"
 fasttext supervised -input "$FW/lab.txt" -output "$FW/big" -dim 100 -epoch 1 -wordNgrams 2 \
   -bucket 1000000 -verbose 0 -thread 2 >/dev/null 2>&1
@@ -80,6 +87,7 @@ Input: Reuters Grain and Corn (Debian \`weka\`) in fastText's format; training o
 | training, 1 thread | $(wps "$t_cur1" 1) words/s/thread ($(printf %.2f "$t_cur1") s) | $(wps "$t_ref1" 1) words/s/thread ($(printf %.2f "$t_ref1") s) | speed $(ratio "$t_ref1" "$t_cur1") |
 | training, 2 threads | $(wps "$t_cur2" 2) words/s/thread ($(printf %.2f "$t_cur2") s) | $(wps "$t_ref2" 2) words/s/thread ($(printf %.2f "$t_ref2") s) | speed $(ratio "$t_ref2" "$t_cur2") |
 | predict, dense .bin (dim 50), 1 core | $(mbs "$pbytes" "$t_pc") MB/s ($(printf %.2f "$t_pc") s) | $(mbs "$pbytes" "$t_pr") MB/s ($(printf %.2f "$t_pr") s) | speed $(ratio "$t_pr" "$t_pc") |
+| quantize \`$qopts\` of that .bin, 1 core | $(printf %.2f "$t_qc") s ($(stat -c %s "$FW/qc.ftz") bytes) | $(printf %.2f "$t_qr") s ($(stat -c %s "$FW/qr.ftz") bytes) | speed $(ratio "$t_qr" "$t_qc") |
 MD
 [ -n "$lid" ] && cat <<MD
 | predict, lid.176.ftz (quantized, 176 labels), 1 core | $(mbs "$pbytes" "$t_lc") MB/s ($(printf %.2f "$t_lc") s) | $(mbs "$pbytes" "$t_lr") MB/s ($(printf %.2f "$t_lr") s) | speed $(ratio "$t_lr" "$t_lc") |

@@ -1,7 +1,7 @@
 /* cli: `curate fasttext <verb>`, fastText's command line for supervised models (supervised,
- * test, predict, predict-prob, with fastText's options and output formats) plus split-eval,
- * which trains on 70% of a labelled file and reports precision and recall of one label on
- * the other 30% so a user can choose the relevance stage's threshold. Runs on rank 0. */
+ * test, predict, predict-prob, quantize, with fastText's options and output formats) plus
+ * split-eval, which trains on 70% of a labelled file and reports precision and recall of one
+ * label on the other 30% so a user can choose the relevance stage's threshold. Rank 0. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,12 +17,14 @@ static const char usage[] =
 	"  test MODEL FILE [k] [threshold]         N, P@k, R@k as fastText prints them\n"
 	"  predict MODEL FILE [k] [threshold]      the k best labels of each line\n"
 	"  predict-prob MODEL FILE [k] [threshold] the same with probabilities\n"
+	"  quantize -output PREFIX [-input FILE] [-qnorm] [-qout] [-retrain] [-epoch N] [-lr R]\n"
+	"           [-cutoff N] [-dsub 2] [-thread N]   PREFIX.bin -> PREFIX.ftz\n"
 	"  split-eval -input FILE -output PREFIX [-positive LABEL] [-threshold T]\n"
 	"             [-recall R] [-ratio 0.7] [fastText options]\n"
 	"      trains on a 70% split, reports precision/recall of LABEL on the 30%\n"
 	"FILE may be '-' for standard input. Options of 'supervised' (fastText's names):\n"
 	"  -lr -lrUpdateRate -dim -ws -epoch -minCount -minCountLabel -neg -wordNgrams\n"
-	"  -loss softmax|hs|ova -bucket -minn -maxn -thread -t -label -verbose -seed\n";
+	"  -loss softmax|hs|ns|ova -bucket -minn -maxn -thread -t -label -verbose -seed\n";
 
 static FILE *open_in(const char *path)
 {
@@ -70,22 +72,13 @@ static int cmd_supervised(int argc, char **argv)
 	return rc;
 }
 
-static int cmd_predict(int argc, char **argv, int prob)
+/* One labelled or unlabelled stream through the model: `test` counts (the meter), the two
+ * predict verbs print each line's labels (with probabilities for predict-prob). */
+static void run_lines(const struct ft_model *m, FILE *in, int k, float th, int prob,
+		      struct ft_meter *mt)
 {
-	int k;
-	float th;
-	if (argc < 2 || argc > 4) {
-		err_set("expected MODEL FILE [k] [threshold]");
-		return -1;
-	}
-	if (parse_k(argc, argv, 2, &k, &th))
-		return -1;
-	struct ft_model *m = ft_model_open(argv[0]);
-	FILE *in = m ? open_in(argv[1]) : NULL;
-	if (!in) {
-		ft_model_free(m);
-		return -1;
-	}
+	if (mt)
+		memset(mt, 0, sizeof *mt);
 	struct ft_state *s = ft_state_new(m);
 	struct ft_pred *p = xmalloc((size_t)(ft_model_nlabels(m) + 1) * sizeof *p);
 	char *line = NULL;
@@ -93,33 +86,17 @@ static int cmd_predict(int argc, char **argv, int prob)
 	ssize_t got;
 	while ((got = getline(&line, &cap, in)) > 0) {
 		int n = ft_predict(m, s, line, (size_t)got, k, th, p);
-		for (int i = 0; i < n; i++) {
-			if (i)
-				putchar(' ');
-			fputs(ft_model_label(m, p[i].label), stdout);
-			if (prob)
-				printf(" %g", (double)ft_pred_prob(&p[i]));
+		if (!mt) {
+			for (int i = 0; i < n; i++) {
+				if (i)
+					putchar(' ');
+				fputs(ft_model_label(m, p[i].label), stdout);
+				if (prob)
+					printf(" %g", (double)ft_pred_prob(&p[i]));
+			}
+			putchar('\n');
+			continue;
 		}
-		putchar('\n');
-	}
-	free(line), free(p);
-	if (in != stdin)
-		fclose(in);
-	ft_state_free(s);
-	ft_model_free(m);
-	return 0;
-}
-
-int ft_test(const struct ft_model *m, FILE *in, int k, float threshold, struct ft_meter *mt)
-{
-	memset(mt, 0, sizeof *mt);
-	struct ft_state *s = ft_state_new(m);
-	struct ft_pred *p = xmalloc((size_t)(ft_model_nlabels(m) + 1) * sizeof *p);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
-	while ((got = getline(&line, &cap, in)) > 0) {
-		int n = ft_predict(m, s, line, (size_t)got, k, threshold, p);
 		if (!s->nlabels || !s->nids)
 			continue;
 		mt->examples++;
@@ -134,10 +111,16 @@ int ft_test(const struct ft_model *m, FILE *in, int k, float threshold, struct f
 	}
 	free(line), free(p);
 	ft_state_free(s);
+}
+
+int ft_test(const struct ft_model *m, FILE *in, int k, float threshold, struct ft_meter *mt)
+{
+	run_lines(m, in, k, threshold, 0, mt);
 	return 0;
 }
 
-static int cmd_test(int argc, char **argv)
+/* test, predict, predict-prob: MODEL FILE [k] [threshold]. */
+static int cmd_eval(int argc, char **argv, const char *verb)
 {
 	int k;
 	float th;
@@ -154,14 +137,87 @@ static int cmd_test(int argc, char **argv)
 		return -1;
 	}
 	struct ft_meter mt;
-	ft_test(m, in, k, th, &mt);
+	bool test = !strcmp(verb, "test");
+	run_lines(m, in, k, th, !strcmp(verb, "predict-prob"), test ? &mt : NULL);
 	if (in != stdin)
 		fclose(in);
-	printf("N\t%llu\n", (unsigned long long)mt.examples);
-	printf("P@%d\t%.3g\n", k, mt.predicted ? (double)mt.predicted_gold / (double)mt.predicted : NAN);
-	printf("R@%d\t%.3g\n", k, mt.gold ? (double)mt.predicted_gold / (double)mt.gold : NAN);
 	ft_model_free(m);
+	if (test) {
+		printf("N\t%llu\n", (unsigned long long)mt.examples);
+		printf("P@%d\t%.3g\n", k,
+		       mt.predicted ? (double)mt.predicted_gold / (double)mt.predicted : NAN);
+		printf("R@%d\t%.3g\n", k, mt.gold ? (double)mt.predicted_gold / (double)mt.gold : NAN);
+	}
 	return 0;
+}
+
+/* quantize -output PREFIX [options]: PREFIX.bin in, PREFIX.ftz out, as fastText's. */
+static int cmd_quantize(int argc, char **argv)
+{
+	struct ft_quant_args q;
+	ft_quant_args_default(&q);
+	const char *output = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool *flag = !strcmp(k, "-qnorm") ? &q.qnorm : !strcmp(k, "-qout") ? &q.qout
+			   : !strcmp(k, "-retrain") ? &q.retrain : NULL;
+		struct {
+			const char *name;
+			int *p;
+			long lo, hi;
+		} ints[] = {{"-epoch", &q.epoch, 1, 1000000}, {"-cutoff", &q.cutoff, 0, INT32_MAX},
+			    {"-dsub", &q.dsub, 1, 65536}, {"-thread", &q.thread, 1, 1024},
+			    {"-verbose", &q.verbose, 0, 10}};
+		size_t j = 0;
+		while (j < ARRAY_LEN(ints) && strcmp(ints[j].name, k))
+			j++;
+		char *end = NULL;
+		if (flag) { /* fastText's flags take no value */
+			*flag = true;
+			continue;
+		}
+		if (!v) {
+			err_set("'%s': expected '-option value' pairs", k);
+			return -1;
+		}
+		i++;
+		if (!strcmp(k, "-output"))
+			output = v;
+		else if (!strcmp(k, "-input"))
+			q.input = v;
+		else if (!strcmp(k, "-lr")) {
+			q.lr = strtod(v, &end);
+			if (*end || !(q.lr > 0 && q.lr <= 1e6)) {
+				err_set("-lr: expected a positive number, got '%s'", v);
+				return -1;
+			}
+		} else if (j < ARRAY_LEN(ints)) {
+			long x = strtol(v, &end, 10);
+			if (*end || end == v || x < ints[j].lo || x > ints[j].hi) {
+				err_set("%s: expected an integer in [%ld, %ld], got '%s'", k,
+					ints[j].lo, ints[j].hi, v);
+				return -1;
+			}
+			*ints[j].p = (int)x;
+		} else {
+			err_set("unknown option '%s'", k);
+			return -1;
+		}
+	}
+	if (!output) {
+		err_set("-output PREFIX is required (PREFIX.bin is read, PREFIX.ftz written)");
+		return -1;
+	}
+	char *bin = xasprintf("%s.bin", output), *ftz = xasprintf("%s.ftz", output);
+	struct ft_model *m = ft_model_open(bin);
+	int rc = -1;
+	if (m && !ft_quantize(m, &q) && !ft_model_save(m, ftz))
+		rc = 0;
+	else if (m)
+		err_set("%s: %s", bin, err_get());
+	ft_model_free(m);
+	free(bin), free(ftz);
+	return rc;
 }
 
 /* split-eval */
@@ -349,10 +405,10 @@ int ft_cmd(const struct cli_cmd *cmd, struct cli_args *a)
 	char **argv = a->pos + 1;
 	if (!strcmp(verb, "supervised"))
 		rc = cmd_supervised(argc, argv);
-	else if (!strcmp(verb, "test"))
-		rc = cmd_test(argc, argv);
-	else if (!strcmp(verb, "predict") || !strcmp(verb, "predict-prob"))
-		rc = cmd_predict(argc, argv, verb[7] == '-');
+	else if (!strcmp(verb, "test") || !strcmp(verb, "predict") || !strcmp(verb, "predict-prob"))
+		rc = cmd_eval(argc, argv, verb);
+	else if (!strcmp(verb, "quantize"))
+		rc = cmd_quantize(argc, argv);
 	else if (!strcmp(verb, "split-eval"))
 		rc = cmd_split_eval(argc, argv);
 	else if (!strcmp(verb, "help") || !strcmp(verb, "--help")) {

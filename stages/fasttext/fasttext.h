@@ -1,10 +1,11 @@
 /* fasttext: a supervised fastText classifier that reads and writes fastText's own model files
- * (.bin, and quantized .ftz for reading) and answers as fastText 0.9.2 does: same tokens,
- * hashing, n-grams, float32 arithmetic and loss tables. Unsupervised word vectors (cbow,
- * skipgram), negative sampling and quantization itself are not here. docs/fasttext.md. */
+ * (.bin and quantized .ftz) and answers as fastText 0.9.2 does: same tokens, hashing,
+ * n-grams, float32 arithmetic and loss tables; trains with softmax, hs, ns and ova losses and
+ * quantizes. Unsupervised word vectors (cbow, skipgram) are not here. docs/fasttext.md. */
 #ifndef CURATE_FASTTEXT_H
 #define CURATE_FASTTEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,8 +64,22 @@ int ft_predict(const struct ft_model *m, struct ft_state *s, const char *text, s
 /* Trains a supervised model on a->input as fastText does (Hogwild threads); *out is the
  * model. Progress goes to stderr when a->verbose > 1. 0, or -1 with err_set. */
 int ft_train(const struct ft_args *a, struct ft_model **out);
-/* Writes a dense model as fastText's .bin; -1 (err_set) for quantized models. */
+/* Writes the model as fastText does: a .bin, or an .ftz once quantized. */
 int ft_model_save(const struct ft_model *m, const char *path);
+
+/* Options of fastText's `quantize` (its Args defaults: -lr 0.05 -epoch 5 -thread 12). */
+struct ft_quant_args {
+	const char *input;
+	double lr;
+	int epoch, thread, verbose, cutoff, dsub;
+	bool qnorm, qout, retrain;
+};
+void ft_quant_args_default(struct ft_quant_args *q);
+/* Quantizes a dense supervised model in memory as fastText's quantize: -cutoff keeps the
+ * input rows of largest norm (pruning the dictionary), -retrain then trains on q->input,
+ * and product quantization codes the input matrix (and the output with qout). 0, or -1
+ * with err_set (for instance a matrix of fewer than 256 rows). */
+int ft_quantize(struct ft_model *m, const struct ft_quant_args *q);
 /* Writes the word vectors as fastText's .vec text. */
 int ft_model_save_vectors(const struct ft_model *m, const char *path);
 
@@ -75,7 +90,7 @@ struct ft_meter {
 /* Runs fastText's `test` over a stream of labelled lines. */
 int ft_test(const struct ft_model *m, FILE *in, int k, float threshold, struct ft_meter *mt);
 
-/* `curate fasttext <verb> ...`: supervised, test, predict, predict-prob, split-eval. */
+/* `curate fasttext <verb> ...`: supervised, test, predict, predict-prob, quantize, split-eval. */
 struct cli_cmd;
 struct cli_args;
 int ft_cmd(const struct cli_cmd *cmd, struct cli_args *a);

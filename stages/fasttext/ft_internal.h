@@ -35,7 +35,10 @@ struct ft_dict {
 	int64_t ntokens, pruneidx_size; /* -1: not pruned */
 	int32_t *table;                 /* open addressing, -1 empty; capacity tmask + 1 */
 	uint32_t tmask;
-	int32_t (*prune)[2]; /* sorted (hash bucket, row) pairs when pruned */
+	int32_t (*prune)[2]; /* (hash bucket, row) pairs in file order when pruned */
+	int32_t (*ptab)[2];  /* the same pairs hashed by bucket (ft_dict_prune_index) */
+	uint32_t pmask;
+	uint64_t *pbits; /* a bit per bucket: set when the bucket is in the prune map */
 	const char *label;   /* label prefix */
 	int minn, maxn, word_ngrams, bucket;
 };
@@ -53,6 +56,8 @@ struct ft_matrix {
 	float *owned;
 	const uint8_t *codes, *norm_codes;
 	struct ft_pq pq, npq;
+	uint8_t *own_codes, *own_ncodes; /* quantized by ft_quantize (else in the map) */
+	float *own_cent, *own_ncent;
 };
 
 struct ft_model {
@@ -72,6 +77,8 @@ struct ft_model {
 	bool **codes;
 	int32_t *pathlen;
 	float t_sigmoid[513], t_log[513];
+	int32_t *negatives; /* -loss ns training: label ids, by square root of count */
+	size_t nnegatives;
 	void *map; /* the mapped file, if opened from a path */
 	size_t map_size;
 };
@@ -96,6 +103,7 @@ void ft_dict_release(struct ft_dict *d);
 int32_t ft_dict_find(const struct ft_dict *d, const char *w, size_t n, uint32_t h);
 void ft_dict_index(struct ft_dict *d);   /* rebuilds the table from words */
 void ft_dict_subwords(struct ft_dict *d); /* each word's n-gram rows */
+void ft_dict_prune_index(struct ft_dict *d); /* the lookup table of d->prune */
 /* Tokens of one line (up to and including the first newline) of text: the input rows in
  * s->ids, label ids in s->labels. Returns the tokens read; *used is how many bytes. */
 int64_t ft_dict_line(const struct ft_dict *d, struct ft_state *s, const char *text, size_t n,
@@ -114,5 +122,12 @@ float ft_sigmoid(const struct ft_model *m, float x);
 float ft_log(const struct ft_model *m, float x);
 void ft_softmax_output(const struct ft_model *m, struct ft_state *s);
 void ft_state_ids_push(struct ft_state *s, int32_t id);
+
+/* training (train.c) */
+uint32_t ft_minstd(uint32_t *s);             /* std::minstd_rand */
+double ft_canonical(uint32_t *s);            /* uniform_real_distribution<double>(0, 1) */
+uint64_t ft_uniform(uint32_t *s, uint64_t n); /* uniform_int_distribution(0, n - 1) */
+/* Trains m (dense matrices owned by m, dictionary built) on a->input: ft_train's threads. */
+int ft_train_model(struct ft_model *m, const struct ft_args *a);
 
 #endif

@@ -91,12 +91,6 @@ static int read_args(struct rd *r, struct ft_model *m)
 	return 0;
 }
 
-static int prune_sort_cmp(const void *a, const void *b)
-{
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-	return (x > y) - (x < y);
-}
-
 static int read_dict(struct rd *r, struct ft_model *m)
 {
 	struct ft_dict *d = &m->dict;
@@ -143,7 +137,6 @@ static int read_dict(struct rd *r, struct ft_model *m)
 			d->prune[i][0] = (int32_t)rd_int(r, 4, "prune index");
 			d->prune[i][1] = (int32_t)rd_int(r, 4, "prune index");
 		}
-		qsort(d->prune, (size_t)d->pruneidx_size, sizeof *d->prune, prune_sort_cmp);
 	}
 	return r->bad ? -1 : 0;
 }
@@ -240,6 +233,7 @@ struct ft_model *ft_model_parse(const void *data, size_t size, const char *name)
 	if (check_shapes(&r, m))
 		goto fail;
 	ft_dict_index(&m->dict);
+	ft_dict_prune_index(&m->dict);
 	ft_dict_subwords(&m->dict);
 	ft_model_tables(m);
 	if (m->args.loss == FT_LOSS_HS && ft_model_build_tree(m)) {
@@ -289,12 +283,16 @@ void ft_model_free(struct ft_model *m)
 	for (int32_t i = 0; m->paths && i < m->dict.nlabels; i++)
 		free(m->paths[i]), free(m->codes[i]);
 	ft_dict_release(&m->dict);
-	free(m->in.owned);
-	free(m->out.owned);
+	struct ft_matrix *mat[2] = {&m->in, &m->out};
+	for (int i = 0; i < 2; i++) {
+		free(mat[i]->owned), free(mat[i]->own_codes), free(mat[i]->own_ncodes);
+		free(mat[i]->own_cent), free(mat[i]->own_ncent);
+	}
 	free(m->tree);
 	free(m->paths);
 	free(m->codes);
 	free(m->pathlen);
+	free(m->negatives);
 	if (m->map)
 		munmap(m->map, m->map_size);
 	free(m);
@@ -385,9 +383,10 @@ static const ft_ufloat *centroid(const struct ft_pq *pq, int32_t m, uint8_t i)
 	return &pq->centroids[((int64_t)m * 256 + i) * pq->dsub];
 }
 
-static float row_norm(const struct ft_matrix *a, int64_t row)
+static inline float row_norm(const struct ft_matrix *a, int64_t row)
 {
-	return a->qnorm ? centroid(&a->npq, 0, a->norm_codes[row])[0] : 1.0f;
+	/* the norm quantizer has one sub-vector of one dimension: centroid i is float i */
+	return a->qnorm ? a->npq.centroids[a->norm_codes[row]] : 1.0f;
 }
 
 float ft_dot(const struct ft_matrix *a, const float *v, int64_t row)
@@ -399,17 +398,19 @@ float ft_dot(const struct ft_matrix *a, const float *v, int64_t row)
 			d += r[j] * v[j];
 		return d;
 	}
+	/* mulcode: the sub-vectors in order, the shorter last one apart */
 	const struct ft_pq *pq = &a->pq;
 	const uint8_t *code = a->codes + (int64_t)pq->nsubq * row;
+	int32_t ds = pq->dsub, last = pq->nsubq - 1;
 	float res = 0.0f;
-	int32_t d = pq->dsub;
-	for (int32_t m = 0; m < pq->nsubq; m++) {
-		const ft_ufloat *c = centroid(pq, m, code[m]);
-		if (m == pq->nsubq - 1)
-			d = pq->lastdsub;
-		for (int32_t k = 0; k < d; k++)
-			res += v[m * pq->dsub + k] * c[k];
+	for (int32_t m = 0; m < last; m++) {
+		const ft_ufloat *c = pq->centroids + ((int64_t)m * 256 + code[m]) * ds;
+		for (int32_t k = 0; k < ds; k++)
+			res += v[m * ds + k] * c[k];
 	}
+	const ft_ufloat *c = centroid(pq, last, code[last]);
+	for (int32_t k = 0; k < pq->lastdsub; k++)
+		res += v[last * ds + k] * c[k];
 	return res * row_norm(a, row);
 }
 
@@ -426,17 +427,20 @@ void ft_add_row(const struct ft_matrix *a, float *v, int64_t row, float scale, b
 				v[j] += r[j];
 		return;
 	}
+	/* addcode: every element is updated once, so the order of the sub-vectors is free;
+	 * the loop over the full ones is kept free of the last one's test */
 	const struct ft_pq *pq = &a->pq;
 	const uint8_t *code = a->codes + (int64_t)pq->nsubq * row;
 	float alpha = scaled ? scale * row_norm(a, row) : row_norm(a, row);
-	int32_t d = pq->dsub;
-	for (int32_t m = 0; m < pq->nsubq; m++) {
-		const ft_ufloat *c = centroid(pq, m, code[m]);
-		if (m == pq->nsubq - 1)
-			d = pq->lastdsub;
-		for (int32_t k = 0; k < d; k++)
-			v[m * pq->dsub + k] += alpha * c[k];
+	int32_t ds = pq->dsub, last = pq->nsubq - 1;
+	for (int32_t m = 0; m < last; m++) {
+		const ft_ufloat *c = pq->centroids + ((int64_t)m * 256 + code[m]) * ds;
+		for (int32_t k = 0; k < ds; k++)
+			v[m * ds + k] += alpha * c[k];
 	}
+	const ft_ufloat *c = centroid(pq, last, code[last]);
+	for (int32_t k = 0; k < pq->lastdsub; k++)
+		v[last * ds + k] += alpha * c[k];
 }
 
 void ft_hidden(const struct ft_model *m, struct ft_state *s)

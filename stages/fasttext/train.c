@@ -42,8 +42,10 @@ static int set_loss(struct ft_args *a, const char *v)
 		a->loss = FT_LOSS_HS;
 	else if (!strcmp(v, "ova") || !strcmp(v, "one-vs-all"))
 		a->loss = FT_LOSS_OVA;
+	else if (!strcmp(v, "ns"))
+		a->loss = FT_LOSS_NS;
 	else {
-		err_set("-loss: '%s' is not one of softmax, hs, ova (ns is not supported)", v);
+		err_set("-loss: '%s' is not one of softmax, hs, ns, ova", v);
 		return -1;
 	}
 	return 0;
@@ -108,19 +110,61 @@ int ft_args_parse(struct ft_args *a, int argc, char **argv)
 	return 0;
 }
 
-/* std::minstd_rand and libstdc++'s uniform_real_distribution<double> over it. */
-static uint32_t minstd(uint32_t *s)
+/* std::minstd_rand, and libstdc++'s uniform_real_distribution<double> and
+ * uniform_int_distribution over it (the product quantizer uses them too). */
+uint32_t ft_minstd(uint32_t *s)
 {
 	*s = (uint32_t)((uint64_t)*s * 48271u % 2147483647u);
 	return *s;
 }
 
-static double canonical(uint32_t *s)
+double ft_canonical(uint32_t *s)
 {
 	const double r = 2147483646.0;
-	double sum = (double)(minstd(s) - 1) + (double)(minstd(s) - 1) * r;
+	double sum = (double)(ft_minstd(s) - 1) + (double)(ft_minstd(s) - 1) * r;
 	double v = sum / (r * r);
 	return v >= 1.0 ? nextafter(1.0, 0.0) : v;
+}
+
+/* uniform_int_distribution(0, n - 1): the generator's range [1, 2^31 - 2] is cut to a
+ * multiple of n and divided down; one draw at least, even when n is 1. */
+uint64_t ft_uniform(uint32_t *s, uint64_t n)
+{
+	const uint64_t range = 2147483645u, scaling = range / n, past = n * scaling;
+	uint64_t r;
+	do
+		r = ft_minstd(s) - 1u;
+	while (r >= past);
+	return r / scaling;
+}
+
+/* NegativeSamplingLoss's table: label i fills a share of 10^7 slots proportional to the
+ * square root of its count, with fastText's float arithmetic deciding each share's size. */
+static int negatives_table(struct ft_model *m)
+{
+	const struct ft_dict *d = &m->dict;
+	float z = 0.0f;
+	for (int32_t i = 0; i < d->nlabels; i++)
+		z = (float)((double)z + pow((double)d->words[d->nwords + i].count, 0.5));
+	size_t n = 0, cap = 1 << 20;
+	int32_t *t = xmalloc(cap * sizeof *t);
+	for (int32_t i = 0; i < d->nlabels; i++) {
+		float c = (float)pow((double)d->words[d->nwords + i].count, 0.5);
+		float bound = c * 10000000.0f / z;
+		for (size_t j = 0; (float)j < bound; j++) {
+			if (n == cap)
+				t = xrealloc(t, (cap *= 2) * sizeof *t);
+			t[n++] = i;
+		}
+	}
+	free(m->negatives);
+	m->negatives = t, m->nnegatives = n;
+	/* a negative must differ from the target: fastText would redraw forever */
+	for (size_t i = 1; i < n; i++)
+		if (t[i] != t[0])
+			return 0;
+	err_set("-loss ns needs two labels or more with a nonzero count");
+	return -1;
 }
 
 struct trainer {
@@ -163,6 +207,20 @@ static float softmax_forward(struct ft_model *m, struct ft_state *s, int32_t tar
 	return -ft_log(m, s->output[target]);
 }
 
+/* The positive label, then -neg negatives drawn from the table, never the label itself. */
+static float ns_forward(struct ft_model *m, struct ft_state *s, int32_t target, float lr)
+{
+	float loss = bin_logistic(m, s, target, true, lr);
+	for (int n = 0; n < m->args.neg; n++) {
+		int32_t neg;
+		do
+			neg = m->negatives[ft_uniform(&s->rng, (uint64_t)m->nnegatives)];
+		while (neg == target);
+		loss += bin_logistic(m, s, neg, false, lr);
+	}
+	return loss;
+}
+
 static void update(struct ft_model *m, struct ft_state *s, float lr)
 {
 	if (!s->nlabels || !s->nids)
@@ -178,11 +236,14 @@ static void update(struct ft_model *m, struct ft_state *s, float lr)
 			loss += bin_logistic(m, s, i, match, lr);
 		}
 	} else {
-		/* one of the line's labels at random, from the thread's own generator */
-		int32_t target = s->labels[s->nlabels > 1 ? minstd(&s->rng) % s->nlabels : 0];
+		/* one of the line's labels at random from the thread's own generator (a draw
+		 * even for one label, as fastText's uniform_int_distribution) */
+		int32_t target = s->labels[ft_uniform(&s->rng, s->nlabels)];
 		if (m->args.loss == FT_LOSS_HS)
 			for (int32_t i = 0; i < m->pathlen[target]; i++)
 				loss += bin_logistic(m, s, m->paths[target][i], m->codes[target][i], lr);
+		else if (m->args.loss == FT_LOSS_NS)
+			loss = ns_forward(m, s, target, lr);
 		else
 			loss = softmax_forward(m, s, target, lr);
 	}
@@ -253,35 +314,26 @@ static void init_matrices(struct ft_model *m)
 	rng = rng ? rng : 1;
 	double lim = 1.0 / (double)dim;
 	for (int64_t i = 0; i < rows * dim; i++)
-		m->in.owned[i] = (float)(canonical(&rng) * (lim - -lim) + -lim);
+		m->in.owned[i] = (float)(ft_canonical(&rng) * (lim - -lim) + -lim);
 	m->out = (struct ft_matrix){.m = m->dict.nlabels, .n = dim};
 	m->out.owned = xcalloc((size_t)(m->dict.nlabels * dim), sizeof(float));
 	m->out.data = m->out.owned;
 }
 
-int ft_train(const struct ft_args *a, struct ft_model **out)
+/* Hogwild threads over a->input, updating m's owned dense matrices in place. */
+int ft_train_model(struct ft_model *m, const struct ft_args *a)
 {
-	struct ft_model *m = xcalloc(1, sizeof *m);
-	m->args = *a;
-	m->kind = FT_MODEL_SUP;
-	m->version = FT_VERSION;
-	ft_dict_init(&m->dict, a);
-	if (ft_dict_build(&m->dict, a->input, a->min_count, a->min_count_label, a->verbose))
-		goto fail;
-	if (!m->dict.nlabels) {
-		err_set("%s: no labels (a line's labels start with '%s')", a->input, m->dict.label);
-		goto fail;
-	}
-	init_matrices(m);
 	ft_model_tables(m);
-	if (a->loss == FT_LOSS_HS)
-		ft_model_build_tree(m);
+	if (a->loss == FT_LOSS_HS && !m->tree && ft_model_build_tree(m))
+		return -1;
+	if (a->loss == FT_LOSS_NS && negatives_table(m))
+		return -1;
 	FILE *f = fopen(a->input, "rb");
 	if (!f || fseeko(f, 0, SEEK_END)) {
 		err_set("%s: %s", a->input, strerror(errno));
 		if (f)
 			fclose(f);
-		goto fail;
+		return -1;
 	}
 	struct trainer tr = {m, a, m->dict.ntokens, (int64_t)ftello(f), 0, 0, 0};
 	fclose(f);
@@ -298,12 +350,31 @@ int ft_train(const struct ft_args *a, struct ft_model **out)
 	double secs = now_seconds() - t0;
 	if (tr.error) {
 		err_set("%s: cannot be read by the training threads", a->input);
-		goto fail;
+		return -1;
 	}
 	if (a->verbose > 1)
 		fprintf(stderr, "\rProgress: 100.0%% words/sec/thread: %7.0f lr:  0.000000 avg.loss: "
 				"%10.6f ETA:   0h 0m 0s\n",
 			(double)tr.token_count / (secs > 0 ? secs : 1e-9) / a->thread, tr.loss);
+	return 0;
+}
+
+int ft_train(const struct ft_args *a, struct ft_model **out)
+{
+	struct ft_model *m = xcalloc(1, sizeof *m);
+	m->args = *a;
+	m->kind = FT_MODEL_SUP;
+	m->version = FT_VERSION;
+	ft_dict_init(&m->dict, a);
+	if (ft_dict_build(&m->dict, a->input, a->min_count, a->min_count_label, a->verbose))
+		goto fail;
+	if (!m->dict.nlabels) {
+		err_set("%s: no labels (a line's labels start with '%s')", a->input, m->dict.label);
+		goto fail;
+	}
+	init_matrices(m);
+	if (ft_train_model(m, a))
+		goto fail;
 	*out = m;
 	return 0;
 fail:
@@ -316,12 +387,34 @@ static void put(FILE *f, const void *p, size_t n) { fwrite(p, 1, n, f); }
 static void put32(FILE *f, int32_t v) { put(f, &v, 4); }
 static void put64(FILE *f, int64_t v) { put(f, &v, 8); }
 
+static void put_pq(FILE *f, const struct ft_pq *pq)
+{
+	put32(f, pq->dim), put32(f, pq->nsubq), put32(f, pq->dsub), put32(f, pq->lastdsub);
+	put(f, (const void *)pq->centroids, (size_t)pq->dim * 256 * sizeof(float));
+}
+
+/* DenseMatrix::save, or QuantMatrix::save: qnorm flag, shape, codes, quantizer(s). */
+static void put_matrix(FILE *f, const struct ft_matrix *a)
+{
+	if (a->quant)
+		fputc(a->qnorm, f);
+	put64(f, a->m), put64(f, a->n);
+	if (!a->quant) {
+		for (int64_t r = 0; r < a->m; r++)
+			put(f, (const void *)(a->data + r * a->n), (size_t)a->n * sizeof(float));
+		return;
+	}
+	put32(f, (int32_t)(a->m * a->pq.nsubq));
+	put(f, a->codes, (size_t)(a->m * a->pq.nsubq));
+	put_pq(f, &a->pq);
+	if (a->qnorm) {
+		put(f, a->norm_codes, (size_t)a->m);
+		put_pq(f, &a->npq);
+	}
+}
+
 int ft_model_save(const struct ft_model *m, const char *path)
 {
-	if (m->in.quant || m->out.quant) {
-		err_set("%s: writing quantized models is not supported", path);
-		return -1;
-	}
 	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	FILE *f = fopen(tmp, "wb");
 	if (!f) {
@@ -337,20 +430,18 @@ int ft_model_save(const struct ft_model *m, const char *path)
 	put(f, hdr, sizeof hdr);
 	put(f, &a->t, 8);
 	put32(f, d->size), put32(f, d->nwords), put32(f, d->nlabels);
-	put64(f, d->ntokens), put64(f, -1);
+	put64(f, d->ntokens), put64(f, d->pruneidx_size);
 	for (int32_t i = 0; i < d->size; i++) {
 		put(f, d->words[i].word, strlen(d->words[i].word) + 1);
 		put64(f, d->words[i].count);
 		put(f, &d->words[i].type, 1);
 	}
-	const struct ft_matrix *mat[2] = {&m->in, &m->out};
-	for (int i = 0; i < 2; i++) {
-		fputc(0, f); /* not quantized */
-		put64(f, mat[i]->m), put64(f, mat[i]->n);
-		for (int64_t r = 0; r < mat[i]->m; r++)
-			put(f, (const void *)(mat[i]->data + r * mat[i]->n),
-			    (size_t)mat[i]->n * sizeof(float));
-	}
+	for (int64_t i = 0; i < d->pruneidx_size; i++)
+		put32(f, d->prune[i][0]), put32(f, d->prune[i][1]);
+	fputc(m->in.quant, f);
+	put_matrix(f, &m->in);
+	fputc(m->qout, f);
+	put_matrix(f, &m->out);
 	int bad = ferror(f) | fflush(f) | fsync(fileno(f));
 	bad |= fclose(f);
 	if (bad || rename(tmp, path)) {

@@ -74,7 +74,7 @@ head -c $(($(stat -c %s ref_sm.bin) - 100)) ref_sm.bin >trunc2.bin
 printf 'not a model at all' >bad.bin
 "$CURATE" fasttext test bad.bin test.txt 2>err6; rc6=$?
 "$CURATE" fasttext supervised -input train.txt 2>err3; rc3=$?
-"$CURATE" fasttext supervised -input train.txt -output x -loss ns 2>err4; rc4=$?
+"$CURATE" fasttext supervised -input train.txt -output x -loss nce 2>err4; rc4=$?
 set -e
 check "missing model fails" test $rc1 = 1
 contains err1 "missing.bin: No such file"
@@ -88,5 +88,5 @@ contains err6 "bad.bin: offset 0: not a fastText model"
 check "missing -output fails" test $rc3 = 1
 contains err3 "-input and -output are required"
 check "unsupported loss fails" test $rc4 = 1
-contains err4 "ns is not supported"
+contains err4 "-loss: 'nce' is not one of softmax, hs, ns, ova"
 echo "fasttext parity ok"
