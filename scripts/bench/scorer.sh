@@ -37,7 +37,7 @@ for spec in "tiny:$W/tiny:512:8:$R" "1.3b:$ck13:${BENCH_SCORER_13B_TOKENS:-128}:
 done
 R=${BENCH_REPEAT:-3}
 echo
-cat <<MD
+cat <<'MD'
 Debian's python3-torch 1.13 is built with `BLAS_INFO=generic`: its fp32 GEMM runs at about
 3.5 GFLOP/s on this machine, so the 1.3B ratio measures that build more than curate. The
 figures the scorer is judged by (CUDA bf16 tokens/s and MFU against `transformers`) need a GPU.
