@@ -267,6 +267,9 @@ static int plan_source(struct stage_run *run, struct plan *pl, struct buf *sig)
 	return rc;
 }
 
+static void output_options_text(const struct stage_def *def, const struct config *cfg,
+				struct buf *out);
+
 static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
 {
 	struct buf sig = BUF_INIT;
@@ -297,7 +300,11 @@ static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
 	sha256_hexstr(d, pl->input_sha);
 	buf_release(&sig);
 
-	config_section_hash(run->cfg, run->def->name, pl->config_sha);
+	struct buf opts = BUF_INIT;
+	output_options_text(run->def, run->cfg, &opts);
+	sha256(opts.p ? opts.p : "", opts.len, d);
+	sha256_hexstr(d, pl->config_sha);
+	buf_release(&opts);
 	struct buf fp = BUF_INIT;
 	buf_printf(&fp, "curate-stage/1\n%s\n%u\n%s\n%s\n", run->def->name, run->def->version,
 		   pl->config_sha, pl->input_sha);
@@ -473,12 +480,33 @@ static void remove_stale(const char *dir, const char *suffix, const unsigned cha
 	closedir(d);
 }
 
-/* The section's effective options as {"key": "canonical value"}, kept in the manifest so
- * that a rerun can say which option changed. */
-static json_t *options_json(const struct config *cfg, const char *section)
+/* The stage's options that define its output, one "key=canonical value" line each: its
+ * config section less its runtime_opts. */
+static void output_options_text(const struct stage_def *def, const struct config *cfg,
+				struct buf *out)
+{
+	struct buf all = BUF_INIT;
+	config_section_text(cfg, def->name, &all);
+	for (char *line = all.p, *nl; line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			break; /* every line ends with one */
+		size_t key = strcspn(line, "=");
+		bool runtime = false;
+		for (const char *const *r = def->runtime_opts; r && *r; r++)
+			runtime |= strlen(*r) == key && !strncmp(line, *r, key);
+		if (!runtime)
+			buf_append(out, line, (size_t)(nl - line) + 1);
+	}
+	buf_release(&all);
+}
+
+/* The options that define the stage's output as {"key": "canonical value"}, kept in the
+ * manifest so that a rerun can say which option changed. */
+static json_t *options_json(const struct stage_def *def, const struct config *cfg)
 {
 	struct buf b = BUF_INIT;
-	config_section_text(cfg, section, &b);
+	output_options_text(def, cfg, &b);
 	json_t *o = json_object();
 	for (char *line = b.p, *nl; line && *line; line = nl + 1) {
 		nl = strchr(line, '\n');
@@ -494,7 +522,7 @@ static json_t *options_json(const struct config *cfg, const char *section)
 /* Names the options whose values differ between the manifest and now, up to a few. */
 static void options_diff(const struct stage_run *run, json_t *old, struct buf *why)
 {
-	json_t *now = options_json(run->cfg, run->def->name);
+	json_t *now = options_json(run->def, run->cfg);
 	const char *key;
 	json_t *v;
 	int n = 0;
@@ -829,7 +857,7 @@ static int write_manifest(struct stage_run *run, const struct plan *pl, size_t n
 	if (json_array_size(files))
 		json_object_set(m, "files", files);
 	json_decref(files);
-	json_object_set_new(m, "options", options_json(run->cfg, run->def->name));
+	json_object_set_new(m, "options", options_json(run->def, run->cfg));
 	json_object_set_new(m, "upstream", pl->upstream ? json_pack("{s:s,s:s}", "stage",
 			pl->upstream, "fingerprint", pl->upstream_fp) : json_null());
 	json_t *st = stats_to_json(&total);

@@ -88,6 +88,9 @@ struct stage_def {
 	const struct opt_def *opts; /* the stage's config section, {NULL}-terminated */
 	/* Bump when the output changes for the same config and input, so rebuilds happen. */
 	unsigned version;
+	/* Options that change how the stage runs but never its output (threads, batch sizes),
+	 * NULL-terminated: left out of the fingerprint, so changing one reruns nothing. */
+	const char *const *runtime_opts;
 
 	/* source: runs on rank 0 only; lists tasks and appends to sig whatever identifies the
 	 * inputs (paths, sizes, mtimes) so a change of input reruns the stage. */

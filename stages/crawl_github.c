@@ -667,12 +667,16 @@ static int gh_produce(struct stage_run *run, const struct task *t, struct emit *
 	return rc;
 }
 
+/* mirrors are fetched in parallel, but the plan and the output do not depend on it */
+static const char *const crawl_github_runtime_opts[] = {"fetch_threads", NULL};
+
 const struct stage_def stage_crawl_github = {
 	.name = "crawl-github",
 	.kind = STAGE_SOURCE,
 	.summary = "GitHub repositories (libgit2): file, repository and commit documents",
 	.opts = gh_opts,
 	.version = 1,
+	.runtime_opts = crawl_github_runtime_opts,
 	.plan = gh_plan,
 	.produce = gh_produce,
 	.signature = gh_signature,

@@ -517,12 +517,17 @@ static int quality_signature(struct stage_run *run, struct buf *sig)
 	return 0;
 }
 
+/* how the scoring runs, never what it gives (the CPU path sums in one order for any thread
+ * count; the GPU path keeps one GEMM algorithm for any batch) */
+static const char *const quality_runtime_opts[] = {"threads", "batch", NULL};
+
 const struct stage_def stage_quality = {
 	.name = "quality",
 	.kind = STAGE_GLOBAL,
 	.summary = "score documents with the Llama quality scorer; drop the bottom fraction",
 	.opts = quality_opts,
 	.version = 2, /* 2: the histogram moved into stats.json */
+	.runtime_opts = quality_runtime_opts,
 	.run = quality_run,
 	.signature = quality_signature,
 };

@@ -38,6 +38,8 @@ for k in 1 4; do
 done
 check "shards identical for 1 and 4 fetch threads" cmp "$T/w1.sha" "$T/w4.sha"
 check "plan and manifest identical" cmp "$T/w1.manifest" "$T/w4.manifest"
+check "fetch_threads is left out of the fingerprint" test \
+  "$(jq -r .fingerprint "$T/w1/crawl-github/manifest.json")" = "$(jq -r .fingerprint "$T/w4/crawl-github/manifest.json")"
 check "stats identical" cmp "$T/w1.stats" "$T/w4.stats"
 check "errors logged alike" cmp "$T/w1.errors" "$T/w4.errors"
 check "errors in list order" test "$(cut -d: -f2 "$T/w4.errors" | tr '\n' ' ')" = "4 5 10 "
@@ -61,6 +63,7 @@ rm -rf "$T/up6"
   { cat "$T/refetch.log"; fail "refetch"; }
 contains "$T/refetch.log" "fetching file://$T/up6"
 contains "$T/refetch.log" "using the cached mirror $T/cache/t_up6-"
+contains "$T/refetch.log" "stage crawl-github: up to date" # another thread count reruns nothing
 digest "$T/w4/crawl-github" | grep -v manifest.json >"$T/refetch.sha"
 check "refetched shards identical" cmp "$T/w1.sha" "$T/refetch.sha"
 echo "crawl-github: concurrent fetches give the serial plan, shards, stats and error order"

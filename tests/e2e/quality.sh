@@ -26,6 +26,11 @@ for n in 1 2 3; do
   digest "$T/n$n/quality" >"$T/n$n.sha"
 done
 cmp "$T/n1.sha" "$T/n2.sha" || fail "quality output differs between 1 and 2 ranks"
+# threads and batch change how scoring runs, not its output: left out of the fingerprint
+rt=("${common[@]/quality.threads=1/quality.threads=2}")
+rt=("${rt[@]/quality.batch=7/quality.batch=3}")
+"$CURATE" run workdir="$T/n1" "${rt[@]}" 2>"$T/rt.log" || { cat "$T/rt.log"; fail "rerun with other threads and batch"; }
+contains "$T/rt.log" "stage quality: up to date"
 cmp "$T/n1.sha" "$T/n3.sha" || fail "quality output differs between 1 and 3 ranks"
 # the histogram and thresholds are objects of stats.json, the same bytes for 1 and 3 ranks
 for n in 1 3; do
