@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -46,6 +47,13 @@ void buf_reset(struct buf *b); /* len = 0, keeps memory */
 void buf_release(struct buf *b); /* frees memory; b is empty and reusable */
 /* Hands p to the caller (who frees it) and leaves b empty. Never NULL. */
 char *buf_detach(struct buf *b, size_t *len);
+
+/* Whether s ends with suffix (an equal string does). */
+static inline int str_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && !memcmp(s + n - k, suffix, k);
+}
 
 /* Files. All return 0 or -1 with err_set naming the path. */
 /* Writes all n bytes to fd, retrying short writes and EINTR; path is for the message. */

@@ -103,8 +103,9 @@ static void doc_ids(struct bpe *b, int64_t bos, const char *text, size_t len, si
 		ids->n = max;
 }
 
-/* A file of decimal token ids, as `curate tokenizer encode` prints them. */
-static int parse_ids(const char *path, const char *text, struct bpe_ids *ids)
+/* A file of decimal numbers, as `curate tokenizer encode` prints token ids; what names one in
+ * the error. */
+static int parse_ids(const char *path, const char *text, struct bpe_ids *ids, const char *what)
 {
 	ids->n = 0;
 	for (const char *p = text; *p;) {
@@ -115,7 +116,7 @@ static int parse_ids(const char *path, const char *text, struct bpe_ids *ids)
 		char *end;
 		unsigned long v = strtoul(p, &end, 10);
 		if (end == p || v > UINT32_MAX) {
-			err_set("%s: byte %zu: not a token id", path, (size_t)(p - text));
+			err_set("%s: byte %zu: not %s", path, (size_t)(p - text), what);
 			return -1;
 		}
 		if (ids->n == ids->cap)
@@ -159,7 +160,7 @@ static int cmd_score(const struct cli_cmd *cmd, struct cli_args *a)
 	for (int i = 0; i < a->npos; i++) {
 		struct bpe_ids *d = &ids[n];
 		if (read_file(a->pos[i], &text) < 0 ||
-		    (raw_ids && parse_ids(a->pos[i], text.p ? text.p : "", d) < 0)) {
+		    (raw_ids && parse_ids(a->pos[i], text.p ? text.p : "", d, "a token id") < 0)) {
 			fprintf(stderr, "curate scorer: %s\n", err_get());
 			rc = 1;
 			continue;
@@ -207,39 +208,25 @@ static size_t mix_length(uint64_t *state, size_t max)
 	return n < 16 ? 16 : n > (double)max ? max : (size_t)n;
 }
 
-/* --lengths: positive decimal numbers separated by white space, so that another tool can be
- * timed on the very same lengths. */
+/* --lengths: positive numbers in the format of an ids file, so that another tool can be timed
+ * on the very same lengths. */
 static int read_lengths(const char *path, size_t **out, size_t *n)
 {
 	struct buf text = BUF_INIT;
-	if (read_file(path, &text) < 0)
-		return -1;
-	size_t cap = 0;
-	*n = 0;
-	for (const char *p = text.p ? text.p : ""; *p;) {
-		char *end;
-		if (strchr(" \t\r\n", *p)) {
-			p++;
-			continue;
-		}
-		unsigned long v = strtoul(p, &end, 10);
-		if (end == p || v == 0 || !strchr(" \t\r\n", *end)) {
-			err_set("%s: byte %zu: not a positive length", path, (size_t)(p - text.p));
-			buf_release(&text);
-			free(*out), *out = NULL;
-			return -1;
-		}
-		if (*n == cap)
-			cap = cap ? 2 * cap : 256, *out = xrealloc(*out, cap * sizeof **out);
-		(*out)[(*n)++] = v;
-		p = end;
-	}
+	struct bpe_ids v = {0};
+	int rc = read_file(path, &text) < 0 || parse_ids(path, text.p ? text.p : "", &v, "a positive length") < 0 ? -1 : 0;
+	if (rc == 0 && !v.n)
+		err_set("%s: no lengths", path), rc = -1;
+	*n = v.n;
+	*out = xcalloc(v.n + 1, sizeof **out);
+	for (size_t i = 0; rc == 0 && i < v.n; i++)
+		if (!((*out)[i] = v.v[i]))
+			err_set("%s: length %zu is zero", path, i + 1), rc = -1;
 	buf_release(&text);
-	if (!*n) {
-		err_set("%s: no lengths", path);
-		return -1;
-	}
-	return 0;
+	bpe_ids_release(&v);
+	if (rc < 0)
+		free(*out), *out = NULL;
+	return rc;
 }
 
 static int cmd_bench(const struct cli_cmd *cmd, struct cli_args *a)

@@ -120,6 +120,22 @@ __global__ void k_embed(const int *ids, const bf16 *embed, float *h, int H, int 
 		h[(size_t)t * H + i] = __bfloat162float(row[i]);
 }
 
+/* The sum of v over the block, the same value in every thread (each adds the warps' partial
+ * sums in warp order); part: 32 floats of shared memory, free again on return. */
+__device__ float block_sum(float v, float *part)
+{
+	for (int o = 16; o; o >>= 1)
+		v += __shfl_xor_sync(0xffffffff, v, o);
+	if ((threadIdx.x & 31) == 0)
+		part[threadIdx.x >> 5] = v;
+	__syncthreads();
+	float s = 0;
+	for (int w = 0; w < (int)(blockDim.x >> 5); w++)
+		s += part[w];
+	__syncthreads();
+	return s;
+}
+
 /* One block per token: fp32 sum of squares, then the weighted bf16 output. */
 __global__ void k_rmsnorm(const float *in, const float *w, bf16 *out, int H, float eps)
 {
@@ -128,20 +144,7 @@ __global__ void k_rmsnorm(const float *in, const float *w, bf16 *out, int H, flo
 	float s = 0;
 	for (int i = threadIdx.x; i < H; i += blockDim.x)
 		s += x[i] * x[i];
-	for (int o = 16; o; o >>= 1)
-		s += __shfl_xor_sync(0xffffffff, s, o);
-	if ((threadIdx.x & 31) == 0)
-		part[threadIdx.x >> 5] = s;
-	__syncthreads();
-	if (threadIdx.x < 32) {
-		s = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0;
-		for (int o = 16; o; o >>= 1)
-			s += __shfl_xor_sync(0xffffffff, s, o);
-		if (threadIdx.x == 0)
-			part[0] = rsqrtf(s / H + eps);
-	}
-	__syncthreads();
-	float r = part[0];
+	float r = rsqrtf(block_sum(s, part) / H + eps);
 	for (int i = threadIdx.x; i < H; i += blockDim.x)
 		out[(size_t)blockIdx.x * H + i] = __float2bfloat16(w[i] * (x[i] * r));
 }
@@ -323,8 +326,9 @@ __global__ void __launch_bounds__(FA_WARPS * 32)
 	fa_load_tile(Qs, L.ldh, qkv, start, n, q0, FA_BQ, width, h * hd, hd);
 	int r = lane >> 1, half = lane & 1; /* this lane's row of the warp's 16, and its half */
 	int wq0 = q0 + warp * 16, qrow = wq0 + r;
-	for (int d = half; d < hd; d += 2)
-		Os[r * L.ldo + d] = 0;
+	if (!HD) /* the register variant's output starts in its zeroed fragments */
+		for (int d = half; d < hd; d += 2)
+			Os[r * L.ldo + d] = 0;
 	float m = -INFINITY, l = 0;
 	int kend = min(n, q0 + FA_BQ); /* causal: no key beyond the block's last query */
 	for (int k0 = 0; k0 < kend; k0 += FA_BK) {
@@ -458,29 +462,12 @@ __global__ void k_head(const float *h, const int *last, const float *norm, const
 	float ss = 0, dot = 0;
 	for (int i = threadIdx.x; i < H; i += blockDim.x)
 		ss += x[i] * x[i];
-	for (int o = 16; o; o >>= 1)
-		ss += __shfl_xor_sync(0xffffffff, ss, o);
-	if ((threadIdx.x & 31) == 0)
-		part[threadIdx.x >> 5] = ss;
-	__syncthreads();
-	ss = 0;
-	for (int w = 0; w < (int)(blockDim.x >> 5); w++)
-		ss += part[w];
-	float r = rsqrtf(ss / H + eps);
-	__syncthreads();
+	float r = rsqrtf(block_sum(ss, part) / H + eps);
 	for (int i = threadIdx.x; i < H; i += blockDim.x)
 		dot += norm[i] * (x[i] * r) * head[i];
-	for (int o = 16; o; o >>= 1)
-		dot += __shfl_xor_sync(0xffffffff, dot, o);
-	if ((threadIdx.x & 31) == 0)
-		part[threadIdx.x >> 5] = dot;
-	__syncthreads();
-	if (threadIdx.x == 0) {
-		float s = 0;
-		for (int w = 0; w < (int)(blockDim.x >> 5); w++)
-			s += part[w];
-		scores[blockIdx.x] = s;
-	}
+	dot = block_sum(dot, part);
+	if (threadIdx.x == 0)
+		scores[blockIdx.x] = dot;
 }
 
 /* ---- cuBLASLt: Y[T][N] (+)= X[T][K] . W[N][K]^T, row-major, fp32 accumulation ----

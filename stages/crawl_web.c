@@ -57,28 +57,25 @@ struct inputs {
 	size_t n, cap;
 };
 
+/* A name longer than one of the extensions and ending with it (".warc" alone is no WARC). */
+static int has_ext(const char *name, const char *const *ext, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(name) > strlen(ext[i]) && str_ends_with(name, ext[i]))
+			return 1;
+	return 0;
+}
+
 static int is_warc_name(const char *name)
 {
 	static const char *const ext[] = {".warc", ".warc.gz"};
-	size_t n = strlen(name);
-	for (size_t i = 0; i < ARRAY_LEN(ext); i++) {
-		size_t m = strlen(ext[i]);
-		if (n > m && !strcmp(name + n - m, ext[i]))
-			return 1;
-	}
-	return 0;
+	return has_ext(name, ext, ARRAY_LEN(ext));
 }
 
 static int is_list_name(const char *name)
 {
 	static const char *const ext[] = {".txt", ".list", ".paths"};
-	size_t n = strlen(name);
-	for (size_t i = 0; i < ARRAY_LEN(ext); i++) {
-		size_t m = strlen(ext[i]);
-		if (n > m && !strcmp(name + n - m, ext[i]))
-			return 1;
-	}
-	return 0;
+	return has_ext(name, ext, ARRAY_LEN(ext));
 }
 
 static int add_input(struct inputs *in, const char *path)

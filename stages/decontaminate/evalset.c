@@ -83,12 +83,6 @@ int evalset_parse_spec(const char *spec, char **name, char **path, char **fields
 	return 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && !strcmp(s + n - k, suffix);
-}
-
 static bool is_jsonl(const char *path)
 {
 	static const char *const ext[] = {".jsonl", ".ndjson", ".json"};
@@ -97,7 +91,7 @@ static bool is_jsonl(const char *path)
 	for (size_t i = 0; i < ARRAY_LEN(ext); i++)
 		for (size_t j = 0; j < ARRAY_LEN(comp); j++) {
 			snprintf(buf, sizeof buf, "%s%s", ext[i], comp[j]);
-			if (ends_with(path, buf))
+			if (str_ends_with(path, buf))
 				return true;
 		}
 	return false;

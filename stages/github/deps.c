@@ -227,17 +227,25 @@ static int is_ident(char c)
 
 /* ---- Python ---- */
 
-static long py_try(struct index *x, const char *base_dir, const char *mod_path)
+/* DIR/NAME + file_ext, else DIR/NAME + dir_file (a package's or module's own file); DIR may
+ * be empty. */
+static long find_module(struct index *x, const char *dir, const char *name, const char *file_ext,
+			const char *dir_file)
 {
-	char *a = *base_dir ? xasprintf("%s/%s.py", base_dir, mod_path) : xasprintf("%s.py", mod_path);
-	char *b = *base_dir ? xasprintf("%s/%s/__init__.py", base_dir, mod_path)
-			    : xasprintf("%s/__init__.py", mod_path);
+	const char *sep = *dir ? "/" : "";
+	char *a = xasprintf("%s%s%s%s", dir, sep, name, file_ext);
+	char *b = xasprintf("%s%s%s%s", dir, sep, name, dir_file);
 	long r = find_exact(x, a);
 	if (r < 0)
 		r = find_exact(x, b);
 	free(a);
 	free(b);
 	return r;
+}
+
+static long py_try(struct index *x, const char *base_dir, const char *mod_path)
+{
+	return find_module(x, base_dir, mod_path, ".py", "/__init__.py");
 }
 
 /* module: dotted, maybe with leading dots (relative). */
@@ -626,14 +634,7 @@ static size_t go_modules(const struct gh_file *f, size_t n, struct gomod **out)
 
 static long rs_module(struct index *x, const char *moddir, const char *name)
 {
-	char *a = *moddir ? xasprintf("%s/%s.rs", moddir, name) : xasprintf("%s.rs", name);
-	char *b = *moddir ? xasprintf("%s/%s/mod.rs", moddir, name) : xasprintf("%s/mod.rs", name);
-	long r = find_exact(x, a);
-	if (r < 0)
-		r = find_exact(x, b);
-	free(a);
-	free(b);
-	return r;
+	return find_module(x, moddir, name, ".rs", "/mod.rs");
 }
 
 /* The directory holding the child modules of the current file. */

@@ -16,12 +16,6 @@ static int listed(const char *s, size_t n, const char *const *v, size_t nv)
 	return 0;
 }
 
-static int has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-	return n >= m && !strcmp(s + n - m, suf);
-}
-
 const char *gh_filter_path(const struct gh_filter *f, const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -34,8 +28,8 @@ const char *gh_filter_path(const struct gh_filter *f, const char *path)
 	for (size_t i = 0; i < f->ngen; i++)
 		if (!fnmatch(f->generated_names[i], base, 0))
 			return "generated";
-	if (has_suffix(base, ".min.js") || has_suffix(base, ".min.css") ||
-	    has_suffix(base, "-min.js") || has_suffix(base, ".min.mjs"))
+	if (str_ends_with(base, ".min.js") || str_ends_with(base, ".min.css") ||
+	    str_ends_with(base, "-min.js") || str_ends_with(base, ".min.mjs"))
 		return "minified";
 	return NULL;
 }
