@@ -186,7 +186,7 @@ static int cmd_quantize(int argc, char **argv)
 		else if (!strcmp(k, "-input"))
 			q.input = v;
 		else if (!strcmp(k, "-lr")) {
-			q.lr = strtod(v, &end);
+			q.lr = (float)strtod(v, &end); /* std::stof, as fastText */
 			if (*end || !(q.lr > 0 && q.lr <= 1e6)) {
 				err_set("-lr: expected a positive number, got '%s'", v);
 				return -1;

@@ -286,7 +286,7 @@ int64_t ft_dict_line(const struct ft_dict *d, struct ft_state *s, const char *te
 	return ntokens;
 }
 
-/* Vocabulary building: add, threshold (stable: ties keep first-seen order). */
+/* Vocabulary building: add, threshold. */
 static void dict_add(struct ft_dict *d, const char *w, size_t len)
 {
 	uint32_t h = ft_hash(w, len);
@@ -311,29 +311,24 @@ static void dict_add(struct ft_dict *d, const char *w, size_t len)
 		ft_dict_index(d);
 }
 
-/* fastText sorts by type, then count descending; ties keep first-seen order here (the
- * position sits in `sub` while sorting), so the vocabulary is deterministic. */
-static int entry_cmp(const void *a, const void *b)
+/* fastText sorts its vocabulary by type, then count descending, with std::sort, and the order
+ * that leaves equal counts in is the row order of its model: ft_sort follows it. */
+static bool entry_less(const void *pa, const void *pb, const void *ctx)
 {
-	const struct ft_entry *x = a, *y = b;
-	if (x->type != y->type)
-		return x->type - y->type;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	intptr_t kx = (intptr_t)x->sub, ky = (intptr_t)y->sub;
-	return (kx > ky) - (kx < ky);
+	const struct ft_entry *a = pa, *b = pb;
+	(void)ctx;
+	if (a->type != b->type)
+		return a->type < b->type;
+	return a->count > b->count;
 }
 
 static void dict_threshold(struct ft_dict *d, int64_t t, int64_t tl)
 {
-	for (int32_t i = 0; i < d->size; i++)
-		d->words[i].sub = (int32_t *)(intptr_t)i;
-	qsort(d->words, (size_t)d->size, sizeof *d->words, entry_cmp);
+	ft_sort(d->words, d->size, sizeof *d->words, entry_less, NULL);
 	int32_t k = 0;
 	d->nwords = d->nlabels = 0;
 	for (int32_t i = 0; i < d->size; i++) {
 		struct ft_entry *e = &d->words[i];
-		e->sub = NULL;
 		if ((e->type == FT_WORD && e->count < t) || (e->type == FT_LABEL && e->count < tl)) {
 			free(e->word);
 			continue;

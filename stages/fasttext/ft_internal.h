@@ -123,10 +123,20 @@ float ft_log(const struct ft_model *m, float x);
 void ft_softmax_output(const struct ft_model *m, struct ft_state *s);
 void ft_state_ids_push(struct ft_state *s, int32_t id);
 
-/* training (train.c) */
+/* libstdc++ as fastText's binary runs it (stl.c) */
+uint32_t ft_minstd_seed(int64_t s);          /* the state minstd_rand(s) starts from */
 uint32_t ft_minstd(uint32_t *s);             /* std::minstd_rand */
 double ft_canonical(uint32_t *s);            /* uniform_real_distribution<double>(0, 1) */
 uint64_t ft_uniform(uint32_t *s, uint64_t n); /* uniform_int_distribution(0, n - 1) */
+void ft_shuffle(int32_t *v, int32_t n, uint32_t *rng); /* std::shuffle */
+/* comp(a, b) of the C++ algorithms; elements of at most 64 bytes */
+typedef bool (*ft_less)(const void *a, const void *b, const void *ctx);
+void ft_sort(void *v, long n, size_t size, ft_less less, const void *ctx); /* std::sort */
+void ft_push_heap(void *v, long n, size_t size, ft_less less, const void *ctx);
+void ft_pop_heap(void *v, long n, size_t size, ft_less less, const void *ctx);
+void ft_sort_heap(void *v, long n, size_t size, ft_less less, const void *ctx);
+
+/* training (train.c) */
 /* Trains m (dense matrices owned by m, dictionary built) on a->input: ft_train's threads. */
 int ft_train_model(struct ft_model *m, const struct ft_args *a);
 

@@ -491,42 +491,25 @@ void ft_state_free(struct ft_state *s)
 	free(s);
 }
 
-/* The k-best min-heap of findKBest and dfs (front: the lowest score kept). */
-static void heap_sift_up(struct ft_pred *h, int i)
+/* The k best of findKBest and dfs, kept as fastText keeps them: a vector under push_heap and
+ * pop_heap with comparePairs (a.first > b.first: the front is the lowest score kept), put in
+ * order by sort_heap. Equal scores are common (ns and ova read sigmoids from a table of 512
+ * steps), and they must come out in the order those algorithms leave them, or P@1 and the
+ * printed labels differ from fastText's. */
+static bool pred_less(const void *a, const void *b, const void *ctx)
 {
-	while (i > 0) {
-		int p = (i - 1) / 2;
-		if (h[p].logp <= h[i].logp)
-			break;
-		struct ft_pred t = h[p];
-		h[p] = h[i], h[i] = t, i = p;
-	}
-}
-
-static void heap_pop(struct ft_pred *h, int *n)
-{
-	h[0] = h[--*n];
-	for (int i = 0;;) {
-		int l = 2 * i + 1, r = l + 1, s = i;
-		if (l < *n && h[l].logp < h[s].logp)
-			s = l;
-		if (r < *n && h[r].logp < h[s].logp)
-			s = r;
-		if (s == i)
-			break;
-		struct ft_pred t = h[s];
-		h[s] = h[i], h[i] = t, i = s;
-	}
+	(void)ctx;
+	return ((const struct ft_pred *)a)->logp > ((const struct ft_pred *)b)->logp;
 }
 
 static void heap_offer(struct ft_state *s, int k, float logp, int32_t label)
 {
 	if (s->nheap == k && logp < s->heap[0].logp)
 		return;
-	s->heap[s->nheap] = (struct ft_pred){logp, label};
-	heap_sift_up(s->heap, s->nheap++);
+	s->heap[s->nheap++] = (struct ft_pred){logp, label};
+	ft_push_heap(s->heap, s->nheap, sizeof *s->heap, pred_less, NULL);
 	if (s->nheap > k)
-		heap_pop(s->heap, &s->nheap);
+		ft_pop_heap(s->heap, s->nheap--, sizeof *s->heap, pred_less, NULL);
 }
 
 /* HS: fastText's dfs, with an explicit stack so a deep tree cannot overflow ours. */
@@ -558,14 +541,6 @@ static void hs_predict(const struct ft_model *m, struct ft_state *s, int k, floa
 	free(st);
 }
 
-static int pred_cmp(const void *a, const void *b)
-{
-	const struct ft_pred *x = a, *y = b;
-	if (x->logp != y->logp)
-		return x->logp > y->logp ? -1 : 1;
-	return (x->label > y->label) - (x->label < y->label);
-}
-
 int ft_predict(const struct ft_model *m, struct ft_state *s, const char *text, size_t n, int k,
 	       float threshold, struct ft_pred *out)
 {
@@ -591,8 +566,8 @@ int ft_predict(const struct ft_model *m, struct ft_state *s, const char *text, s
 			if (!(s->output[i] < threshold))
 				heap_offer(s, k, std_log(s->output[i]), i);
 	}
+	ft_sort_heap(s->heap, s->nheap, sizeof *s->heap, pred_less, NULL);
 	memcpy(out, s->heap, (size_t)s->nheap * sizeof *out);
-	qsort(out, (size_t)s->nheap, sizeof *out, pred_cmp);
 	return s->nheap;
 }
 

@@ -19,14 +19,6 @@ void ft_quant_args_default(struct ft_quant_args *q)
 				    .dsub = 2};
 }
 
-static void shuffle(int32_t *v, int32_t n, uint32_t *rng)
-{
-	for (int32_t i = 1; i < n; i++) {
-		int32_t j = (int32_t)ft_uniform(rng, (uint64_t)i + 1), t = v[i];
-		v[i] = v[j], v[j] = t;
-	}
-}
-
 /* Centroids by dimension (ct[k * 256 + j] = centroid j's k-th value), so the distances to
  * all 256 are computed side by side in vector registers. */
 static void transpose(const float *c, int32_t d, float *ct)
@@ -95,7 +87,7 @@ static void kmeans(const float *x, float *c, int32_t n, int32_t d, uint32_t *rng
 	int32_t *perm = xmalloc((size_t)n * sizeof *perm);
 	for (int32_t i = 0; i < n; i++)
 		perm[i] = i;
-	shuffle(perm, n, rng);
+	ft_shuffle(perm, n, rng);
 	for (int i = 0; i < KSUB; i++)
 		memcpy(c + i * d, x + (int64_t)perm[i] * d, sizeof(float) * (size_t)d);
 	free(perm);
@@ -142,7 +134,7 @@ static int pq_build(struct ft_pq *pq, float **cent, const float *x, int64_t rows
 	for (int32_t m = 0; m < pq->nsubq; m++) {
 		int32_t d = m == pq->nsubq - 1 ? pq->lastdsub : dsub;
 		if (np != n)
-			shuffle(perm, n, &rng);
+			ft_shuffle(perm, n, &rng);
 		for (int32_t j = 0; j < np; j++)
 			memcpy(slice + (int64_t)j * d, x + (int64_t)perm[j] * dim + m * dsub,
 			       sizeof(float) * (size_t)d);
@@ -223,19 +215,17 @@ static void own_matrix(struct ft_matrix *a)
 	a->owned = v, a->data = v;
 }
 
+/* selectEmbeddings' order, by its std::sort: the end-of-line word first, then larger norms */
 struct by_norm {
-	float norm;
-	int32_t row;
+	const float *norm;
+	int32_t eos;
 };
 
-/* selectEmbeddings' order: the end-of-line word first (its norm set to infinity), then
- * larger norms; equal norms by row (fastText's std::sort leaves them in no set order). */
-static int norm_cmp(const void *pa, const void *pb)
+static bool norm_less(const void *pa, const void *pb, const void *ctx)
 {
-	const struct by_norm *a = pa, *b = pb;
-	if (a->norm != b->norm)
-		return a->norm > b->norm ? -1 : 1;
-	return (a->row > b->row) - (a->row < b->row);
+	const struct by_norm *c = ctx;
+	int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+	return a == c->eos || (b != c->eos && c->norm[a] > c->norm[b]);
 }
 
 static int row_cmp(const void *a, const void *b)
@@ -286,22 +276,18 @@ static int32_t *prune_dict(struct ft_dict *d, const int32_t *keep, int32_t n, in
 static int prune_rows(struct ft_model *m, int32_t cutoff)
 {
 	struct ft_matrix *in = &m->in;
-	struct by_norm *v = xmalloc((size_t)in->m * sizeof *v);
+	float *norm = xmalloc((size_t)in->m * sizeof *norm);
+	int32_t *keep = xmalloc((size_t)in->m * sizeof *keep), rows;
 	for (int64_t i = 0; i < in->m; i++) {
-		v[i].row = (int32_t)i;
-		if (row_l2(in->owned + i * in->n, in->n, i, &v[i].norm)) {
-			free(v);
+		keep[i] = (int32_t)i;
+		if (row_l2(in->owned + i * in->n, in->n, i, &norm[i])) {
+			free(norm), free(keep);
 			return -1;
 		}
 	}
-	int32_t eos = ft_dict_find(&m->dict, FT_EOS, 4, ft_hash(FT_EOS, 4));
-	if (eos >= 0 && eos < m->dict.nwords)
-		v[eos].norm = INFINITY;
-	qsort(v, (size_t)in->m, sizeof *v, norm_cmp);
-	int32_t *keep = xmalloc((size_t)cutoff * sizeof *keep), rows;
-	for (int32_t i = 0; i < cutoff; i++)
-		keep[i] = v[i].row;
-	free(v);
+	struct by_norm by = {norm, ft_dict_find(&m->dict, FT_EOS, 4, ft_hash(FT_EOS, 4))};
+	ft_sort(keep, (long)in->m, sizeof *keep, norm_less, &by);
+	free(norm);
 	int32_t *order = prune_dict(&m->dict, keep, cutoff, &rows);
 	float *x = xmalloc(sizeof(float) * (size_t)rows * (size_t)in->n);
 	for (int32_t i = 0; i < rows; i++)

@@ -87,7 +87,8 @@ int ft_args_parse(struct ft_args *a, int argc, char **argv)
 		} else if (!strcmp(name, "lr") || !strcmp(name, "t")) {
 			if (parse_num(name, v, 0, 1e6, &x))
 				return -1;
-			*(name[0] == 'l' ? &a->lr : &a->t) = x;
+			/* fastText reads both with std::stof: a float, widened */
+			*(name[0] == 'l' ? &a->lr : &a->t) = (float)x;
 		} else {
 			size_t j = 0;
 			while (j < ARRAY_LEN(ints) && strcmp(ints[j].name, name))
@@ -108,34 +109,6 @@ int ft_args_parse(struct ft_args *a, int argc, char **argv)
 	if (a->word_ngrams <= 1 && a->maxn == 0)
 		a->bucket = 0; /* fastText: no n-grams, no buckets */
 	return 0;
-}
-
-/* std::minstd_rand, and libstdc++'s uniform_real_distribution<double> and
- * uniform_int_distribution over it (the product quantizer uses them too). */
-uint32_t ft_minstd(uint32_t *s)
-{
-	*s = (uint32_t)((uint64_t)*s * 48271u % 2147483647u);
-	return *s;
-}
-
-double ft_canonical(uint32_t *s)
-{
-	const double r = 2147483646.0;
-	double sum = (double)(ft_minstd(s) - 1) + (double)(ft_minstd(s) - 1) * r;
-	double v = sum / (r * r);
-	return v >= 1.0 ? nextafter(1.0, 0.0) : v;
-}
-
-/* uniform_int_distribution(0, n - 1): the generator's range [1, 2^31 - 2] is cut to a
- * multiple of n and divided down; one draw at least, even when n is 1. */
-uint64_t ft_uniform(uint32_t *s, uint64_t n)
-{
-	const uint64_t range = 2147483645u, scaling = range / n, past = n * scaling;
-	uint64_t r;
-	do
-		r = ft_minstd(s) - 1u;
-	while (r >= past);
-	return r / scaling;
 }
 
 /* NegativeSamplingLoss's table: label i fills a share of 10^7 slots proportional to the
@@ -271,9 +244,7 @@ static void *train_thread(void *arg)
 	}
 	fseeko(f, (off_t)(w->id * tr->file_size / tr->a->thread), SEEK_SET);
 	struct ft_state *s = ft_state_new(m);
-	s->rng = (uint32_t)(w->id + tr->a->seed);
-	if (s->rng % 2147483647u == 0)
-		s->rng = 1;
+	s->rng = ft_minstd_seed((int64_t)w->id + tr->a->seed);
 	const int64_t total = (int64_t)tr->a->epoch * tr->ntokens;
 	int64_t local = 0;
 	char *line = NULL;
@@ -304,17 +275,23 @@ static void *train_thread(void *arg)
 	return NULL;
 }
 
+/* fastText 0.9.2's DenseMatrix::uniform, as it is: -thread blocks of a tenth of the matrix,
+ * block b drawn from minstd_rand(b + seed) over [-a, a] with a = float(1 / dim); whatever no
+ * block reaches stays zero (with one thread, nine tenths of the rows, most n-gram buckets
+ * among them). A model trained with the same options then starts where fastText's does. */
 static void init_matrices(struct ft_model *m)
 {
 	int64_t dim = m->args.dim, rows = (int64_t)m->dict.nwords + m->args.bucket;
+	int64_t total = rows * dim, block = total / 10;
 	m->in = (struct ft_matrix){.m = rows, .n = dim};
-	m->in.owned = xmalloc((size_t)(rows * dim) * sizeof(float));
+	m->in.owned = xcalloc((size_t)total, sizeof(float));
 	m->in.data = m->in.owned;
-	uint32_t rng = (uint32_t)m->args.seed % 2147483647u;
-	rng = rng ? rng : 1;
-	double lim = 1.0 / (double)dim;
-	for (int64_t i = 0; i < rows * dim; i++)
-		m->in.owned[i] = (float)(ft_canonical(&rng) * (lim - -lim) + -lim);
+	double lim = (float)(1.0 / (double)dim);
+	for (int b = 0; b < m->args.thread; b++) {
+		uint32_t rng = ft_minstd_seed((int64_t)b + m->args.seed);
+		for (int64_t i = block * b; i < total && i < block * (b + 1); i++)
+			m->in.owned[i] = (float)(ft_canonical(&rng) * (lim - -lim) + -lim);
+	}
 	m->out = (struct ft_matrix){.m = m->dict.nlabels, .n = dim};
 	m->out.owned = xcalloc((size_t)(m->dict.nlabels * dim), sizeof(float));
 	m->out.data = m->out.owned;

@@ -1,16 +1,16 @@
 # fastText's negative sampling and quantization against Debian's fasttext 0.9.2 on Reuters
-# (weka): `-loss ns` trained by curate reaches fasttext's P@1 (within 0.01, one thread) and
-# its .bin predicts identically in fasttext; `curate fasttext quantize` on the same .bin as
-# fasttext's quantize (plain, -qnorm with -cutoff and an uneven -dsub, -retrain, -qout) writes
-# an .ftz that fasttext reads and predicts with byte for byte as curate does, within 10% of
-# fasttext's file size and 0.02 of its P@1.
+# (weka): with one thread, `-loss ns` trained by curate is fastText's model byte for byte, on
+# lines with one label and with two; its predictions, ties included, are fastText's; with two
+# threads (Hogwild) P@2 is fastText's within 0.03 (means of 3 runs); `curate fasttext quantize`
+# on the same .bin as fasttext's quantize (plain, -qnorm with -cutoff and an uneven -dsub,
+# -retrain, -qout) writes fastText's .ftz (the prune index's pair order aside), which fasttext
+# predicts with byte for byte as curate does.
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/tests/parity/fasttext_lib.sh"
 cd "$T"
 ft_reuters Grain train >train.txt
 ft_reuters Grain test >test.txt
 check "Reuters Grain converted" test "$(wc -l <train.txt)" -gt 1500
-p_at_1() { "$@" | awk '$1 == "P@1" { print $2 }'; }
 near() { awk -v a="$1" -v b="$2" -v e="$3" 'BEGIN { d = a - b; exit !(d > -e && d < e) }'; }
 
 # 1. negative sampling: the same options, one thread each
@@ -18,16 +18,67 @@ opts="-wordNgrams 2 -bucket 100000 -thread 1 -verbose 0 -dim 20 -loss ns"
 for neg in 5 2; do
   fasttext supervised -input train.txt -output ref_ns $opts -neg $neg >/dev/null
   "$CURATE" fasttext supervised -input train.txt -output cur_ns $opts -neg $neg >/dev/null 2>&1
-  p_ref=$(p_at_1 fasttext test ref_ns.bin test.txt)
-  p_cur=$(p_at_1 "$CURATE" fasttext test cur_ns.bin test.txt)
-  echo "ns -neg $neg: P@1 fasttext $p_ref curate $p_cur"
-  check "ns -neg $neg: P@1 within 0.01 ($p_cur vs $p_ref)" near "$p_cur" "$p_ref" 0.01
+  check "ns -neg $neg: curate's .bin is fasttext's byte for byte" cmp -s ref_ns.bin cur_ns.bin
   fasttext predict-prob cur_ns.bin test.txt 2 >ns.ref
   "$CURATE" fasttext predict-prob cur_ns.bin test.txt 2 >ns.cur
   check "ns -neg $neg: curate's .bin predicts identically in fasttext" cmp -s ns.ref ns.cur
   check "ns -neg $neg: the model file says loss ns (2)" \
     test "$(od -An -tu4 -j32 -N4 cur_ns.bin | tr -d ' ')" = 2
 done
+
+# 1b. negative sampling on lines with two labels each (Grain and Corn of the same Reuters
+# documents: four labels), where fastText draws one of a line's labels per update. Equal
+# probabilities are common here (the sigmoid table), so the order of ties is checked too.
+ft_reuters Corn train >corn_train.txt
+ft_reuters Corn test >corn_test.txt
+two_labels() { # grain-file corn-file -> "__label__grainX __label__cornY text"
+  paste -d' ' <(cut -d' ' -f1 "$1" | sed 's/__label__/__label__grain/') \
+    <(cut -d' ' -f1 "$2" | sed 's/__label__/__label__corn/') <(cut -d' ' -f2- "$1")
+}
+two_labels train.txt corn_train.txt >ml_train.txt
+two_labels test.txt corn_test.txt >ml_test.txt
+check "two-label lines built" test "$(awk '{ print $1 $2 }' ml_train.txt | sort -u | wc -l)" -ge 3
+mlopts="-wordNgrams 2 -bucket 100000 -thread 1 -verbose 0 -dim 20 -loss ns -neg 5"
+fasttext supervised -input ml_train.txt -output ml_ref $mlopts >/dev/null
+"$CURATE" fasttext supervised -input ml_train.txt -output ml_cur $mlopts >/dev/null 2>&1
+check "two labels: curate's .bin is fasttext's byte for byte" cmp -s ml_ref.bin ml_cur.bin
+fasttext predict-prob ml_ref.bin ml_test.txt 4 >ml.ref
+"$CURATE" fasttext predict-prob ml_ref.bin ml_test.txt 4 >ml.cur
+check "two labels: predict-prob k=4 is fasttext's byte for byte" cmp -s ml.ref ml.cur
+check "two labels: some lines have equal probabilities (ties are tested)" \
+  test "$(awk '$2 == $4 || $4 == $6 || $6 == $8' ml.ref | wc -l)" -gt 0
+for k in 1 2; do
+  fasttext predict ml_ref.bin ml_test.txt $k >ml.ref$k
+  "$CURATE" fasttext predict ml_ref.bin ml_test.txt $k >ml.cur$k
+  check "two labels: predict k=$k prints fasttext's labels, ties in its order" cmp -s ml.ref$k ml.cur$k
+  fasttext test ml_ref.bin ml_test.txt $k >ml.reft$k
+  "$CURATE" fasttext test ml_ref.bin ml_test.txt $k >ml.curt$k
+  check "two labels: test k=$k prints fasttext's N, P@$k, R@$k" cmp -s ml.reft$k ml.curt$k
+done
+
+# 1c. two threads (Hogwild: the model depends on timing): language and language family of
+# gettext messages, two labels a line; P@2 averaged over 3 runs of each tool
+ft_multilingual 300 labels | awk '
+  BEGIN { split("de nl sv da", g); for (i in g) fam[g[i]] = "germanic"
+          split("fr es it pt ro", r); for (i in r) fam[r[i]] = "romance"
+          split("pl ru uk cs", s); for (i in s) fam[s[i]] = "slavic" }
+  { l = substr($1, 10); $1 = $1 " __label__" (l in fam ? fam[l] : "other")
+    print > (NR % 3 ? "lang_train.txt" : "lang_test.txt") }'
+check "two-label language lines built" test "$(wc -l <lang_test.txt)" -gt 1000
+thopts="-bucket 100000 -thread 2 -verbose 0 -dim 20 -loss ns -neg 5 -minn 2 -maxn 4 -epoch 20 -lr 0.5"
+mean_p2() { # tool -> mean P@2 of 3 models it trains
+  local sum=0 i
+  for i in 1 2 3; do
+    "$@" supervised -input lang_train.txt -output lang $thopts >/dev/null 2>&1
+    sum=$(awk -v s=$sum -v p="$("$@" test lang.bin lang_test.txt 2 | awk '$1 == "P@2" { print $2 }')" \
+      'BEGIN { print s + p }')
+  done
+  awk -v s=$sum 'BEGIN { printf "%.3f", s / 3 }'
+}
+p_ref=$(mean_p2 fasttext) p_cur=$(mean_p2 "$CURATE" fasttext)
+echo "two labels, ns, 2 threads: mean P@2 fasttext $p_ref curate $p_cur"
+check "two labels, 2 threads: mean P@2 within 0.03 ($p_cur vs $p_ref)" near "$p_cur" "$p_ref" 0.03
+check "two labels, 2 threads: the model learned (mean P@2 $p_cur > 0.7)" near "$p_cur" 0.85 0.15
 
 # 2. quantize: both tools on copies of one fasttext .bin
 fasttext supervised -input train.txt -output base -wordNgrams 2 -bucket 100000 -thread 1 \
@@ -42,17 +93,12 @@ quant_case() { # name base test-file options...
   fasttext quantize -output "ref_$name" -input train.txt "$@" >/dev/null 2>&1
   "$CURATE" fasttext quantize -output "cur_$name" -input train.txt -verbose 0 "$@"
   check "$name: fasttext wrote its .ftz" test -s "ref_$name.ftz"
+  check "$name: curate's .ftz is fasttext's (the prune index's order aside)" \
+    ft_same_model "ref_$name.ftz" "cur_$name.ftz"
   fasttext predict-prob "cur_$name.ftz" "$data" 2 >"$name.ref"
   "$CURATE" fasttext predict-prob "cur_$name.ftz" "$data" 2 >"$name.cur"
   check "$name: fasttext predicts with curate's .ftz byte for byte as curate" \
     cmp -s "$name.ref" "$name.cur"
-  local s_ref s_cur p_ref p_cur
-  s_ref=$(stat -c %s "ref_$name.ftz") s_cur=$(stat -c %s "cur_$name.ftz")
-  p_ref=$(p_at_1 fasttext test "ref_$name.ftz" "$data")
-  p_cur=$(p_at_1 "$CURATE" fasttext test "cur_$name.ftz" "$data")
-  echo "$name: size fasttext $s_ref curate $s_cur; P@1 fasttext $p_ref curate $p_cur"
-  check "$name: size within 10% ($s_cur vs $s_ref)" near "$s_cur" "$s_ref" "$((s_ref / 10))"
-  check "$name: P@1 within 0.02 ($p_cur vs $p_ref)" near "$p_cur" "$p_ref" 0.02
 }
 quant_case plain base test.txt
 quant_case qnorm_cutoff base test.txt -qnorm -cutoff 8000 -dsub 3

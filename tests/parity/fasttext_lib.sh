@@ -17,8 +17,9 @@ for line in open(sys.argv[1], encoding="latin-1"):
         print(f"__label__{m.group(2)} {text}")
 PY
 }
-ft_multilingual() { # N lines per language from gettext catalogs, deterministic
-  python3 - "$1" <<'PY'
+ft_multilingual() { # N [labels] -> N lines per language from gettext catalogs, deterministic;
+  # with "labels", each line starts with __label__LANG
+  python3 - "$1" "${2:-}" <<'PY'
 import gettext, glob, os, sys
 n = int(sys.argv[1])
 langs = ["de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "cs", "sv", "fi", "tr", "ja",
@@ -39,7 +40,7 @@ for lang in langs:
         if len(out) >= n:
             break
     for v in out:
-        print(v)
+        print(f"__label__{lang} {v}" if sys.argv[2] == "labels" else v)
 PY
 }
 ft_same_predictions() { # a b -> fails unless labels agree and probabilities are within 1e-5
@@ -59,5 +60,26 @@ for i, (x, y) in enumerate(zip(a, b)):
 if worst > 1e-5:
     sys.exit(f"probabilities differ by {worst:g}")
 print(f"{len(a)} lines: same labels, probabilities within {worst:g}")
+PY
+}
+ft_same_model() { # a b -> fails unless two model files are the same bytes, except for the order
+  # of the prune index's (bucket, row) pairs: fastText writes them in its unordered_map's
+  # iteration order, which no other program reproduces and no reader depends on
+  python3 - "$1" "$2" <<'PY'
+import struct, sys
+def split(path):
+    b = open(path, "rb").read()
+    o = 8 + 12 * 4 + 8  # magic, version, the args block
+    size, _, _, _, pruned = struct.unpack_from("<iiiqq", b, o)
+    o += 28
+    for _ in range(size):
+        o = b.index(b"\0", o) + 1 + 8 + 1
+    n = max(pruned, 0)
+    pairs = sorted(struct.unpack_from("<ii", b, o + 8 * i) for i in range(n))
+    return b[:o], pairs, b[o + 8 * n:]
+a, b = split(sys.argv[1]), split(sys.argv[2])
+for what, x, y in zip(("header and dictionary", "prune index", "matrices"), a, b):
+    if x != y:
+        sys.exit(f"{sys.argv[1]} and {sys.argv[2]}: the {what} differ")
 PY
 }
