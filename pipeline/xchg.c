@@ -299,6 +299,24 @@ static void out_release(struct xchg *x)
 	x->out_held = 0;
 }
 
+/* Gives back the capacity the outgoing buffers do not use: geometric growth leaves up to
+ * half of each one empty. */
+static void out_shrink(struct xchg *x)
+{
+	for (int d = 0; d < x->nranks; d++) {
+		struct buf *b = &x->dest[d].mem;
+		if (b->cap == b->len)
+			continue;
+		x->out_held -= b->cap - b->len;
+		if (!b->len) {
+			buf_release(b);
+			continue;
+		}
+		b->p = xrealloc(b->p, b->len);
+		b->cap = b->len;
+	}
+}
+
 /* Moves every buffered record to disk, one segment per destination. The buffers keep their
  * memory, so refilling them costs no page faults. */
 static int spill_out(struct xchg *x)
@@ -908,7 +926,10 @@ int xchg_finish(struct xchg *x)
 	}
 	x->finished = 1;
 	/* Rounds hold a quarter of the budget staged and need half to receive into, so at
-	 * most a quarter may stay in outgoing buffers. */
+	 * most a quarter may stay in outgoing buffers. Their empty capacity goes first: spilling
+	 * records that fit would write them out and read them back for nothing. */
+	if (x->out_held > x->budget / 4)
+		out_shrink(x);
 	if (x->out_held > x->budget / 4 && spill_out(x) == 0)
 		out_release(x);
 	int bad = x->spill_err != NULL, r;

@@ -5,9 +5,19 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "par.h"
 #include "schedule.h"
+
+/* CPU time of the whole process, every thread (MPI progress included). */
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in)
 {
@@ -26,12 +36,66 @@ void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *
 	d->budget = config_size(run->cfg, "memory_budget");
 	d->tmpdir = stage_tmpdir(run);
 	run->out_shards = (uint32_t)in->n;
+	/* Shards are the unit of reading and rewriting, most of the work: a rank without one
+	 * only takes its part of the exchanges and waits for the others. */
+	if (run->rank == 0 && in->n < (size_t)run->nranks)
+		log_warn("stage %s: %zu input shard%s on %d ranks: %zu rank%s will have nothing to "
+			 "read or rewrite and only wait; give the upstream stage at least one shard "
+			 "per rank (import never splits a JSONL file: split it, or run reshard "
+			 "first)", run->def->name, in->n, in->n == 1 ? "" : "s", run->nranks,
+			 (size_t)run->nranks - in->n, (size_t)run->nranks - in->n == 1 ? "" : "s");
+	d->mark_wall = now_seconds();
+	d->mark_cpu = cpu_seconds();
 }
 
 void dedup_release(struct dedup *d)
 {
 	free(d->owner);
 	free(d->tmpdir);
+}
+
+void dedup_phase(struct dedup *d, const char *name)
+{
+	double w = now_seconds(), c = cpu_seconds();
+	if (d->nphases < DEDUP_MAX_PHASES) {
+		d->phase_name[d->nphases] = name;
+		d->phase_wall[d->nphases] = w - d->mark_wall;
+		d->phase_cpu[d->nphases++] = c - d->mark_cpu;
+	}
+	log_debug("stage %s: %s took %.2fs (%.2fs CPU)", d->run->def->name, name,
+		  w - d->mark_wall, c - d->mark_cpu);
+	d->mark_wall = w, d->mark_cpu = c;
+}
+
+/* Each rank's values of one phase, from the gathered rows of per values. */
+static json_t *per_rank(const double *all, int n, size_t per, size_t at)
+{
+	json_t *a = json_array();
+	for (int r = 0; r < n; r++)
+		json_array_append_new(a, json_real(all[(size_t)r * per + at]));
+	return a;
+}
+
+void dedup_phases_report(struct dedup *d)
+{
+	int n = d->run->nranks;
+	size_t k = d->nphases, per = 2 * k + 1; /* a rank's walls, CPUs, commit wall */
+	double *mine = xmalloc(per * sizeof *mine), *all = xmalloc(per * (size_t)n * sizeof *all);
+	memcpy(mine, d->phase_wall, k * sizeof *mine);
+	memcpy(mine + k, d->phase_cpu, k * sizeof *mine);
+	mine[2 * k] = d->commit_wall;
+	/* every rank ran the same phases, so the rows line up */
+	MPI_CHECK(MPI_Allgather(mine, (int)per, MPI_DOUBLE, all, (int)per, MPI_DOUBLE,
+				MPI_COMM_WORLD));
+	json_t *o = json_object();
+	for (size_t i = 0; i < k; i++)
+		json_object_set_new(o, d->phase_name[i],
+				    json_pack("{s:o,s:o}", "wall", per_rank(all, n, per, i), "cpu",
+					      per_rank(all, n, per, k + i)));
+	json_object_set_new(o, "rewrite_commit",
+			    json_pack("{s:o}", "wall", per_rank(all, n, per, 2 * k)));
+	stage_stats_object(d->run, "phase_seconds", o);
+	free(mine), free(all);
 }
 
 int dedup_level(const struct dedup *d, const struct doc *doc)
@@ -248,6 +312,7 @@ static int rewrite_shard(struct dedup *d, struct pending *p, dedup_apply_fn fn, 
 		rc = -1;
 	shard_reader_close(r);
 	struct shard_info info = {0}, rinfo = {0};
+	double tc = now_seconds();
 	if (rc < 0) {
 		shard_writer_abort(w.out);
 		shard_writer_abort(w.rej);
@@ -263,6 +328,7 @@ static int rewrite_shard(struct dedup *d, struct pending *p, dedup_apply_fn fn, 
 		rc = stage_write_part(run, d->shard, &info, w.rej ? &rinfo : NULL, &st,
 				      now_seconds() - t0);
 	}
+	d->commit_wall += now_seconds() - tc;
 	stats_release(&st);
 	free(path), free(rdir), free(rpath);
 	return rc;

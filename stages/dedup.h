@@ -17,6 +17,8 @@
 	 "source is file-level. A document is only compared with documents of its own "     \
 	 "level."}
 
+#define DEDUP_MAX_PHASES 12
+
 struct dedup {
 	struct stage_run *run;
 	const struct task_list *in;
@@ -27,10 +29,24 @@ struct dedup {
 	char *tmpdir;
 	uint32_t shard;      /* while reading and rewriting: the current shard and record */
 	uint64_t record;
+	/* per-phase wall and CPU seconds of this rank (dedup_phase), and the phase clock */
+	const char *phase_name[DEDUP_MAX_PHASES];
+	double phase_wall[DEDUP_MAX_PHASES], phase_cpu[DEDUP_MAX_PHASES];
+	unsigned nphases;
+	double mark_wall, mark_cpu;
+	double commit_wall; /* of rewrite: closing shards (fsync, rename) and part records */
 };
 
 void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in);
 void dedup_release(struct dedup *d);
+
+/* Ends the phase running since dedup_init or the last call and names it: its wall and CPU
+ * seconds on this rank go to stats.json as phase_seconds (dedup_phases_report). Wall time in
+ * a collective phase includes waiting for the slowest rank, so comparing ranks shows load
+ * imbalance; CPU time shows work (and busy polling while waiting). */
+void dedup_phase(struct dedup *d, const char *name);
+/* Gathers every rank's phases and attaches them to the stage's stats. Collective. */
+void dedup_phases_report(struct dedup *d);
 
 /* 1 for a repository-level document, 0 for a file-level one. */
 int dedup_level(const struct dedup *d, const struct doc *doc);

@@ -146,17 +146,24 @@ static int exact_run(struct stage_run *run, const struct task_list *in)
 	if (!e.x)
 		goto out;
 	int ok = dedup_read(&d, put_hash, &e) == 0;
+	dedup_phase(&d, "read_hash");
 	/* collective calls follow: every rank makes them even after a local failure */
 	if (xchg_finish(e.x) < 0 || !par_all_ok(ok))
 		goto out;
+	dedup_phase(&d, "exchange_hashes");
 	dec = dedup_xchg(&d, 2);
 	if (!dec)
 		goto out;
 	ok = decide(&d, &e, dec) == 0;
 	xchg_free(e.x), e.x = NULL;
+	dedup_phase(&d, "decide");
 	if (xchg_finish(dec) < 0 || !par_all_ok(ok))
 		goto out;
+	dedup_phase(&d, "exchange_decisions");
 	rc = dedup_rewrite(&d, dec, apply, &e, NULL);
+	dedup_phase(&d, "rewrite");
+	if (par_all_ok(rc == 0))
+		dedup_phases_report(&d);
 out:
 	if (rc < 0)
 		log_error("stage dedup-exact: %s", err_get());

@@ -18,8 +18,15 @@ find "$SRC" -type f -name '*.h' -print0 | sort -z | xargs -0 cat | LC_ALL=C awk 
   gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\t/, "\\t"); gsub(/[\001-\037]/, "")
   buf = buf $0 "\\n"
   if (++k == 2) { printf "{\"id\":\"d%08d\",\"text\":\"%s\"}\n", ++n, buf; buf = ""; k = 0 } }' >"$W/dd_docs.jsonl"
-ndocs=$(wc -l <"$W/dd_docs.jsonl")
-"$C" import workdir="$W/dd" import.paths="[$W/dd_docs.jsonl]" import.shards=16 keep_rejected=false >/dev/null 2>&1
+# import never splits a JSONL file, and shards are what the ranks share out: one file would
+# be one shard, read and rewritten by one rank while the other waits. So 16 files.
+mkdir -p "$W/dd_split"
+split -n l/16 -d -a 2 --additional-suffix=.jsonl "$W/dd_docs.jsonl" "$W/dd_split/dd_"
+"$C" import workdir="$W/dd" "import.paths=[$(ls "$W"/dd_split/*.jsonl | paste -sd,)]" \
+  import.shards=16 keep_rejected=false >/dev/null 2>&1
+# what the stages see: the records import kept (it drops lines that are not valid JSON)
+ndocs=$(jq .records "$W/dd/import/manifest.json")
+nshards=$(jq .shard_count "$W/dd/import/manifest.json")
 raw=$(jq .raw_bytes "$W/dd/import/manifest.json")
 RD=${BENCH_REPEAT_DEDUP:-1} # whole-stage runs on 1M documents take minutes: best of RD
 stage() { # ranks stage [options]
@@ -63,7 +70,7 @@ Hashing alone, in memory, one core: \`$SRC\`, $nfiles files, $(mbs "$fbytes" 1) 
 | MinHash signature, 112 hashes, character 5-grams | $(printf %.3f "$t_mc") s, $(mbs "$fbytes" "$t_mc") MB/s per core | | |
 
 Whole stages on $ndocs documents (every two non-blank lines of the headers, $(mbs "$raw" 1) MB of
-JSONL in 16 shards), default options, \`keep_rejected=false\`, best of $RD:
+JSONL in $nshards shards), default options, \`keep_rejected=false\`, best of $RD:
 
 | what | 1 rank | 2 ranks | reference |
 |---|---|---|---|

@@ -24,6 +24,9 @@ cmp "$T/n1.sha" "$T/n2.sha" || fail "dedup differs between 1 and 2 ranks"
 cmp "$T/n1.sha" "$T/n3.sha" || fail "dedup differs between 1 and 3 ranks"
 cmp "$T/n1.stats" "$T/n3.stats" || fail "dedup stats differ between 1 and 3 ranks"
 contains "$T/n3.log" "stage dedup-near: 5 input shards on 3 ranks"
+# each rank's time per phase, for finding the slow one (docs/dedup.md)
+check "phase times of 3 ranks" test "$(jq '[.phase_seconds[].wall | length] | unique' \
+  "$T/n3/dedup-exact/stats.json" | tr -d ' \n')" = "[3]"
 # unbounded memory gives the same bytes
 mpiexec -n 2 "$CURATE" run workdir="$T/big" "${common[@]}" memory_budget=4GiB 2>"$T/big.log"
 { digest "$T/big/dedup-exact"; digest "$T/big/dedup-near"; } >"$T/big.sha"
@@ -71,6 +74,12 @@ J
 kept=$(zstdcat "$T/k/dedup-exact"/part-*.jsonl.zst | jq -r .id | sort | tr '\n' ' ')
 check "keep rule: kept $kept" test "$kept" = "a x y "
 check "dropped name the kept one" test "$(zstdcat "$T/k/dedup-exact"/rejected/part-*.jsonl.zst | jq -r '"\(.id)>\(.metadata.duplicate_of)"' | sort | tr '\n' ' ')" = "0>a b>a z>y "
+# one JSONL file is one shard: with more ranks than shards the idle ranks are named in a
+# warning, and the result is the same
+mpiexec -n 2 "$CURATE" dedup-exact workdir="$T/k" "stages=[import,dedup-exact]" --force 2>"$T/k2.log"
+contains "$T/k2.log" "stage dedup-exact: 1 input shard on 2 ranks: 1 rank will have nothing"
+kept=$(zstdcat "$T/k/dedup-exact"/part-*.jsonl.zst | jq -r .id | sort | tr '\n' ' ')
+check "keep rule at 2 ranks on 1 shard: kept $kept" test "$kept" = "a x y "
 
 # normalization: whitespace merges indentation changes, trailing does not, none keeps CRLF apart
 printf '%s\n' '{"id":"p","text":"int  x;\n\tint y;"}' '{"id":"q","text":"int x; int y;"}' \

@@ -205,6 +205,33 @@ static void test_tiny_budget(void **state)
 	all_ranks_pass();
 }
 
+/* Records that fit in a quarter of the budget are sent from memory, never spilled, even when
+ * the buffer's doubling left its capacity above that quarter: 3000 records of 72 bytes
+ * (216000) grow the buffer to 294912 bytes, over 1 MiB / 4. */
+static void test_fits_without_spill(void **state)
+{
+	struct xchg *x = new_xchg(MPI_COMM_SELF, 1 << 20);
+	unsigned char k[8], v[56] = {0};
+	uint64_t seed = 5000 + (uint64_t)rank;
+	for (int i = 0; i < 3000; i++) {
+		uint64_t r = splitmix(&seed);
+		memcpy(k, &r, sizeof k);
+		CHECK(xchg_put(x, 0, k, sizeof k, v, sizeof v) == 0);
+	}
+	CHECK(xchg_finish(x) == 0);
+	const void *kp, *vp;
+	size_t kl, vl, n = 0;
+	while (xchg_next(x, &kp, &kl, &vp, &vl) == 1)
+		n++;
+	struct xchg_stats st;
+	xchg_get_stats(x, &st);
+	CHECK(n == 3000);
+	CHECK(st.spilled_bytes == 0);
+	CHECK(st.peak_bytes <= 1 << 20);
+	xchg_free(x);
+	all_ranks_pass();
+}
+
 /* Rank 0 puts nothing; then nobody puts anything at all. */
 static void test_idle_ranks(void **state)
 {
@@ -505,6 +532,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_tiny_budget),
+		cmocka_unit_test(test_fits_without_spill),
 		cmocka_unit_test(test_idle_ranks),
 		cmocka_unit_test(test_empty_values_and_duplicates),
 		cmocka_unit_test(test_big_values),
