@@ -318,7 +318,7 @@ static int load_tiktoken(struct bpe *b, const char *data, size_t len, const char
 			encoding && *encoding ? encoding : "from the file name");
 		return -1;
 	}
-	uint32_t maxid = 0, lines = 0;
+	uint32_t maxid = 0, lines = 0, ranks = 0;
 	for (size_t i = 0; i < len; i++)
 		lines += data[i] == '\n';
 	lines++;
@@ -349,8 +349,13 @@ static int load_tiktoken(struct bpe *b, const char *data, size_t len, const char
 			return -1;
 		}
 		maxid = (uint32_t)rank > maxid ? (uint32_t)rank : maxid;
+		ranks++;
 	}
 	buf_release(&tok);
+	if (!ranks) {
+		err_set("%s: no 'BASE64 RANK' lines: an empty rank file", b->name);
+		return -1;
+	}
 	tiktoken_pairs(b, maxid + 1);
 	for (const struct special *sp = enc->sp; sp->text; sp++) {
 		if (vocab_set(b, sp->id, sp->text, strlen(sp->text)) < 0) {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "shard.h"
+#include "stage.h"
 
 #define FIELD_VALUES_MAX 10000
 #define FIELDS_MAX 256
@@ -213,20 +214,19 @@ static int inspect_dir(const char *dir, const struct inspect_opts *o, struct sum
 		       FILE *out)
 {
 	char *mpath = xasprintf("%s/manifest.json", dir);
-	json_error_t e;
-	json_t *m = json_load_file(mpath, 0, &e);
+	struct manifest m;
 	int rc = 0;
-	if (m) {
-		size_t i;
-		json_t *sh;
-		json_array_foreach(json_object_get(m, "shards"), i, sh) {
-			char *p = xasprintf("%s/%s", dir,
-					    json_string_value(json_object_get(sh, "name")));
-			rc |= inspect_shard(p, json_string_value(json_object_get(sh, "sha256")), o,
-					    s, out);
+	if (file_exists(mpath)) {
+		if (manifest_load(mpath, &m) < 0) {
+			fprintf(stderr, "curate inspect: %s\n", err_get());
+			rc = -1;
+		}
+		for (size_t i = 0; i < m.nshards; i++) {
+			char *p = xasprintf("%s/%s", dir, m.shards[i].name);
+			rc |= inspect_shard(p, m.shards[i].sha256, o, s, out);
 			free(p);
 		}
-		json_decref(m);
+		manifest_release(&m);
 	} else {
 		fprintf(out, "%s: no manifest.json (stage not finished); reading its shards\n", dir);
 		struct dirent **names;

@@ -206,6 +206,149 @@ static json_t *load_json(const char *path, int quiet)
 	return j;
 }
 
+/* ---- reading a manifest ---- */
+
+static int is_sha256_hex(const char *s)
+{
+	if (!s || strlen(s) != 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* The non-negative integer obj[key] into *v; -1 with err_set when absent or otherwise. */
+static int manifest_count(const char *path, const char *where, json_t *obj, const char *key,
+			  uint64_t *v)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!json_is_integer(j) || json_integer_value(j) < 0) {
+		err_set("%s: %s\"%s\" is %s", path, where, key,
+			j ? "not a non-negative integer" : "missing");
+		return -1;
+	}
+	*v = (uint64_t)json_integer_value(j);
+	return 0;
+}
+
+static int cmp_shard_name(const void *a, const void *b)
+{
+	return strcmp((*(const struct manifest_shard *const *)a)->name,
+		      (*(const struct manifest_shard *const *)b)->name);
+}
+
+static int manifest_check(json_t *j, const char *path, struct manifest *m)
+{
+	if (!json_is_object(j)) {
+		err_set("%s: not a manifest (a JSON object is expected)", path);
+		return -1;
+	}
+	const char *stage = json_string_value(json_object_get(j, "stage"));
+	const char *fp = json_string_value(json_object_get(j, "fingerprint"));
+	json_t *shards = json_object_get(j, "shards"), *files = json_object_get(j, "files");
+	if (!stage || !*stage) {
+		err_set("%s: \"stage\" is missing or not a name", path);
+		return -1;
+	}
+	if (!is_sha256_hex(fp)) {
+		err_set("%s: \"fingerprint\" is missing or not a SHA-256", path);
+		return -1;
+	}
+	if (!json_is_array(shards)) {
+		err_set("%s: \"shards\" is missing or not an array", path);
+		return -1;
+	}
+	if (files && !json_is_array(files)) {
+		err_set("%s: \"files\" is not an array", path);
+		return -1;
+	}
+	if (manifest_count(path, "", j, "shard_count", &m->shard_count))
+		return -1;
+	m->stage = xstrdup(stage);
+	memcpy(m->fingerprint, fp, SHA256_HEX);
+	m->shards = xcalloc(json_array_size(shards) + 1, sizeof *m->shards);
+	size_t i;
+	json_t *s;
+	json_array_foreach(shards, i, s) {
+		struct manifest_shard *ms = &m->shards[m->nshards];
+		const char *name = json_string_value(json_object_get(s, "name"));
+		const char *sha = json_string_value(json_object_get(s, "sha256"));
+		char where[48];
+		snprintf(where, sizeof where, "shard %zu: ", i);
+		if (!name) {
+			err_set("%s: %s\"name\" is missing or not a string", path, where);
+			return -1;
+		}
+		if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+			err_set("%s: %sname \"%.64s\" is not a file name in the stage's directory",
+				path, where, name);
+			return -1;
+		}
+		if (!is_sha256_hex(sha)) {
+			err_set("%s: %s\"sha256\" is missing or not a SHA-256", path, where);
+			return -1;
+		}
+		if (manifest_count(path, where, s, "records", &ms->records) ||
+		    manifest_count(path, where, s, "bytes", &ms->bytes) ||
+		    manifest_count(path, where, s, "raw_bytes", &ms->raw_bytes))
+			return -1;
+		ms->name = xstrdup(name);
+		memcpy(ms->sha256, sha, SHA256_HEX);
+		m->nshards++;
+	}
+	/* a stage whose parts are other files (token shards) lists fewer JSONL shards */
+	if (json_array_size(files) ? m->nshards > m->shard_count : m->nshards != m->shard_count) {
+		err_set("%s: \"shard_count\" is %llu but %zu shards are listed", path,
+			(unsigned long long)m->shard_count, m->nshards);
+		return -1;
+	}
+	const struct manifest_shard **by_name = xmalloc((m->nshards + 1) * sizeof *by_name);
+	for (i = 0; i < m->nshards; i++)
+		by_name[i] = &m->shards[i];
+	qsort(by_name, m->nshards, sizeof *by_name, cmp_shard_name);
+	for (i = 1; i < m->nshards && strcmp(by_name[i - 1]->name, by_name[i]->name); i++)
+		;
+	if (i < m->nshards)
+		err_set("%s: shard %s is listed twice", path, by_name[i]->name);
+	free(by_name);
+	return i < m->nshards ? -1 : 0;
+}
+
+int manifest_parse(const char *text, size_t len, const char *path, struct manifest *m)
+{
+	memset(m, 0, sizeof *m);
+	json_error_t e;
+	json_t *j = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &e);
+	if (!j) {
+		err_set("%s:%d:%d: %s", path, e.line, e.column, e.text);
+		return -1;
+	}
+	int rc = manifest_check(j, path, m);
+	json_decref(j);
+	if (rc < 0)
+		manifest_release(m);
+	return rc;
+}
+
+int manifest_load(const char *path, struct manifest *m)
+{
+	struct buf b = BUF_INIT;
+	memset(m, 0, sizeof *m);
+	int rc = read_file(path, &b) < 0 ? -1 : manifest_parse(b.p, b.len, path, m);
+	buf_release(&b);
+	return rc;
+}
+
+void manifest_release(struct manifest *m)
+{
+	for (size_t i = 0; i < m->nshards; i++)
+		free(m->shards[i].name);
+	free(m->shards);
+	free(m->stage);
+	memset(m, 0, sizeof *m);
+}
+
 /* Map and global stages read the upstream manifest: one task per upstream shard. */
 static int plan_from_upstream(struct stage_run *run, struct plan *pl, struct buf *sig)
 {
@@ -217,35 +360,34 @@ static int plan_from_upstream(struct stage_run *run, struct plan *pl, struct buf
 	}
 	run->input_dir = xasprintf("%s/%s", run->workdir, up);
 	char *mpath = xasprintf("%s/manifest.json", run->input_dir);
-	json_t *m = load_json(mpath, 1);
-	if (!m) {
-		err_set("stage %s needs the finished output of stage %s (%s is missing or "
-			"unreadable): run `curate %s` first", run->def->name, up, mpath, up);
-		free(mpath);
+	struct manifest m = {0};
+	int rc = -1;
+	if (!file_exists(mpath))
+		err_set("stage %s needs the finished output of stage %s (%s is missing): run "
+			"`curate %s` first", run->def->name, up, mpath, up);
+	else if (manifest_load(mpath, &m) < 0)
+		err_set("stage %s cannot read the output of stage %s: %s (run `curate %s` to "
+			"rebuild it)", run->def->name, up, err_get(), up);
+	else if (strcmp(m.stage, up))
+		err_set("%s: written by stage %s, not %s", mpath, m.stage, up);
+	else
+		rc = 0;
+	free(mpath);
+	if (rc < 0) {
+		manifest_release(&m);
 		return -1;
 	}
-	free(mpath);
-	const char *ufp = json_string_value(json_object_get(m, "fingerprint")) ?: "";
-	buf_printf(sig, "upstream %s %s\n", up, ufp);
+	buf_printf(sig, "upstream %s %s\n", up, m.fingerprint);
 	pl->upstream = up;
-	snprintf(pl->upstream_fp, sizeof pl->upstream_fp, "%s", ufp);
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(m, "shards"), i, s) {
-		const char *name = json_string_value(json_object_get(s, "name"));
-		const char *sha = json_string_value(json_object_get(s, "sha256"));
-		json_int_t raw = json_integer_value(json_object_get(s, "raw_bytes"));
-		if (!name || !sha || strlen(sha) != 64) {
-			err_set("%s/manifest.json: shard %zu has no name or sha256", run->input_dir, i);
-			json_decref(m);
-			return -1;
-		}
-		struct task *t = task_list_add(&pl->tasks, (uint64_t)raw);
-		buf_printf(&t->arg, "%s/%s", run->input_dir, name);
-		memcpy(t->input_sha256, sha, SHA256_HEX);
-		buf_printf(sig, "%s %s\n", name, sha);
+	memcpy(pl->upstream_fp, m.fingerprint, SHA256_HEX);
+	for (size_t i = 0; i < m.nshards; i++) {
+		const struct manifest_shard *s = &m.shards[i];
+		struct task *t = task_list_add(&pl->tasks, s->raw_bytes);
+		buf_printf(&t->arg, "%s/%s", run->input_dir, s->name);
+		memcpy(t->input_sha256, s->sha256, SHA256_HEX);
+		buf_printf(sig, "%s %s\n", s->name, s->sha256);
 	}
-	json_decref(m);
+	manifest_release(&m);
 	return 0;
 }
 
@@ -411,7 +553,10 @@ static int part_files_present(const char *dir, json_t *files)
 	size_t i;
 	json_t *f;
 	json_array_foreach(files, i, f) {
-		char *p = xasprintf("%s/%s", dir, json_string_value(json_object_get(f, "name")));
+		const char *name = json_string_value(json_object_get(f, "name"));
+		if (!name || strchr(name, '/'))
+			return 0;
+		char *p = xasprintf("%s/%s", dir, name);
 		struct stat st;
 		int ok = !stat(p, &st) &&
 			 (json_int_t)st.st_size == json_integer_value(json_object_get(f, "bytes"));
@@ -583,13 +728,30 @@ struct decision {
 	size_t ndone;
 };
 
+/* The stage's manifest, or NULL when there is none or it is damaged: a damaged manifest
+ * cannot vouch for the stage, nor feed the next one (unless quiet, a warning says why). */
+static json_t *load_own_manifest(const struct stage_run *run, const char *mpath, int quiet)
+{
+	struct manifest mf;
+	if (!file_exists(mpath))
+		return NULL;
+	if (manifest_load(mpath, &mf) < 0) {
+		if (!quiet)
+			log_warn("stage %s: rerunning, its manifest is unusable: %s",
+				 run->def->name, err_get());
+		return NULL;
+	}
+	manifest_release(&mf);
+	return load_json(mpath, 1);
+}
+
 static void decide(struct stage_run *run, const struct plan *pl, const struct stage_opts *o,
 		   struct decision *dec)
 {
 	size_t n = pl->tasks.n;
 	dec->done = xcalloc(n + 1, 1);
 	char *mpath = xasprintf("%s/manifest.json", run->dir);
-	json_t *m = load_json(mpath, 1);
+	json_t *m = load_own_manifest(run, mpath, 0);
 	const char *fp = m ? json_string_value(json_object_get(m, "fingerprint")) : NULL;
 	if (fp && !strcmp(fp, pl->fingerprint) && !o->force) {
 		dec->skip = 1;
@@ -1036,7 +1198,7 @@ enum stage_state stage_status(const struct stage_def *def, const struct config *
 	*total = (uint32_t)pl.tasks.n;
 	if (!pl.error && run.rank == 0) {
 		char *mpath = xasprintf("%s/manifest.json", run.dir);
-		json_t *m = load_json(mpath, 1);
+		json_t *m = load_own_manifest(&run, mpath, 1);
 		free(mpath);
 		const char *fp = m ? json_string_value(json_object_get(m, "fingerprint")) : NULL;
 		if (fp) {

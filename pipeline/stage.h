@@ -163,6 +163,28 @@ void stage_progress_begin(struct stage_run *run, uint64_t total_bytes);
 void stage_progress_add(struct stage_run *run, uint64_t docs, uint64_t bytes);
 void stage_progress_end(struct stage_run *run);
 
+/* A finished stage's manifest.json as the next stage (and `curate inspect`) reads it: the
+ * JSONL shards it lists, in order. */
+struct manifest_shard {
+	char *name; /* a file name in the stage's directory */
+	char sha256[SHA256_HEX];
+	uint64_t records, bytes, raw_bytes;
+};
+struct manifest {
+	char *stage;
+	char fingerprint[SHA256_HEX];
+	uint64_t shard_count;
+	struct manifest_shard *shards;
+	size_t nshards;
+};
+/* Parses the text of a manifest (path names it in errors). Every field the plan uses is
+ * checked: the stage's name and fingerprint, a plain, unique file name, a SHA-256 and
+ * non-negative counts for each shard, and a shard_count that matches the list. 0, or -1
+ * with err_set naming the file and the place; m is then empty. */
+int manifest_parse(const char *text, size_t len, const char *path, struct manifest *m);
+int manifest_load(const char *path, struct manifest *m); /* read_file + manifest_parse */
+void manifest_release(struct manifest *m);
+
 /* File names. */
 char *stage_shard_path(const char *dir, uint32_t index);    /* dir/part-NNNNN.jsonl.zst */
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "import.h"
 #include "lines.h"
 #include "log.h"
 #include "stages.h"
@@ -213,7 +214,7 @@ struct importer {
 	struct emit *e;
 	struct doc d;
 	const char *const *roots;
-	const char *source, *f_id, *f_text, *f_source, *f_meta;
+	struct import_fields f; /* f.default_source: the source of tree documents too */
 	uint64_t max_size;
 	int skip_binary, drop_invalid;
 	unsigned warnings;
@@ -221,11 +222,10 @@ struct importer {
 
 #define MAX_WARNINGS 20 /* per shard; the counts in stats.json hold the rest */
 
-static void warn_limited(struct importer *im, const char *fmt, const char *a, uint64_t n,
-			 const char *b)
+static void warn_limited(struct importer *im, const char *what)
 {
 	if (im->warnings++ < MAX_WARNINGS)
-		log_warn(fmt, a, (unsigned long long)n, b);
+		log_warn("import: %s; skipped", what);
 	else if (im->warnings == MAX_WARNINGS + 1)
 		log_warn("import: more bad records in this shard; see stats.json for the counts");
 }
@@ -289,7 +289,7 @@ static int import_file(struct importer *im, const char *path, const char *name)
 		return emit_drop(im->e, NULL, "unreadable", size);
 	}
 	buf_set(&d->id, path, strlen(path));
-	buf_set(&d->source, im->source, strlen(im->source));
+	buf_set(&d->source, im->f.default_source, strlen(im->f.default_source));
 	json_object_set_new(d->meta, "path", json_string_nocheck(name));
 	if (im->skip_binary &&
 	    memchr(d->text.p, 0, d->text.len < 8000 ? d->text.len : 8000))
@@ -316,57 +316,69 @@ static json_t *get_path(json_t *o, const char *path)
 	return o ? json_object_get(o, path) : NULL;
 }
 
-static int is_mapped(const struct importer *im, const char *key)
+static int is_mapped(const struct import_fields *f, const char *key)
 {
-	return !strcmp(key, im->f_id) || !strcmp(key, im->f_text) ||
-	       !strcmp(key, im->f_source) || !strcmp(key, im->f_meta);
+	return !strcmp(key, f->id) || !strcmp(key, f->text) || !strcmp(key, f->source) ||
+	       !strcmp(key, f->meta);
 }
 
-static int import_record(struct importer *im, const char *path, uint64_t lineno,
-			 const char *line, size_t len)
+int import_map_record(const struct import_fields *f, const char *path, uint64_t lineno,
+		      const char *line, size_t len, struct doc *d, const char **reason)
 {
-	struct doc *d = &im->d;
-	emit_input(im->e, len);
 	json_error_t err;
 	json_t *j = json_loadb(line, len, JSON_ALLOW_NUL, &err);
 	if (!j || !json_is_object(j)) {
-		warn_limited(im, "import: %s:%llu: not a JSON object: %s; skipped", path, lineno,
-			     j ? "" : err.text);
+		err_set("%s:%llu: not a JSON object%s%s", path, (unsigned long long)lineno,
+			j ? "" : ": ", j ? "" : err.text);
 		json_decref(j);
-		return emit_drop(im->e, NULL, "bad_json", len);
+		*reason = "bad_json";
+		return 0;
 	}
-	json_t *text = get_path(j, im->f_text);
+	json_t *text = get_path(j, f->text);
 	if (!json_is_string(text)) {
-		warn_limited(im, "import: %s:%llu: field '%s' is missing or not a string; skipped",
-			     path, lineno, im->f_text);
+		err_set("%s:%llu: field '%s' is missing or not a string", path,
+			(unsigned long long)lineno, f->text);
 		json_decref(j);
-		return emit_drop(im->e, NULL, "no_text", len);
+		*reason = "no_text";
+		return 0;
 	}
 	doc_reset(d);
 	buf_set(&d->text, json_string_value(text), json_string_length(text));
-	json_t *id = get_path(j, im->f_id);
+	json_t *id = get_path(j, f->id);
 	if (json_is_string(id))
 		buf_set(&d->id, json_string_value(id), json_string_length(id));
 	else if (json_is_integer(id))
 		buf_printf(&d->id, "%lld", (long long)json_integer_value(id));
 	else
 		buf_printf(&d->id, "%s:%llu", path, (unsigned long long)lineno);
-	json_t *src = get_path(j, im->f_source);
-	const char *s = json_is_string(src) ? json_string_value(src) : im->source;
+	json_t *src = get_path(j, f->source);
+	const char *s = json_is_string(src) ? json_string_value(src) : f->default_source;
 	buf_set(&d->source, s, strlen(s));
-	json_t *meta = get_path(j, im->f_meta);
+	json_t *meta = get_path(j, f->meta);
 	if (json_is_object(meta))
 		json_object_update(d->meta, meta);
 	const char *key;
 	json_t *v;
 	json_object_foreach(j, key, v) {
-		if (!is_mapped(im, key) && !json_object_get(d->meta, key))
+		if (!is_mapped(f, key) && !json_object_get(d->meta, key))
 			json_object_set(d->meta, key, v);
 	}
 	json_decref(j);
+	return 1;
+}
+
+static int import_record(struct importer *im, const char *path, uint64_t lineno,
+			 const char *line, size_t len)
+{
+	const char *reason;
+	emit_input(im->e, len);
+	if (!import_map_record(&im->f, path, lineno, line, len, &im->d, &reason)) {
+		warn_limited(im, err_get());
+		return emit_drop(im->e, NULL, reason, len);
+	}
 	if (!check_utf8(im, len))
 		return 0;
-	return emit_keep(im->e, d);
+	return emit_keep(im->e, &im->d);
 }
 
 static int import_jsonl(struct importer *im, const char *path)
@@ -402,11 +414,11 @@ static int import_produce(struct stage_run *run, const struct task *t, struct em
 	struct importer im = {.e = e};
 	doc_init(&im.d);
 	config_list(run->cfg, "import.paths", &im.roots);
-	im.source = config_str(run->cfg, "import.source");
-	im.f_id = config_str(run->cfg, "import.fields.id");
-	im.f_text = config_str(run->cfg, "import.fields.text");
-	im.f_source = config_str(run->cfg, "import.fields.source");
-	im.f_meta = config_str(run->cfg, "import.fields.metadata");
+	im.f.default_source = config_str(run->cfg, "import.source");
+	im.f.id = config_str(run->cfg, "import.fields.id");
+	im.f.text = config_str(run->cfg, "import.fields.text");
+	im.f.source = config_str(run->cfg, "import.fields.source");
+	im.f.meta = config_str(run->cfg, "import.fields.metadata");
 	im.max_size = config_size(run->cfg, "import.max_file_size");
 	im.skip_binary = config_bool(run->cfg, "import.skip_binary");
 	im.drop_invalid = !strcmp(config_str(run->cfg, "import.invalid_utf8"), "drop");

@@ -40,4 +40,26 @@ contains "$T/err4" "part-00001.jsonl.zst"
 "$CURATE" import -c "$T/c.yaml" --force 2>/dev/null
 "$CURATE" filter -c "$T/c.yaml" 2>"$T/log5"
 check "filter completes after the input is repaired" test -f "$T/w/filter/manifest.json"
+
+# a damaged upstream manifest is refused, naming the file and the place, never planned from
+# (a "shards" that is not a list once gave the next stage nothing to do, and it succeeded)
+m="$T/w/import/manifest.json"
+cp "$m" "$T/m.good"
+jq '.shards = {}' "$T/m.good" >"$m"
+rc=0; "$CURATE" filter -c "$T/c.yaml" --force 2>"$T/err6" || rc=$?
+check "filter fails on a manifest without a shard list" test $rc = 1
+contains "$T/err6" "import/manifest.json: \"shards\" is missing or not an array"
+"$CURATE" status -c "$T/c.yaml" >"$T/status6" 2>/dev/null
+check "status does not call the stage done" grep -q '^import  *partial' "$T/status6"
+jq '.shards[1].name = "../../escape.jsonl.zst"' "$T/m.good" >"$m"
+"$CURATE" filter -c "$T/c.yaml" 2>"$T/err7" && fail "a shard outside the stage accepted"
+contains "$T/err7" "import/manifest.json: shard 1: name \"../../escape.jsonl.zst\" is not a file name"
+rc=0; "$CURATE" inspect "$T/w/import" >/dev/null 2>"$T/err8" || rc=$?
+check "inspect exits non-zero on a bad manifest" test $rc = 1
+contains "$T/err8" "import/manifest.json: shard 1"
+# the stage that owns it reruns instead of trusting it, and the pipeline recovers
+"$CURATE" import -c "$T/c.yaml" 2>"$T/log9"
+contains "$T/log9" "stage import: rerunning, its manifest is unusable"
+"$CURATE" filter -c "$T/c.yaml" 2>/dev/null
+check "filter completes after the manifest is rebuilt" test -f "$T/w/filter/manifest.json"
 echo "corruption detected and contained"

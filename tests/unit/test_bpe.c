@@ -304,6 +304,11 @@ static void test_tiktoken(void **state)
 	buf_puts(&f, "!!! 999\n");
 	assert_null(bpe_load_mem(f.p, f.len, "x.tiktoken", "cl100k_base"));
 	assert_non_null(strstr(err_get(), "x.tiktoken:261:"));
+	/* a file without ranks (empty or blank lines) is not a tokenizer of specials alone */
+	assert_null(bpe_load_mem("", 0, "empty.tiktoken", "r50k_base"));
+	assert_non_null(strstr(err_get(), "empty.tiktoken: no 'BASE64 RANK' lines"));
+	assert_null(bpe_load_mem("\n\r\n", 3, "blank.tiktoken", "r50k_base"));
+	assert_non_null(strstr(err_get(), "blank.tiktoken: no 'BASE64 RANK' lines"));
 	buf_release(&f);
 }
 

@@ -1,0 +1,21 @@
+/* import: how the import stage maps one JSONL record onto curate's schema (stages/import.c),
+ * shared with its fuzz target. */
+#ifndef CURATE_IMPORT_H
+#define CURATE_IMPORT_H
+
+#include <stdint.h>
+
+#include "doc.h"
+
+/* The record fields to read (dotted paths reach into objects: meta.id), and the source of
+ * records that name none: the import.fields.* and import.source options. */
+struct import_fields {
+	const char *id, *text, *source, *meta, *default_source;
+};
+
+/* Maps JSON line `lineno` of path onto d: 1 when it is a record with a text, 0 when it is
+ * to be dropped, with *reason ("bad_json", "no_text") and err_set naming path and line. */
+int import_map_record(const struct import_fields *f, const char *path, uint64_t lineno,
+		      const char *line, size_t len, struct doc *d, const char **reason);
+
+#endif
