@@ -315,29 +315,47 @@ static int manifest_check(json_t *j, const char *path, struct manifest *m)
 	return i < m->nshards ? -1 : 0;
 }
 
-int manifest_parse(const char *text, size_t len, const char *path, struct manifest *m)
+/* text parsed and checked: its JSON (the caller's) and its fields in m; NULL on error, with
+ * err_set and m released */
+static json_t *manifest_json(const char *text, size_t len, const char *path, struct manifest *m)
 {
 	memset(m, 0, sizeof *m);
 	json_error_t e;
 	json_t *j = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &e);
 	if (!j) {
 		err_set("%s:%d:%d: %s", path, e.line, e.column, e.text);
-		return -1;
+		return NULL;
 	}
-	int rc = manifest_check(j, path, m);
-	json_decref(j);
-	if (rc < 0)
+	if (manifest_check(j, path, m) < 0) {
+		json_decref(j);
 		manifest_release(m);
-	return rc;
+		return NULL;
+	}
+	return j;
+}
+
+/* The same for the file at path. */
+static json_t *manifest_read(const char *path, struct manifest *m)
+{
+	struct buf b = BUF_INIT;
+	memset(m, 0, sizeof *m);
+	json_t *j = read_file(path, &b) < 0 ? NULL : manifest_json(b.p, b.len, path, m);
+	buf_release(&b);
+	return j;
+}
+
+int manifest_parse(const char *text, size_t len, const char *path, struct manifest *m)
+{
+	json_t *j = manifest_json(text, len, path, m);
+	json_decref(j);
+	return j ? 0 : -1;
 }
 
 int manifest_load(const char *path, struct manifest *m)
 {
-	struct buf b = BUF_INIT;
-	memset(m, 0, sizeof *m);
-	int rc = read_file(path, &b) < 0 ? -1 : manifest_parse(b.p, b.len, path, m);
-	buf_release(&b);
-	return rc;
+	json_t *j = manifest_read(path, m);
+	json_decref(j);
+	return j ? 0 : -1;
 }
 
 void manifest_release(struct manifest *m)
@@ -735,14 +753,15 @@ static json_t *load_own_manifest(const struct stage_run *run, const char *mpath,
 	struct manifest mf;
 	if (!file_exists(mpath))
 		return NULL;
-	if (manifest_load(mpath, &mf) < 0) {
+	json_t *j = manifest_read(mpath, &mf);
+	if (!j) {
 		if (!quiet)
 			log_warn("stage %s: rerunning, its manifest is unusable: %s",
 				 run->def->name, err_get());
 		return NULL;
 	}
 	manifest_release(&mf);
-	return load_json(mpath, 1);
+	return j;
 }
 
 static void decide(struct stage_run *run, const struct plan *pl, const struct stage_opts *o,

@@ -103,5 +103,6 @@ int parse_size(const char *s, uint64_t *out);
 /* Human-readable bytes into out ("1.5 GiB"). */
 void format_size(uint64_t n, char *out, size_t outlen);
 double now_seconds(void); /* monotonic clock */
+double cpu_seconds(void); /* CPU time of the whole process, every thread */
 
 #endif

@@ -5,19 +5,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "par.h"
 #include "schedule.h"
-
-/* CPU time of the whole process, every thread (MPI progress included). */
-static double cpu_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in)
 {

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "log.h"
@@ -420,14 +419,6 @@ static int check_file(struct syntax_checker *c, const struct grammar *forced, co
 	       (unsigned long long)r.errors, (unsigned long long)r.missing,
 	       (unsigned long long)r.error_bytes);
 	return 1;
-}
-
-/* CPU seconds of this process: on a shared machine, MB/s per core is bytes / CPU time. */
-static double cpu_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Reads every file, then times the bare parse loop: what the stage is compared with. */

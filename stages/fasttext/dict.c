@@ -60,20 +60,23 @@ int32_t ft_dict_find(const struct ft_dict *d, const char *w, size_t n, uint32_t 
 	return d->table ? d->table[slot_of(d, w, n, h)] : -1;
 }
 
-static void table_alloc(struct ft_dict *d, size_t want)
+/* An open-addressing table of a power of two slots, at least 2 want + 1, every byte 0xff
+ * (empty slots read -1); old is freed. */
+static void *table_new(void *old, size_t want, size_t slot, uint32_t *mask)
 {
 	size_t cap = 16;
 	while (cap < 2 * want + 1)
 		cap *= 2;
-	free(d->table);
-	d->table = xmalloc(cap * sizeof *d->table);
-	memset(d->table, 0xff, cap * sizeof *d->table);
-	d->tmask = (uint32_t)(cap - 1);
+	free(old);
+	void *t = xmalloc(cap * slot);
+	memset(t, 0xff, cap * slot);
+	*mask = (uint32_t)(cap - 1);
+	return t;
 }
 
 void ft_dict_index(struct ft_dict *d)
 {
-	table_alloc(d, (size_t)d->size);
+	d->table = table_new(d->table, (size_t)d->size, sizeof *d->table, &d->tmask);
 	for (int32_t i = 0; i < d->size; i++) {
 		struct ft_entry *e = &d->words[i];
 		e->hash = ft_hash(e->word, strlen(e->word));
@@ -96,13 +99,8 @@ static uint32_t prune_slot(const struct ft_dict *d, int32_t id)
 
 void ft_dict_prune_index(struct ft_dict *d)
 {
-	size_t cap = 16, n = d->pruneidx_size > 0 ? (size_t)d->pruneidx_size : 0;
-	while (cap < 2 * n + 1)
-		cap *= 2;
-	free(d->ptab);
-	d->ptab = xmalloc(cap * sizeof *d->ptab);
-	memset(d->ptab, 0xff, cap * sizeof *d->ptab);
-	d->pmask = (uint32_t)(cap - 1);
+	size_t n = d->pruneidx_size > 0 ? (size_t)d->pruneidx_size : 0;
+	d->ptab = table_new(d->ptab, n, sizeof *d->ptab, &d->pmask);
 	free(d->pbits);
 	d->pbits = xcalloc((size_t)(d->bucket > 0 ? d->bucket : 0) / 64 + 1, sizeof *d->pbits);
 	for (size_t i = 0; i < n; i++) {
@@ -349,7 +347,7 @@ int ft_dict_build(struct ft_dict *d, const char *path, int min_count, int min_co
 		err_set("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	table_alloc(d, 1024);
+	d->table = table_new(d->table, 1024, sizeof *d->table, &d->tmask);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t got;
