@@ -352,8 +352,10 @@ int import_map_record(const struct import_fields *f, const char *path, uint64_t 
 	else
 		buf_printf(&d->id, "%s:%llu", path, (unsigned long long)lineno);
 	json_t *src = get_path(j, f->source);
-	const char *s = json_is_string(src) ? json_string_value(src) : f->default_source;
-	buf_set(&d->source, s, strlen(s));
+	if (json_is_string(src)) /* by length: a \u0000 inside is kept, as in text and id */
+		buf_set(&d->source, json_string_value(src), json_string_length(src));
+	else
+		buf_set(&d->source, f->default_source, strlen(f->default_source));
 	json_t *meta = get_path(j, f->meta);
 	if (json_is_object(meta))
 		json_object_update(d->meta, meta);

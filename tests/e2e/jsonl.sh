@@ -9,7 +9,7 @@ done >"$T/in/stack.jsonl"
 { head -20 "$T/in/stack.jsonl" | gzip -c; tail -30 "$T/in/stack.jsonl" | gzip -c; } >"$T/in/two-members.jsonl.gz"
 # Dolma style with metadata, an id, an extra field, a bad line, an empty line, a line without text
 {
-  echo '{"id":"d1","text":"hello\u0000world","source":"dolma","added":"2024-01-01","metadata":{"url":"http://x"}}'
+  echo '{"id":"d1","text":"hello\u0000world","source":"dol\u0000ma","added":"2024-01-01","metadata":{"url":"http://x"}}'
   echo '{"id":"d2","text":"second", "source":"dolma"'
   echo
   echo '{"id":"d3","source":"dolma"}'
@@ -40,6 +40,7 @@ contains "$T/log2" "dolma.jsonl.zst:2: not a JSON object"
 contains "$T/log2" "dolma.jsonl.zst:4: field 'text' is missing"
 zstdcat "$T/w2/import/part-00000.jsonl.zst" >"$T/out.jsonl"
 check "embedded NUL kept as \\u0000" grep -qF 'hello\u0000world' "$T/out.jsonl"
+check "NUL in source kept, not cut there" grep -qF '"source":"dol\u0000ma"' "$T/out.jsonl"
 check "Dolma extra fields kept" test "$(head -1 "$T/out.jsonl" | jq -r .metadata.added)" = 2024-01-01
 check "metadata object merged" test "$(head -1 "$T/out.jsonl" | jq -r .metadata.url)" = http://x
 check "numeric id kept as a string" test "$(sed -n 2p "$T/out.jsonl" | jq -r .id)" = 4
