@@ -48,10 +48,16 @@ void dedup_release(struct dedup *d)
 void dedup_phase(struct dedup *d, const char *name)
 {
 	double w = now_seconds(), c = cpu_seconds();
-	if (d->nphases < DEDUP_MAX_PHASES) {
-		d->phase_name[d->nphases] = name;
-		d->phase_wall[d->nphases] = w - d->mark_wall;
-		d->phase_cpu[d->nphases++] = c - d->mark_cpu;
+	unsigned i = 0;
+	while (i < d->nphases && strcmp(d->phase_name[i], name))
+		i++;
+	if (i == d->nphases && i < DEDUP_MAX_PHASES) {
+		d->phase_name[d->nphases++] = name;
+		d->phase_wall[i] = d->phase_cpu[i] = 0;
+	}
+	if (i < d->nphases) { /* a repeated phase (one per round) adds up */
+		d->phase_wall[i] += w - d->mark_wall;
+		d->phase_cpu[i] += c - d->mark_cpu;
 	}
 	log_debug("stage %s: %s took %.2fs (%.2fs CPU)", d->run->def->name, name,
 		  w - d->mark_wall, c - d->mark_cpu);

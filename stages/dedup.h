@@ -17,7 +17,7 @@
 	 "source is file-level. A document is only compared with documents of its own "     \
 	 "level."}
 
-#define DEDUP_MAX_PHASES 12
+#define DEDUP_MAX_PHASES 16
 
 struct dedup {
 	struct stage_run *run;
@@ -41,9 +41,11 @@ void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *
 void dedup_release(struct dedup *d);
 
 /* Ends the phase running since dedup_init or the last call and names it: its wall and CPU
- * seconds on this rank go to stats.json as phase_seconds (dedup_phases_report). Wall time in
- * a collective phase includes waiting for the slowest rank, so comparing ranks shows load
- * imbalance; CPU time shows work (and busy polling while waiting). */
+ * seconds on this rank go to stats.json as phase_seconds (dedup_phases_report). A name
+ * already used adds to that phase (a loop's rounds), which keeps its first place. Every rank
+ * must name the same phases in the same order. Wall time in a collective phase includes
+ * waiting for the slowest rank, so comparing ranks shows load imbalance; CPU time shows
+ * work (and busy polling while waiting). */
 void dedup_phase(struct dedup *d, const char *name);
 /* Gathers every rank's phases and attaches them to the stage's stats. Collective. */
 void dedup_phases_report(struct dedup *d);

@@ -319,6 +319,8 @@ static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok
 			  now_seconds() - nr->t0);
 		if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
 			return -1;
+		/* round 0 receives the edges, later rounds the labels */
+		dedup_phase(d, round ? "exchange_labels" : "exchange_edges");
 		struct xchg *next = dedup_xchg(d, 2);
 		if (!next)
 			return -1;
@@ -328,10 +330,14 @@ static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok
 		*cc = next;
 		nr->rounds = (uint64_t)round + 1;
 		uint64_t total = par_sum_u64((uint64_t)changed);
+		dedup_phase(d, "propagate_labels");
 		if (round > 0 && total == 0)
 			break;
 	}
-	return xchg_finish(*cc) < 0 || !par_all_ok(ok) ? -1 : 0;
+	if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
+		return -1;
+	dedup_phase(d, "exchange_labels");
+	return 0;
 }
 
 /* ---- decisions ---- */
@@ -517,15 +523,18 @@ static int near_setup(struct stage_run *run, struct near *nr)
 static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc)
 {
 	int ok = dedup_read(d, put_bands, nr) == 0;
+	dedup_phase(d, "read_minhash");
 	log_debug("stage dedup-near: signatures at %.1fs", now_seconds() - nr->t0);
 	if (xchg_finish(nr->x) < 0 || !par_all_ok(ok))
 		return -1;
+	dedup_phase(d, "exchange_bands");
 	log_debug("stage dedup-near: band keys exchanged at %.1fs", now_seconds() - nr->t0);
 	struct xchg *x2 = dedup_xchg(d, 2);
 	if (!x2)
 		return -1;
 	ok = buckets(d, nr, nr->check ? x2 : *cc) == 0;
 	xchg_free(nr->x), nr->x = NULL;
+	dedup_phase(d, "bucket_pairs");
 	if (!nr->check) {
 		xchg_free(x2);
 		return ok ? 0 : -1; /* components() finishes *cc with the ok check */
@@ -533,14 +542,18 @@ static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc)
 	struct xchg *x3 = NULL;
 	if (xchg_finish(x2) < 0 || !par_all_ok(ok) || !(x3 = dedup_xchg(d, 2)))
 		goto fail;
+	dedup_phase(d, "exchange_pairs");
 	log_debug("stage dedup-near: pairs exchanged at %.1fs", now_seconds() - nr->t0);
 	ok = check_forward(d, nr, x2, x3) == 0;
 	xchg_free(x2), x2 = NULL;
+	dedup_phase(d, "join_signatures");
 	if (xchg_finish(x3) < 0 || !par_all_ok(ok))
 		goto fail;
+	dedup_phase(d, "exchange_signatures");
 	log_debug("stage dedup-near: signatures joined at %.1fs", now_seconds() - nr->t0);
 	ok = check_compare(d, nr, x3, *cc) == 0;
 	xchg_free(x3);
+	dedup_phase(d, "check_pairs");
 	return ok ? 0 : -1;
 fail:
 	xchg_free(x2), xchg_free(x3);
@@ -564,11 +577,14 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 		goto out;
 	ok = cc_collect(&d, &nr, cc, fin) == 0;
 	xchg_free(cc), cc = NULL;
+	dedup_phase(&d, "collect_members");
 	if (xchg_finish(fin) < 0 || !par_all_ok(ok) || !(dec = dedup_xchg(&d, 2)))
 		goto out;
+	dedup_phase(&d, "exchange_members");
 	log_debug("stage dedup-near: components done at %.1fs", now_seconds() - nr.t0);
 	ok = clusters(&d, &nr, fin, dec) == 0;
 	xchg_free(fin), fin = NULL;
+	dedup_phase(&d, "decide_clusters");
 	if (xchg_finish(dec) < 0 || !par_all_ok(ok))
 		goto out;
 	stats_count(&extra, "candidate_pairs", par_sum_u64(nr.candidates));
@@ -582,7 +598,11 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 		 (unsigned long long)stats_counter(&extra, "pairs_below_threshold"),
 		 (unsigned long long)nr.rounds);
 	log_debug("stage dedup-near: decisions exchanged at %.1fs", now_seconds() - nr.t0);
+	dedup_phase(&d, "exchange_decisions");
 	rc = dedup_rewrite(&d, dec, apply, &nr, &extra);
+	dedup_phase(&d, "rewrite");
+	if (par_all_ok(rc == 0))
+		dedup_phases_report(&d);
 out:
 	if (rc < 0)
 		log_error("stage dedup-near: %s", err_get());

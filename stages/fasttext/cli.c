@@ -155,60 +155,9 @@ static int cmd_eval(int argc, char **argv, const char *verb)
 static int cmd_quantize(int argc, char **argv)
 {
 	struct ft_quant_args q;
-	ft_quant_args_default(&q);
-	const char *output = NULL;
-	for (int i = 0; i < argc; i++) {
-		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		bool *flag = !strcmp(k, "-qnorm") ? &q.qnorm : !strcmp(k, "-qout") ? &q.qout
-			   : !strcmp(k, "-retrain") ? &q.retrain : NULL;
-		struct {
-			const char *name;
-			int *p;
-			long lo, hi;
-		} ints[] = {{"-epoch", &q.epoch, 1, 1000000}, {"-cutoff", &q.cutoff, 0, INT32_MAX},
-			    {"-dsub", &q.dsub, 1, 65536}, {"-thread", &q.thread, 1, 1024},
-			    {"-verbose", &q.verbose, 0, 10}};
-		size_t j = 0;
-		while (j < ARRAY_LEN(ints) && strcmp(ints[j].name, k))
-			j++;
-		char *end = NULL;
-		if (flag) { /* fastText's flags take no value */
-			*flag = true;
-			continue;
-		}
-		if (!v) {
-			err_set("'%s': expected '-option value' pairs", k);
-			return -1;
-		}
-		i++;
-		if (!strcmp(k, "-output"))
-			output = v;
-		else if (!strcmp(k, "-input"))
-			q.input = v;
-		else if (!strcmp(k, "-lr")) {
-			q.lr = (float)strtod(v, &end); /* std::stof, as fastText */
-			if (*end || !(q.lr > 0 && q.lr <= 1e6)) {
-				err_set("-lr: expected a positive number, got '%s'", v);
-				return -1;
-			}
-		} else if (j < ARRAY_LEN(ints)) {
-			long x = strtol(v, &end, 10);
-			if (*end || end == v || x < ints[j].lo || x > ints[j].hi) {
-				err_set("%s: expected an integer in [%ld, %ld], got '%s'", k,
-					ints[j].lo, ints[j].hi, v);
-				return -1;
-			}
-			*ints[j].p = (int)x;
-		} else {
-			err_set("unknown option '%s'", k);
-			return -1;
-		}
-	}
-	if (!output) {
-		err_set("-output PREFIX is required (PREFIX.bin is read, PREFIX.ftz written)");
+	if (ft_quant_args_parse(&q, argc, argv))
 		return -1;
-	}
-	char *bin = xasprintf("%s.bin", output), *ftz = xasprintf("%s.ftz", output);
+	char *bin = xasprintf("%s.bin", q.output), *ftz = xasprintf("%s.ftz", q.output);
 	struct ft_model *m = ft_model_open(bin);
 	int rc = -1;
 	if (m && !ft_quantize(m, &q) && !ft_model_save(m, ftz))

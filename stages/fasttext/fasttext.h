@@ -69,12 +69,17 @@ int ft_model_save(const struct ft_model *m, const char *path);
 
 /* Options of fastText's `quantize` (its Args defaults: -lr 0.05 -epoch 5 -thread 12). */
 struct ft_quant_args {
-	const char *input;
+	const char *input, *output; /* output: the PREFIX of PREFIX.bin and PREFIX.ftz */
 	double lr;
 	int epoch, thread, verbose, cutoff, dsub;
 	bool qnorm, qout, retrain;
 };
 void ft_quant_args_default(struct ft_quant_args *q);
+/* Parses quantize's options (argv without the verb) over ft_quant_args_default: the flags
+ * -qnorm -qout -retrain, "-name value" for -output -input -lr (0, 1e6] -epoch [1, 1e6]
+ * -cutoff [0, INT32_MAX] -dsub [1, 65536] -thread [1, 1024] -verbose [0, 10]; -output is
+ * required. Strings point into argv. No I/O: 0, or -1 with err_set. */
+int ft_quant_args_parse(struct ft_quant_args *q, int argc, char **argv);
 /* Quantizes a dense supervised model in memory as fastText's quantize: -cutoff keeps the
  * input rows of largest norm (pruning the dictionary), -retrain then trains on q->input,
  * and product quantization codes the input matrix (and the output with qout). 0, or -1

@@ -25,8 +25,14 @@ cmp "$T/n1.sha" "$T/n3.sha" || fail "dedup differs between 1 and 3 ranks"
 cmp "$T/n1.stats" "$T/n3.stats" || fail "dedup stats differ between 1 and 3 ranks"
 contains "$T/n3.log" "stage dedup-near: 5 input shards on 3 ranks"
 # each rank's time per phase, for finding the slow one (docs/dedup.md)
-check "phase times of 3 ranks" test "$(jq '[.phase_seconds[].wall | length] | unique' \
-  "$T/n3/dedup-exact/stats.json" | tr -d ' \n')" = "[3]"
+for stage in dedup-exact dedup-near; do
+  check "$stage: phase times of 3 ranks" test "$(jq '[.phase_seconds[].wall | length] | unique' \
+    "$T/n3/$stage/stats.json" | tr -d ' \n')" = "[3]"
+done
+check "dedup-near: its phases, in order" test "$(jq -r '.phase_seconds | keys_unsorted | join(" ")' \
+  "$T/n3/dedup-near/stats.json")" = "read_minhash exchange_bands bucket_pairs exchange_pairs \
+join_signatures exchange_signatures check_pairs exchange_edges propagate_labels exchange_labels \
+collect_members exchange_members decide_clusters exchange_decisions rewrite rewrite_commit"
 # unbounded memory gives the same bytes
 mpiexec -n 2 "$CURATE" run workdir="$T/big" "${common[@]}" memory_budget=4GiB 2>"$T/big.log"
 { digest "$T/big/dedup-exact"; digest "$T/big/dedup-near"; } >"$T/big.sha"
