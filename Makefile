@@ -45,6 +45,17 @@ $(BUILD)/curate: $(CUDA_SO)
 print-nvflags: ; @echo $(NVFLAGS) # scripts/gpu/pack.sh: the same flags on a GPU machine
 endif
 # ---- end of the CUDA scorer block ----
+# CUDA emulator (tests/cuda_emu/, docs/scorer.md): the same .cu built with g++ and run on the
+# CPU, in every mode, nvcc or not; tests/e2e/scorer_cuda_emu.sh loads it as the CUDA library
+EMU_SO   := $(BUILD)/libcurate-cuda-emu.so
+EMU_SRC  := $(wildcard tests/cuda_emu/*.cc)
+$(BUILD)/cuda_emu/scorer_cuda.cc: scorer/scorer_cuda.cu tests/cuda_emu/launch.sed
+	@mkdir -p $(dir $@)
+	{ echo '#line 1 "$<"'; sed -z -E -f tests/cuda_emu/launch.sed $<; } >$@
+$(EMU_SO): $(BUILD)/cuda_emu/scorer_cuda.cc $(EMU_SRC) $(wildcard tests/cuda_emu/*.h) scorer/scorer_cuda.h scorer/scorer.h
+	$(CXX) -std=c++17 -Wall -Wno-unknown-pragmas -fno-strict-aliasing $(CFLAGS_$(MODE)) -fPIC -shared \
+	  -Itests/cuda_emu -Ipipeline -Iscorer $(LDFLAGS) -o $@ $< $(EMU_SRC)
+$(BUILD)/curate: $(EMU_SO)
 # data files pulled into objects with .incbin, which the compiler's dependency files miss
 $(BUILD)/stages/github/lang.o: stages/github/langs.tsv
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))

@@ -17,6 +17,6 @@ for (a, fa), (b, fb) in zip(ours, ref):
         sys.exit(f"names differ: {fa} and {fb}")
     rel = abs(float(a) - float(b)) / max(abs(float(b)), floor)
     worst = max(worst, rel)
-    if rel > tol:
+    if not rel <= tol:  # (a NaN fails too)
         sys.exit(f"{fa}: {a} against {b}: relative error {rel:.2e} > {tol:g}")
 print(f"worst relative error {worst:.2e} over {len(ours)} sequences")
