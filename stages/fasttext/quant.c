@@ -85,26 +85,42 @@ static void transpose(const float *c, int32_t d, float *ct)
 			ct[k * KSUB + j] = c[j * d + k];
 }
 
-/* The nearest centroid, the first of equals as assign_centroid's strict '<'; each distance
- * is summed in float over the dimensions in order, as distL2. */
+/* The nearest centroid: assign_centroid's first j with a distance strictly below all before
+ * it, so centroid 0 when its distance is NaN, and NaN distances never win. Each distance is
+ * summed in float over the dimensions in order, as distL2. The minimum is kept per lane of
+ * a block and the lanes reduced at the end: the minimum of the non-NaN values does not
+ * depend on the order, and one chain of 256 dependent comparisons was most of quantize. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef float v4fu __attribute__((vector_size(16), aligned(4))); /* an unaligned load */
+
 static uint8_t nearest(const float *x, const float *ct, int32_t d)
 {
-	float dist[KSUB] = {0}, min;
-	for (int32_t k = 0; k < d; k++) {
-		const float *row = ct + k * KSUB;
-		float xk = x[k];
-		for (int j = 0; j < KSUB; j++) {
-			float t = xk - row[j];
-			dist[j] += t * t;
+	enum { JB = 16 }; /* centroids per block, their sums in four vector registers */
+	float dist[KSUB], lane[JB], min;
+	for (int j = 0; j < JB; j++)
+		lane[j] = INFINITY;
+	for (int j0 = 0; j0 < KSUB; j0 += JB) {
+		v4f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+		for (int32_t k = 0; k < d; k++) {
+			const v4fu *row = (const v4fu *)(ct + k * KSUB + j0);
+			v4f t0 = x[k] - row[0], t1 = x[k] - row[1], t2 = x[k] - row[2],
+			    t3 = x[k] - row[3];
+			a0 += t0 * t0, a1 += t1 * t1, a2 += t2 * t2, a3 += t3 * t3;
 		}
+		memcpy(dist + j0, &a0, sizeof a0), memcpy(dist + j0 + 4, &a1, sizeof a1);
+		memcpy(dist + j0 + 8, &a2, sizeof a2), memcpy(dist + j0 + 12, &a3, sizeof a3);
+		for (int j = 0; j < JB; j++)
+			lane[j] = dist[j0 + j] < lane[j] ? dist[j0 + j] : lane[j];
 	}
-	min = dist[0];
-	for (int j = 1; j < KSUB; j++)
-		min = dist[j] < min ? dist[j] : min;
+	if (isnan(dist[0]))
+		return 0;
+	min = lane[0];
+	for (int j = 1; j < JB; j++)
+		min = lane[j] < min ? lane[j] : min;
 	for (int j = 0; j < KSUB; j++)
 		if (dist[j] == min)
 			return (uint8_t)j;
-	return 0; /* NaN distances: fastText keeps centroid 0 too */
+	return 0; /* not reached: dist[0] is a number, so min is one of the distances */
 }
 
 /* MStep: means of the assigned points; an empty centroid splits a populous one (chosen at
