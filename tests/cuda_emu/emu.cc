@@ -861,48 +861,35 @@ struct CUevent_st {
 	int unused;
 };
 
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *st, unsigned)
+template <typename T> static cudaError_t handle_new(T **h, std::set<const void *> &live)
 {
-	*st = new CUstream_st();
+	*h = new T();
 	std::lock_guard<std::mutex> lock(mu);
-	streams.insert(*st);
+	live.insert(*h);
 	return cudaSuccess;
 }
 
-cudaError_t cudaStreamCreate(cudaStream_t *st) { return cudaStreamCreateWithFlags(st, 0); }
-
-cudaError_t cudaStreamDestroy(cudaStream_t st)
+template <typename T> static cudaError_t handle_delete(T *h, std::set<const void *> &live)
 {
 	std::lock_guard<std::mutex> lock(mu);
-	if (!streams.erase(st))
+	if (!live.erase(h))
 		return cudaErrorInvalidResourceHandle;
-	delete st;
+	delete h;
 	return cudaSuccess;
 }
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *st, unsigned) { return handle_new(st, streams); }
+cudaError_t cudaStreamCreate(cudaStream_t *st) { return handle_new(st, streams); }
+cudaError_t cudaStreamDestroy(cudaStream_t st) { return handle_delete(st, streams); }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t st)
 {
 	return live_stream(st) ? cudaSuccess : cudaErrorInvalidResourceHandle;
 }
 
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *ev, unsigned)
-{
-	*ev = new CUevent_st();
-	std::lock_guard<std::mutex> lock(mu);
-	events.insert(*ev);
-	return cudaSuccess;
-}
-
-cudaError_t cudaEventCreate(cudaEvent_t *ev) { return cudaEventCreateWithFlags(ev, 0); }
-
-cudaError_t cudaEventDestroy(cudaEvent_t ev)
-{
-	std::lock_guard<std::mutex> lock(mu);
-	if (!events.erase(ev))
-		return cudaErrorInvalidResourceHandle;
-	delete ev;
-	return cudaSuccess;
-}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *ev, unsigned) { return handle_new(ev, events); }
+cudaError_t cudaEventCreate(cudaEvent_t *ev) { return handle_new(ev, events); }
+cudaError_t cudaEventDestroy(cudaEvent_t ev) { return handle_delete(ev, events); }
 
 static bool live_event(cudaEvent_t ev)
 {
