@@ -100,26 +100,45 @@ out:
 	return rc;
 }
 
-/* ---- the BM25 cache ---- */
+/* ---- the BM25 cache ----
+ * Ownership: the cache owns every index; a commit's context borrows pointers to them for the
+ * span of one gh_bm25_top call. An index lives in its own allocation, so growing the table
+ * moves only pointers, and the cache is trimmed to its budget only between commits
+ * (cache_trim, before a context is built), never while a context holds borrowed indexes. The
+ * budget is therefore exceeded by at most one snapshot's indexes, which one query needs at
+ * once anyway. */
 
 struct cached {
 	git_oid id;
-	int used, usable; /* usable: a code file within the size limit, not binary */
-	struct gh_bm25_doc d;
+	int used;
+	struct gh_bm25_doc *d; /* NULL: not retrievable (binary, too large, not code) */
 };
 
 struct cache {
 	struct cached *v;
 	size_t cap, n, bytes, budget;
+	uint64_t trims; /* times the cache was emptied for its budget */
 };
 
 static void cache_clear(struct cache *c)
 {
 	for (size_t i = 0; i < c->cap; i++)
-		if (c->v[i].used)
-			gh_bm25_doc_release(&c->v[i].d);
-	memset(c->v, 0, c->cap * sizeof *c->v);
+		if (c->v[i].used && c->v[i].d) {
+			gh_bm25_doc_release(c->v[i].d);
+			free(c->v[i].d);
+		}
+	if (c->v)
+		memset(c->v, 0, c->cap * sizeof *c->v);
 	c->n = c->bytes = 0;
+}
+
+/* Between commits only: empties the cache when it holds more than its budget. */
+static void cache_trim(struct cache *c)
+{
+	if (c->bytes > c->budget) {
+		cache_clear(c);
+		c->trims++;
+	}
 }
 
 static struct cached *cache_slot(struct cache *c, const git_oid *id)
@@ -210,16 +229,13 @@ static int is_readme(const char *path)
 	return 1;
 }
 
-/* The BM25 index of a snapshot blob, built on first use. NULL when not retrievable. */
+/* The BM25 index of a snapshot blob, built on first use; owned by the cache and valid until
+ * the next cache_trim. NULL when not retrievable. */
 static const struct gh_bm25_doc *indexed(struct ctx *c, const struct gh_entry *en)
 {
 	struct cached *s = cache_slot(&c->cache, &en->id);
 	if (s->used)
-		return s->usable ? &s->d : NULL;
-	if (c->cache.bytes > c->cache.budget) {
-		cache_clear(&c->cache);
-		s = cache_slot(&c->cache, &en->id);
-	}
+		return s->d;
 	*s = (struct cached){.id = en->id, .used = 1};
 	c->cache.n++;
 	git_blob *b;
@@ -236,14 +252,15 @@ static const struct gh_bm25_doc *indexed(struct ctx *c, const struct gh_entry *e
 		buf_puts(&d, en->path);
 		buf_putc(&d, '\n');
 		buf_append(&d, t.p, t.len);
-		gh_bm25_doc_build(&s->d, d.p, d.len);
+		struct gh_bm25_doc *x = xmalloc(sizeof *x);
+		gh_bm25_doc_build(x, d.p, d.len);
 		buf_release(&d);
-		s->usable = 1;
-		c->cache.bytes += gh_bm25_doc_bytes(&s->d);
+		s->d = x; /* s is still this entry's slot: nothing above touched the table */
+		c->cache.bytes += gh_bm25_doc_bytes(x);
 	}
 	buf_release(&t);
 	git_blob_free(b);
-	return s->usable ? &s->d : NULL;
+	return s->d;
 }
 
 /* README, directory tree and retrieved files of the snapshot, into c->text. */
@@ -269,6 +286,7 @@ static int context(struct ctx *c, const struct gh_entry *snap, size_t ns, char *
 		if ((int64_t)ns > c->o->tree_max)
 			buf_printf(&c->text, "... %zu more files\n", ns - (size_t)c->o->tree_max);
 	}
+	cache_trim(&c->cache); /* no index is borrowed yet: the one safe point to evict */
 	const struct gh_bm25_doc **docs = xmalloc((ns ? ns : 1) * sizeof *docs);
 	size_t *who = xmalloc((ns ? ns : 1) * sizeof *who), nd = 0;
 	for (size_t i = 0; i < ns; i++) {
@@ -449,8 +467,9 @@ int gh_commit_docs(git_repository *repo, const git_oid *head, const struct gh_co
 	}
 	rc = 0;
 out:
-	if (c.cache.v)
-		cache_clear(&c.cache);
+	if (c.cache.trims)
+		stats_count(st, "commit_cache_trims", c.cache.trims);
+	cache_clear(&c.cache);
 	free(c.cache.v);
 	buf_release(&c.text);
 	git_revwalk_free(w);
