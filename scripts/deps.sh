@@ -24,6 +24,7 @@ PACKAGES=(
   libpcre2-dev                # tokenize: the pre-tokenizer split regex (JIT)
   libutf8proc-dev             # tokenize: NFC/NFKC normalizers of tokenizer.json
   libgit2-dev git             # crawl-github: repositories and histories
+  golang-1.19-src             # crawl-github: the large test repository commits Go's library
   libgit2-fixtures            # crawl-github: real bare repositories for the tests
   libarchive-dev libxml2-dev  # crawl-web: WARC.gz members, the HTML parser
   wget                        # crawl-web: the test crawls a local site into a WARC

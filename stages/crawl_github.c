@@ -460,8 +460,10 @@ static int decide(struct repo_run *r)
 static void file_doc(struct repo_run *r, size_t i, struct doc *d)
 {
 	struct item *it = &r->it[i];
+	struct buf tmp = BUF_INIT;
+	const char *path = gh_path_shown(r->ent[i].path, &tmp);
 	doc_reset(d);
-	buf_printf(&d->id, "gh:%s:%s", r->name, r->ent[i].path);
+	buf_printf(&d->id, "gh:%s:%s", r->name, path);
 	if (it->read) { /* lend the text instead of copying it; emit_files takes it back */
 		if (!it->text.p)
 			buf_set(&it->text, "", 0);
@@ -470,7 +472,8 @@ static void file_doc(struct repo_run *r, size_t i, struct doc *d)
 	}
 	buf_puts(&d->source, "github");
 	json_object_update(d->meta, r->meta);
-	json_object_set_new(d->meta, "path", json_string(r->ent[i].path));
+	json_object_set_new(d->meta, "path", json_string(path));
+	buf_release(&tmp);
 	if (it->lang)
 		json_object_set_new(d->meta, "lang", json_string(it->lang));
 	json_object_set_new(d->meta, "blob", json_string(git_oid_tostr_s(&r->ent[i].id)));
@@ -535,6 +538,7 @@ static int emit_repo_docs(struct repo_run *r)
 	gh_deps_plan(f, nf, r->g->repo_max, strlen(r->g->header) - 6 * times + 1, times,
 		     r->g->seed, r->name, &rd);
 	struct doc d;
+	struct buf tmp = BUF_INIT;
 	doc_init(&d);
 	int rc = 0;
 	for (size_t k = 0, pos = 0; k < rd.ndocs && !rc; k++) {
@@ -545,11 +549,12 @@ static int emit_repo_docs(struct repo_run *r)
 		json_t *paths = json_array();
 		for (; pos < rd.doc_end[k]; pos++) {
 			const struct gh_file *x = &f[rd.order[pos]];
-			header(&d.text, r->g->header, x->path);
+			const char *path = gh_path_shown(x->path, &tmp);
+			header(&d.text, r->g->header, path);
 			buf_append(&d.text, x->text, x->len);
 			if (x->len && x->text[x->len - 1] != '\n')
 				buf_putc(&d.text, '\n');
-			json_array_append_new(paths, json_string(x->path));
+			json_array_append_new(paths, json_string(path));
 		}
 		json_object_set_new(d.meta, "paths", paths);
 		json_object_set_new(d.meta, "part", json_integer((json_int_t)k));
@@ -558,6 +563,7 @@ static int emit_repo_docs(struct repo_run *r)
 		emit_input(r->e, d.text.len); /* so that docs in = out + dropped */
 		rc = emit_keep(r->e, &d);
 	}
+	buf_release(&tmp);
 	doc_release(&d);
 	gh_repo_docs_release(&rd);
 	free(f);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "github/bm25.h"
 #include "github/commit.h"
@@ -174,7 +175,14 @@ struct ctx {
 	struct stats *st;
 	struct cache cache;
 	struct buf text;
+	struct buf shown, msg; /* a path as documents show it; the message in UTF-8 */
 };
+
+/* A path as documents show it (gh_path_shown); valid until the next call. */
+static const char *shown(struct ctx *c, const char *path)
+{
+	return gh_path_shown(path, &c->shown);
+}
 
 static void section(struct buf *b, const char *tag, const char *path, const char *body,
 		    size_t n)
@@ -274,7 +282,7 @@ static int context(struct ctx *c, const struct gh_entry *snap, size_t ns, char *
 		if (read_blob(c->repo, &snap[i].id, &b))
 			return -1;
 		size_t n = (size_t)git_blob_rawsize(b);
-		section(&c->text, "readme", snap[i].path, git_blob_rawcontent(b),
+		section(&c->text, "readme", shown(c, snap[i].path), git_blob_rawcontent(b),
 			n < c->o->readme_max ? n : c->o->readme_max);
 		git_blob_free(b);
 		break;
@@ -282,7 +290,7 @@ static int context(struct ctx *c, const struct gh_entry *snap, size_t ns, char *
 	if (ns) {
 		buf_puts(&c->text, "<directory_tree>\n");
 		for (size_t i = 0; i < ns && (int64_t)i < c->o->tree_max; i++)
-			buf_printf(&c->text, "%s\n", snap[i].path);
+			buf_printf(&c->text, "%s\n", shown(c, snap[i].path));
 		if ((int64_t)ns > c->o->tree_max)
 			buf_printf(&c->text, "... %zu more files\n", ns - (size_t)c->o->tree_max);
 	}
@@ -308,15 +316,30 @@ static int context(struct ctx *c, const struct gh_entry *snap, size_t ns, char *
 		git_blob *b;
 		if ((rc = read_blob(c->repo, &en->id, &b)))
 			break;
-		section(&c->text, "retrieved", en->path, git_blob_rawcontent(b),
+		section(&c->text, "retrieved", shown(c, en->path), git_blob_rawcontent(b),
 			(size_t)git_blob_rawsize(b));
-		json_array_append_new(retrieved, json_string(en->path));
+		json_array_append_new(retrieved, json_string(shown(c, en->path)));
 		git_blob_free(b);
 	}
 	free(top);
 	free(who);
 	free(docs);
 	return rc;
+}
+
+/* The commit message in UTF-8: transcoded from the encoding its header names (git's
+ * i18n.commitEncoding), as `git log` shows it; bytes that are still not UTF-8 are replaced
+ * when the document is written (counted as utf8_repaired). */
+static const char *message(struct ctx *c, git_commit *cm)
+{
+	const char *msg = git_commit_message(cm), *enc = git_commit_message_encoding(cm);
+	if (!enc || !strcasecmp(enc, "UTF-8") || !strcasecmp(enc, "UTF8"))
+		return msg;
+	if (gh_to_utf8(enc, msg, strlen(msg), &c->msg)) {
+		stats_count(c->st, "commit_message_encoding_unknown", 1);
+		return msg;
+	}
+	return c->msg.p;
 }
 
 static char status_letter(git_delta_t s)
@@ -355,7 +378,7 @@ static int one_commit(struct ctx *c, git_commit *cm)
 	for (size_t i = 0; i < nd; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		const char *p = d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path;
-		json_array_append_new(paths, json_string(p));
+		json_array_append_new(paths, json_string(shown(c, p)));
 		if (d->status != GIT_DELTA_ADDED) {
 			changed[nchanged++] = xstrdup(d->old_file.path);
 			size += d->old_file.size;
@@ -369,7 +392,7 @@ static int one_commit(struct ctx *c, git_commit *cm)
 	}
 	if (gh_tree_files(ptree, &snap, &ns, NULL))
 		goto out;
-	const char *msg = git_commit_message(cm);
+	const char *msg = message(c, cm);
 	buf_reset(&c->text);
 	if (context(c, snap, ns, changed, nchanged, msg, retrieved))
 		goto out;
@@ -384,16 +407,16 @@ static int one_commit(struct ctx *c, git_commit *cm)
 		const char *p = git_blob_rawcontent(b);
 		size_t n = (size_t)git_blob_rawsize(b);
 		if (n && memchr(p, 0, n < 8000 ? n : 8000))
-			section(&c->text, "before", d->old_file.path, "(binary)\n", 9);
+			section(&c->text, "before", shown(c, d->old_file.path), "(binary)\n", 9);
 		else
-			section(&c->text, "before", d->old_file.path, p, n);
+			section(&c->text, "before", shown(c, d->old_file.path), p, n);
 		git_blob_free(b);
 	}
 	buf_puts(&c->text, "<changed_paths>\n");
 	for (size_t i = 0; i < nd; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		const char *p = d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path;
-		buf_printf(&c->text, "%c %s\n", status_letter(d->status), p);
+		buf_printf(&c->text, "%c %s\n", status_letter(d->status), shown(c, p));
 	}
 	section(&c->text, "patch", NULL, patch.ptr ? patch.ptr : "", patch.size);
 
@@ -433,7 +456,8 @@ int gh_commit_docs(git_repository *repo, const git_oid *head, const struct gh_co
 		   const char *repo_name, const json_t *base_meta, struct emit *e,
 		   struct stats *st)
 {
-	struct ctx c = {repo, o, repo_name, base_meta, e, st, {.budget = o->cache_budget}, BUF_INIT};
+	struct ctx c = {repo, o, repo_name, base_meta, e, st, {.budget = o->cache_budget}, BUF_INIT,
+			BUF_INIT, BUF_INIT};
 	git_revwalk *w = NULL;
 	git_oid id;
 	int rc = -1, r = 0;
@@ -472,6 +496,8 @@ out:
 	cache_clear(&c.cache);
 	free(c.cache.v);
 	buf_release(&c.text);
+	buf_release(&c.shown);
+	buf_release(&c.msg);
 	git_revwalk_free(w);
 	return rc;
 }

@@ -34,8 +34,7 @@ const char *gh_filter_path(const struct gh_filter *f, const char *path)
 	return NULL;
 }
 
-/* Converts with iconv; 0 on success (out holds UTF-8), -1 if from cannot decode it. */
-static int convert(const char *from, const char *in, size_t n, struct buf *out)
+int gh_to_utf8(const char *from, const char *in, size_t n, struct buf *out)
 {
 	iconv_t cd = iconv_open("UTF-8", from);
 	if (cd == (iconv_t)-1)
@@ -68,14 +67,14 @@ const char *gh_transcode(struct buf *text)
 	const unsigned char *u = (const unsigned char *)text->p;
 	const char *enc = NULL;
 	if (text->len >= 2 && u[0] == 0xff && u[1] == 0xfe &&
-	    !convert("UTF-16LE", text->p + 2, text->len - 2, &out))
+	    !gh_to_utf8("UTF-16LE", text->p + 2, text->len - 2, &out))
 		enc = "utf-16le";
 	else if (text->len >= 2 && u[0] == 0xfe && u[1] == 0xff &&
-		 !convert("UTF-16BE", text->p + 2, text->len - 2, &out))
+		 !gh_to_utf8("UTF-16BE", text->p + 2, text->len - 2, &out))
 		enc = "utf-16be";
-	else if (!convert("WINDOWS-1252", text->p, text->len, &out))
+	else if (!gh_to_utf8("WINDOWS-1252", text->p, text->len, &out))
 		enc = "windows-1252";
-	else if (!convert("ISO-8859-1", text->p, text->len, &out))
+	else if (!gh_to_utf8("ISO-8859-1", text->p, text->len, &out))
 		enc = "iso-8859-1";
 	if (!enc)
 		DIE("ISO-8859-1 cannot fail to decode");
@@ -143,4 +142,32 @@ const char *gh_filter_content(const struct gh_filter *f, const char *lang, struc
 	if (f->max_line && longest > f->max_line)
 		return "long_line";
 	return NULL;
+}
+
+const char *gh_path_shown(const char *path, struct buf *tmp)
+{
+	size_t n = strlen(path);
+	int plain = !utf8_invalid_count(path, n);
+	for (size_t i = 0; i < n && plain; i++)
+		plain = (unsigned char)path[i] >= 0x20 && path[i] != 0x7f;
+	if (plain)
+		return path;
+	static const char shortc[] = "abtnvfr"; /* \a .. \r, bytes 7 to 13 */
+	buf_reset(tmp);
+	buf_putc(tmp, '"');
+	for (const unsigned char *u = (const unsigned char *)path; *u; u++) {
+		if (*u == '"' || *u == '\\') {
+			buf_putc(tmp, '\\');
+			buf_putc(tmp, (char)*u);
+		} else if (*u >= 0x07 && *u <= 0x0d) {
+			buf_putc(tmp, '\\');
+			buf_putc(tmp, shortc[*u - 0x07]);
+		} else if (*u < 0x20 || *u >= 0x7f) {
+			buf_printf(tmp, "\\%03o", *u);
+		} else {
+			buf_putc(tmp, (char)*u);
+		}
+	}
+	buf_putc(tmp, '"');
+	return tmp->p;
 }

@@ -36,4 +36,16 @@ const char *gh_filter_content(const struct gh_filter *f, const char *lang, struc
  * name. */
 const char *gh_transcode(struct buf *text);
 
+/* Converts n bytes in encoding from (an iconv name) to UTF-8 into out; 0 on success, -1 when
+ * from is unknown or cannot decode the bytes. */
+int gh_to_utf8(const char *from, const char *in, size_t n, struct buf *out);
+
+/* A git path as documents show it (ids, metadata, headers in text): the path itself when it is
+ * valid UTF-8 without control characters, else git's quoted form (as `git ls-tree` prints it
+ * with core.quotePath): in double quotes, with \" \\ \a \b \t \n \v \f \r, and octal
+ * escapes for other control bytes and for every byte >= 0x80. Such a path then names its bytes
+ * unambiguously instead of being lost (jansson refuses strings that are not UTF-8) or having its
+ * bytes replaced. Returns path or tmp->p. */
+const char *gh_path_shown(const char *path, struct buf *tmp);
+
 #endif

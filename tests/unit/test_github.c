@@ -455,6 +455,21 @@ static void test_repo_list_line(void **state)
 	free(n);
 }
 
+/* Paths that are not UTF-8 are shown as git -c core.quotePath=true ls-files prints them (the
+ * expected strings are git 2.39's output for these file names); UTF-8 paths are kept. */
+static void test_path_shown(void **state)
+{
+	struct buf t = BUF_INIT;
+	const char *plain = "src/ok-\303\251.go";
+	assert_ptr_equal(gh_path_shown(plain, &t), plain);
+	assert_string_equal(gh_path_shown("caf\351.go", &t), "\"caf\\351.go\"");
+	assert_string_equal(gh_path_shown("a\tb\377", &t), "\"a\\tb\\377\"");
+	assert_string_equal(gh_path_shown("q\"\351\\x\177", &t), "\"q\\\"\\351\\\\x\\177\"");
+	assert_string_equal(gh_path_shown("a\tb", &t), "\"a\\tb\"");          /* control byte */
+	assert_string_equal(gh_path_shown("ok-\303\251\377", &t), "\"ok-\\303\\251\\377\"");
+	buf_release(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_bm25_by_hand),
 		cmocka_unit_test(test_bm25_parity),
 		cmocka_unit_test(test_repo_list_line),
+		cmocka_unit_test(test_path_shown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
