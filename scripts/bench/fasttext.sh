@@ -75,6 +75,27 @@ for n in 1 2 4; do
 done
 mib() { echo $(( $1 / 1024 )); }
 
+# 5. accuracy with two threads (Hogwild: every run differs): P@2 of HOGWILD_RUNS models each
+#    tool trains on two-label gettext lines (language, family); mean, standard deviation, range.
+#    This comparison was a test until it failed by chance (issue 25); it is a measurement.
+HR=${HOGWILD_RUNS:-10}
+ft_multilingual 300 labels | awk '
+  BEGIN { split("de nl sv da", g); for (i in g) fam[g[i]] = "germanic"
+          split("fr es it pt ro", r); for (i in r) fam[r[i]] = "romance"
+          split("pl ru uk cs", s); for (i in s) fam[s[i]] = "slavic" }
+  { l = substr($1, 10); $1 = $1 " __label__" (l in fam ? fam[l] : "other")
+    print > (NR % 3 ? "'"$FW"'/lang_train.txt" : "'"$FW"'/lang_test.txt") }'
+hopts="-bucket 100000 -thread 2 -verbose 0 -dim 20 -loss ns -neg 5 -minn 2 -maxn 4 -epoch 20 -lr 0.5"
+p2s() { # tool... -> HR values of P@2, one a line
+  for _ in $(seq "$HR"); do
+    "$@" supervised -input "$FW/lang_train.txt" -output "$FW/lang" $hopts >/dev/null 2>&1
+    "$@" test "$FW/lang.bin" "$FW/lang_test.txt" 2 | awk '$1 == "P@2" { print $2 }'
+  done
+}
+summary() { awk '{ s += $1; q += $1 * $1; if (NR == 1 || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
+  END { m = s / NR; printf "%.4f | %.4f | %.3f-%.3f", m, sqrt(q / NR - m * m), lo, hi }'; }
+h_cur=$(p2s "$C" fasttext | summary) h_ref=$(p2s fasttext | summary)
+
 cat <<MD
 ## fastText classifier and the relevance stage
 
@@ -106,6 +127,14 @@ not compared here: it includes hashing the model file for the stage's fingerprin
 | 1 | $(mib "${pss[1]}") MiB | $(mib "${rss[1]}") MiB | $(mib "${rpss[1]}") MiB | $(mib "${rrss[1]}") MiB |
 | 2 | $(mib "${pss[2]}") MiB | $(mib "${rss[2]}") MiB | $(mib "${rpss[2]}") MiB | $(mib "${rrss[2]}") MiB |
 | 4 | $(mib "${pss[4]}") MiB | $(mib "${rss[4]}") MiB | $(mib "${rpss[4]}") MiB | $(mib "${rrss[4]}") MiB |
+
+Accuracy with two threads (Hogwild updates: every run's model differs), P@2 over $HR models
+each tool trains (\`$hopts\`) on two-label gettext lines (language and family), same run:
+
+| tool | mean P@2 | standard deviation | range |
+|---|---|---|---|
+| curate | $h_cur |
+| fasttext | $h_ref |
 
 Command: \`bash scripts/bench.sh fasttext\`.
 

@@ -1,7 +1,7 @@
 # fastText's negative sampling and quantization against Debian's fasttext 0.9.2 on Reuters
 # (weka): with one thread, `-loss ns` trained by curate is fastText's model byte for byte, on
-# lines with one label and with two; its predictions, ties included, are fastText's; with two
-# threads (Hogwild) P@2 is fastText's within 0.03 (means of 3 runs); `curate fasttext quantize`
+# lines with one label and with two; its predictions, ties included, are fastText's; a model
+# trained with two threads (Hogwild) predicts identically in both tools; `curate fasttext quantize`
 # on the same .bin as fasttext's quantize (plain, -qnorm with -cutoff and an uneven -dsub,
 # -retrain, -qout) writes fastText's .ftz (the prune index's pair order aside), which fasttext
 # predicts with byte for byte as curate does.
@@ -11,7 +11,6 @@ cd "$T"
 ft_reuters Grain train >train.txt
 ft_reuters Grain test >test.txt
 check "Reuters Grain converted" test "$(wc -l <train.txt)" -gt 1500
-near() { awk -v a="$1" -v b="$2" -v e="$3" 'BEGIN { d = a - b; exit !(d > -e && d < e) }'; }
 
 # 1. negative sampling: the same options, one thread each
 opts="-wordNgrams 2 -bucket 100000 -thread 1 -verbose 0 -dim 20 -loss ns"
@@ -56,8 +55,14 @@ for k in 1 2; do
   check "two labels: test k=$k prints fasttext's N, P@$k, R@$k" cmp -s ml.reft$k ml.curt$k
 done
 
-# 1c. two threads (Hogwild: the model depends on timing): language and language family of
-# gettext messages, two labels a line; P@2 averaged over 3 runs of each tool
+# 1c. two threads (Hogwild: the model depends on thread timing, so no two runs of either tool
+# agree): language and language family of gettext messages, two labels a line. Only
+# deterministic verdicts here: each tool predicts byte for byte as the other on the other's
+# 2-thread model, and curate's model learned, against a bound far outside the run-to-run noise
+# (docs/fasttext.md, "Threads": over 30 runs P@2 had mean 0.887, standard deviation 0.017,
+# range 0.853-0.910; 0.75 is 8 standard deviations below the mean, a false failure well under
+# 1e-6 even with tails twice as heavy as normal). How close curate's P@2 is to fastText's is a
+# statistical question: it is measured by `make bench` (scripts/bench/fasttext.sh).
 ft_multilingual 300 labels | awk '
   BEGIN { split("de nl sv da", g); for (i in g) fam[g[i]] = "germanic"
           split("fr es it pt ro", r); for (i in r) fam[r[i]] = "romance"
@@ -66,19 +71,17 @@ ft_multilingual 300 labels | awk '
     print > (NR % 3 ? "lang_train.txt" : "lang_test.txt") }'
 check "two-label language lines built" test "$(wc -l <lang_test.txt)" -gt 1000
 thopts="-bucket 100000 -thread 2 -verbose 0 -dim 20 -loss ns -neg 5 -minn 2 -maxn 4 -epoch 20 -lr 0.5"
-mean_p2() { # tool -> mean P@2 of 3 models it trains
-  local sum=0 i
-  for i in 1 2 3; do
-    "$@" supervised -input lang_train.txt -output lang $thopts >/dev/null 2>&1
-    sum=$(awk -v s=$sum -v p="$("$@" test lang.bin lang_test.txt 2 | awk '$1 == "P@2" { print $2 }')" \
-      'BEGIN { print s + p }')
-  done
-  awk -v s=$sum 'BEGIN { printf "%.3f", s / 3 }'
-}
-p_ref=$(mean_p2 fasttext) p_cur=$(mean_p2 "$CURATE" fasttext)
-echo "two labels, ns, 2 threads: mean P@2 fasttext $p_ref curate $p_cur"
-check "two labels, 2 threads: mean P@2 within 0.03 ($p_cur vs $p_ref)" near "$p_cur" "$p_ref" 0.03
-check "two labels, 2 threads: the model learned (mean P@2 $p_cur > 0.7)" near "$p_cur" 0.85 0.15
+fasttext supervised -input lang_train.txt -output lang_ref $thopts >/dev/null 2>&1
+"$CURATE" fasttext supervised -input lang_train.txt -output lang_cur $thopts >/dev/null 2>&1
+for m in lang_ref lang_cur; do
+  fasttext predict-prob $m.bin lang_test.txt 2 >$m.p_ref
+  "$CURATE" fasttext predict-prob $m.bin lang_test.txt 2 >$m.p_cur
+  check "2 threads: both tools predict identically with $m.bin" cmp -s $m.p_ref $m.p_cur
+done
+p_cur=$("$CURATE" fasttext test lang_cur.bin lang_test.txt 2 | awk '$1 == "P@2" { print $2 }')
+echo "two labels, ns, 2 threads: P@2 curate $p_cur"
+check "two labels, 2 threads: the model learned (P@2 $p_cur >= 0.75)" \
+  awk -v p="$p_cur" 'BEGIN { exit !(p >= 0.75) }'
 
 # 2. quantize: both tools on copies of one fasttext .bin
 fasttext supervised -input train.txt -output base -wordNgrams 2 -bucket 100000 -thread 1 \
