@@ -1,7 +1,8 @@
 /* fuzz_github: libFuzzer target for crawl-github's parsers: the input as a language table,
  * each of its lines as a repository-list entry, the text of files in every language whose
  * imports are resolved (paths taken from the input too), the file filters, and BM25 with
- * the input's first line as the query. Errors are fine; crashes, leaks and UB are not. */
+ * the input's first line as the query, and the input as a git path shown in documents (always
+ * valid UTF-8). Errors are fine; crashes, leaks and UB are not. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "github/filter.h"
 #include "github/lang.h"
 #include "github/repo.h"
+#include "doc.h"
 
 static const char *const langs[] = {"python", "java", "c", "cpp", "javascript", "typescript",
 				    "go", "rust", "shell", "html", NULL};
@@ -97,5 +99,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (gh_bm25_top(&p, 1, s, q, 1, 1.2, 0.75, &idx, NULL) > 1)
 		abort();
 	gh_bm25_doc_release(&d);
+
+	/* the input as a path (up to its first NUL): shown as valid UTF-8, quoted when not plain */
+	char *path = xstrndup(s, size);
+	struct buf tmp = BUF_INIT;
+	const char *shown = gh_path_shown(path, &tmp);
+	if (utf8_invalid_count(shown, strlen(shown)) || (shown != path && shown[0] != '"'))
+		abort();
+	buf_release(&tmp);
+	free(path);
 	return 0;
 }
