@@ -2,11 +2,14 @@
  * and drops files with syntax errors (Seed-Coder's policy: any ERROR or MISSING node), plus
  * the `curate syntax-check` command that shows where a file fails. Languages come from
  * grammars/ (registry.h); documents in a language without a grammar pass unchecked. */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "log.h"
@@ -165,8 +168,8 @@ done:
 	ts_tree_cursor_delete(&cur);
 }
 
-int syntax_check(struct syntax_checker *c, const struct grammar *g, const char *text,
-		 size_t n, struct syntax_result *r)
+static int check_here(struct syntax_checker *c, const struct grammar *g, const char *text,
+		      size_t n, struct syntax_result *r)
 {
 	memset(r, 0, sizeof *r);
 	enum syntax_status st;
@@ -179,6 +182,86 @@ int syntax_check(struct syntax_checker *c, const struct grammar *g, const char *
 	ts_tree_delete(t);
 	r->status = r->errors + r->missing ? SYNTAX_ERRORS : SYNTAX_OK;
 	return 0;
+}
+
+/* libtree-sitter 0.20.7 (Debian 12's) corrupts its heap on some large inputs, a node with 2^16
+ * children or more (tree-sitter#2134, fixed in 0.20.8): 65,535 unclosed '[' in JSON, 21,845
+ * times "[1," , 'f(a, ' repeated in Python, C, Go, Rust, Lua, YAML or shell. The crash comes
+ * later, in free(), where no signal guard can help, and it took the whole rank (and its
+ * stage) down. Such a node needs about 2^16 tokens, so a text of at least SYNTAX_ISOLATE_BYTES
+ * is checked in a child process: the parent waits for its result through a pipe, and a child
+ * that dies is a parser fault (the document is dropped as parser_fault, the rank goes on).
+ * Smaller texts, most files, are parsed in place. The child only parses and _exits. */
+#define SYNTAX_ISOLATE_BYTES (32 << 10)
+
+struct isolated {
+	int rc;
+	struct syntax_result r; /* missing_what points into the grammar: valid in the parent */
+	char err[512];
+};
+
+static int check_isolated(struct syntax_checker *c, const struct grammar *g, const char *text,
+			  size_t n, struct syntax_result *r)
+{
+	int fd[2];
+	if (pipe(fd))
+		return check_here(c, g, text, n, r);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fd[0]);
+		close(fd[1]);
+		return check_here(c, g, text, n, r);
+	}
+	if (pid == 0) {
+		close(fd[0]);
+		struct isolated out = {0};
+		out.rc = check_here(c, g, text, n, &out.r);
+		if (out.rc)
+			snprintf(out.err, sizeof out.err, "%s", err_get());
+		size_t done = 0;
+		while (done < sizeof out) {
+			ssize_t k = write(fd[1], (char *)&out + done, sizeof out - done);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				_exit(1);
+			done += (size_t)k;
+		}
+		_exit(0);
+	}
+	close(fd[1]);
+	struct isolated in;
+	size_t got = 0;
+	while (got < sizeof in) {
+		ssize_t k = read(fd[0], (char *)&in + got, sizeof in - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got < sizeof in || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		memset(r, 0, sizeof *r);
+		r->status = SYNTAX_FAULT; /* the child died inside libtree-sitter */
+		return 0;
+	}
+	*r = in.r; /* the parent's parser never saw the text: nothing of it to renew */
+	if (in.rc)
+		err_set("%s", in.err);
+	return in.rc;
+}
+
+int syntax_check(struct syntax_checker *c, const struct grammar *g, const char *text,
+		 size_t n, struct syntax_result *r)
+{
+	if (n >= SYNTAX_ISOLATE_BYTES)
+		return check_isolated(c, g, text, n, r);
+	return check_here(c, g, text, n, r);
 }
 
 /* ---- the stage ---- */
