@@ -131,16 +131,29 @@ void task_runs_init(struct task_runs *r, struct task_list *l, uint64_t shards, s
 {
 	if (shards > inputs)
 		shards = inputs ? inputs : 1;
-	*r = (struct task_runs){l, shards, total_weight ? total_weight : 1, 0};
+	*r = (struct task_runs){l, shards, total_weight ? total_weight : 1, 0, inputs, 0, 0};
 	for (uint64_t k = 0; k < shards; k++)
 		task_list_add(l, 0);
 }
 
+/* An input goes to the shard its weight's midpoint falls in, but never skips a shard and
+ * always leaves one input for each shard after it: no shard is empty (there are at least as
+ * many inputs as shards), and a large input no longer pulls the small ones before it into its
+ * shard (by start offset, three small repositories and a large one all went to shard 0). */
 struct task *task_runs_next(struct task_runs *r, uint64_t weight)
 {
-	uint64_t k = (uint64_t)((unsigned __int128)r->before * r->shards / r->total);
+	uint64_t k = (uint64_t)((unsigned __int128)(r->before + weight / 2) * r->shards / r->total);
+	uint64_t left = r->inputs > r->seen ? r->inputs - r->seen : 1; /* this one included */
+	uint64_t lo = r->seen ? r->prev : 0, hi = r->seen ? r->prev + 1 : 0;
+	if (r->shards > left && r->shards - left > lo)
+		lo = r->shards - left;
+	if (hi > r->shards - 1)
+		hi = r->shards - 1;
+	k = k < lo ? lo : k > hi ? hi : k;
 	r->before += weight;
-	return &r->l->v[k < r->shards ? k : r->shards - 1];
+	r->prev = k;
+	r->seen++;
+	return &r->l->v[k];
 }
 
 /* ---- the plan: tasks and fingerprint, made on rank 0 and broadcast ---- */

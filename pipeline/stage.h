@@ -37,11 +37,13 @@ struct task *task_list_add(struct task_list *l, uint64_t size);
 void task_list_release(struct task_list *l);
 
 /* A source's plan: its inputs, in a stable order, cut into `shards` contiguous runs of about
- * equal weight, one task each (fewer when there are fewer inputs, one when there are none).
- * task_runs_init adds the tasks; task_runs_next gives each input's task, in order. */
+ * equal weight, one task each (fewer when there are fewer inputs, one when there are none),
+ * none of them empty. task_runs_init adds the tasks; task_runs_next gives each input's task,
+ * in order (all `inputs` of them). */
 struct task_runs {
 	struct task_list *l;
 	uint64_t shards, total, before;
+	uint64_t inputs, seen, prev; /* inputs in all, given so far, the last one's shard */
 };
 void task_runs_init(struct task_runs *r, struct task_list *l, uint64_t shards, size_t inputs,
 		    uint64_t total_weight);
