@@ -11,7 +11,13 @@ python3 "$ROOT/tests/web/make_site.py" "$T/site"
 python3 "$ROOT/tests/web/serve.py" "$T/site" "$T/port" &
 srv=$!
 trap 'kill $srv 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
+# the server writes its port once it listens: wait for that (a busy machine can take long)
+for _ in $(seq 600); do
+  [ -s "$T/port" ] && break
+  kill -0 $srv 2>/dev/null || fail "the test web server exited before it listened"
+  sleep 0.1
+done
+[ -s "$T/port" ] || fail "the test web server wrote no port within 60 s"
 port=$(cat "$T/port")
 # exit 8: the server answered some requests with errors (the 404s are on purpose)
 rc=0; (cd "$T" && wget -q -r -l1 -P "$T/mirror" --warc-file="$T/site" "http://127.0.0.1:$port/index.html") || rc=$?

@@ -5,17 +5,33 @@ src=/usr/include
 # zstd level 19 makes each shard slow enough to kill the run between shards
 common=(import.paths="[$src]" import.shards=40 zstd_level=19)
 
+# mpiexec, hydra's proxy and each rank: the proxy and the ranks run in sessions of their own,
+# so a kill of mpiexec's process group misses them (the proxy kills the ranks only later)
+job_procs() { local p; for p in "$@"; do echo "$p"; job_procs $(pgrep -P "$p" || true); done; }
+running() { # pid: it exists and is neither a zombie nor dead
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null || true)
+  [ -n "$st" ] && [[ $st != [ZX]* ]]
+}
 kill_midway() { # workdir, ranks
   local wd=$1 n=$2
-  setsid mpiexec -n "$n" "$CURATE" import workdir="$wd" "${common[@]}" 2>"$wd.killed.log" &
-  local pid=$! waited=0
+  mpiexec -n "$n" "$CURATE" import workdir="$wd" "${common[@]}" 2>"$wd.killed.log" &
+  local pid=$! waited=0 procs p
   until [ "$(ls "$wd/import/.parts" 2>/dev/null | grep -c '\.json$')" -ge 4 ]; do
     sleep 0.2; waited=$((waited + 1))
-    [ $waited -lt 1500 ] || fail "no shard finished within 300 s"
+    [ $waited -lt 3000 ] || fail "no shard finished within 600 s"
   done
-  kill -KILL -- -"$pid" 2>/dev/null || true
+  procs=$(job_procs "$pid")
+  kill -KILL $procs 2>/dev/null || true
+  # until none of them runs, a rank could still finish a shard after it is counted below
+  for p in $procs; do
+    waited=0
+    while running "$p"; do
+      sleep 0.05; waited=$((waited + 1))
+      [ $waited -lt 1200 ] || fail "process $p still runs 60 s after SIGKILL"
+    done
+  done
   wait "$pid" 2>/dev/null || true
-  sleep 0.5
 }
 
 "$CURATE" import workdir="$T/full" "${common[@]}" 2>"$T/full.log"

@@ -19,9 +19,10 @@ mkdir -p "$S"/{munge,state,spool,log}
 chmod 700 "$S/munge"
 cleanup() {
   local rc=$?
-  [ -f "$S/slurm.conf" ] && SLURM_CONF=$S/slurm.conf scancel --quiet --full --user=root 2>/dev/null
+  # (each step may fail, a daemon gone or no job left: errexit must not cut the cleanup short)
+  [ -f "$S/slurm.conf" ] && SLURM_CONF=$S/slurm.conf scancel --quiet --full --user=root 2>/dev/null || true
   for f in slurmd.pid slurmctld.pid munge/pid; do
-    [ -s "$S/$f" ] && kill "$(cat "$S/$f")" 2>/dev/null
+    [ -s "$S/$f" ] && kill "$(cat "$S/$f")" 2>/dev/null || true
   done
   # a daemon that has not exited yet still holds its ports and the test's files
   for i in $(seq 50); do
@@ -43,11 +44,27 @@ mungekey --create --keyfile="$S/munge/munge.key" --bits=1024
 munged --force --key-file="$S/munge/munge.key" --socket="$S/munge/sock" \
   --pid-file="$S/munge/pid" --log-file="$S/munge/log" --seed-file="$S/munge/seed"
 
-# ports nobody listens on, so several test runs and a real Slurm can share the machine
-read -r p1 p2 p3 < <(python3 -c 'import socket
-ss=[socket.socket() for _ in range(3)]
-[s.bind(("127.0.0.1",0)) for s in ss]
-print(*[s.getsockname()[1] for s in ss])')
+# ports nobody listens on, so several test runs and a real Slurm can share the machine: 53 in
+# a row (slurmctld, slurmd, srun's 51), each free now, and below the ephemeral range, where the
+# kernel never hands one to a connect() before the daemons bind it (a port from bind(0) could)
+read -r p1 p2 p3 < <(python3 -c 'import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+for _ in range(1000):
+    b = random.randrange(10000, max(lo, 10100) - 53)
+    if all(free(p) for p in range(b, b + 53)):
+        print(b, b + 1, b + 2)
+        break
+else:
+    raise SystemExit("no 53 free ports in a row below the ephemeral range")')
 host=$(hostname -s)
 cat >"$S/slurm.conf" <<CONF
 ClusterName=curatetest
@@ -84,7 +101,8 @@ CONF
 export SLURM_CONF=$S/slurm.conf
 slurmctld -f "$SLURM_CONF"
 slurmd -f "$SLURM_CONF" -N "$host"
-for i in $(seq 100); do
+deadline=$((SECONDS + 180))
+while [ $SECONDS -lt $deadline ]; do
   sinfo -h -o %t 2>/dev/null | grep -qx idle && break
   sleep 0.2
 done
@@ -97,9 +115,12 @@ run_job() { # log, sbatch arguments... -> waits, fails unless the job completed
   shift
   job=$(CURATE=$CURATE sbatch --parsable --ntasks=2 --ntasks-per-node=2 --output="$log" "$@")
   echo "submitted job $job: $*"
-  for i in $(seq 1200); do
-    state=$(scontrol show job "$job" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)
-    case $state in PENDING|CONFIGURING|RUNNING|COMPLETING) sleep 0.25 ;; *) break ;; esac
+  # a generous bound on a busy machine; an scontrol that fails (slurmctld slow to answer) is
+  # asked again, the job's state unknown until it answers
+  local deadline=$((SECONDS + 1800))
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(scontrol show job "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)
+    case $state in ''|PENDING|CONFIGURING|RUNNING|COMPLETING) sleep 0.25 ;; *) break ;; esac
   done
   scontrol show job "$job" | grep -E 'JobState|NumTasks'
   check "job $job completes (state $state)" test "$state" = COMPLETED
