@@ -60,8 +60,9 @@ done
 # deterministic verdicts here: each tool predicts byte for byte as the other on the other's
 # 2-thread model, and curate's model learned, against a bound far outside the run-to-run noise
 # (docs/fasttext.md, "Threads": over 30 runs P@2 had mean 0.887, standard deviation 0.017,
-# range 0.853-0.910; 0.75 is 8 standard deviations below the mean, a false failure well under
-# 1e-6 even with tails twice as heavy as normal). How close curate's P@2 is to fastText's is a
+# range 0.853-0.910; in make bench, 10 runs, 0.868, 0.023, 0.820-0.903; 0.70 is 7 standard
+# deviations below either mean, a false failure far under 1e-6 under a normal approximation,
+# and still so for tails twice as wide). How close curate's P@2 is to fastText's is a
 # statistical question: it is measured by `make bench` (scripts/bench/fasttext.sh).
 ft_multilingual 300 labels | awk '
   BEGIN { split("de nl sv da", g); for (i in g) fam[g[i]] = "germanic"
@@ -80,8 +81,8 @@ for m in lang_ref lang_cur; do
 done
 p_cur=$("$CURATE" fasttext test lang_cur.bin lang_test.txt 2 | awk '$1 == "P@2" { print $2 }')
 echo "two labels, ns, 2 threads: P@2 curate $p_cur"
-check "two labels, 2 threads: the model learned (P@2 $p_cur >= 0.75)" \
-  awk -v p="$p_cur" 'BEGIN { exit !(p >= 0.75) }'
+check "two labels, 2 threads: the model learned (P@2 $p_cur >= 0.70)" \
+  awk -v p="$p_cur" 'BEGIN { exit !(p >= 0.70) }'
 
 # 2. quantize: both tools on copies of one fasttext .bin
 fasttext supervised -input train.txt -output base -wordNgrams 2 -bucket 100000 -thread 1 \
