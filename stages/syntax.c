@@ -3,6 +3,7 @@
  * the `curate syntax-check` command that shows where a file fails. Languages come from
  * grammars/ (registry.h); documents in a language without a grammar pass unchecked. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -188,11 +189,14 @@ static int check_here(struct syntax_checker *c, const struct grammar *g, const c
  * children or more (tree-sitter#2134, fixed in 0.20.8): 65,535 unclosed '[' in JSON, 21,845
  * times "[1," , 'f(a, ' repeated in Python, C, Go, Rust, Lua, YAML or shell. The crash comes
  * later, in free(), where no signal guard can help, and it took the whole rank (and its
- * stage) down. Such a node needs about 2^16 tokens, so a text of at least SYNTAX_ISOLATE_BYTES
- * is checked in a child process: the parent waits for its result through a pipe, and a child
- * that dies is a parser fault (the document is dropped as parser_fault, the rank goes on).
- * Smaller texts, most files, are parsed in place. The child only parses and _exits. */
-#define SYNTAX_ISOLATE_BYTES (32 << 10)
+ * stage) down. Such a node needs about 2^16 tokens, nearly all at least a byte long (65,535
+ * '[' crash, 65,534 do not), so a text of at least SYNTAX_ISOLATE_BYTES (56 KiB: room for
+ * 8,000 zero-width tokens) is checked in a child process: the parent waits for its result
+ * through a pipe, and a child that dies is a parser fault (the document is dropped as
+ * parser_fault, the rank goes on). Smaller texts, nearly all files, are parsed in place; a
+ * fork costs a few milliseconds (the child faults in the grammar's tables again), which is why
+ * the bound is not lower. The child only parses and _exits. */
+#define SYNTAX_ISOLATE_BYTES (56 << 10)
 
 struct isolated {
 	int rc;
@@ -215,20 +219,16 @@ static int check_isolated(struct syntax_checker *c, const struct grammar *g, con
 	}
 	if (pid == 0) {
 		close(fd[0]);
+		/* a crash's own report (glibc's, UCX's backtrace, ASan's) would only be noise: the
+		 * parent reports the fault, naming the document */
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
 		struct isolated out = {0};
 		out.rc = check_here(c, g, text, n, &out.r);
 		if (out.rc)
 			snprintf(out.err, sizeof out.err, "%s", err_get());
-		size_t done = 0;
-		while (done < sizeof out) {
-			ssize_t k = write(fd[1], (char *)&out + done, sizeof out - done);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				_exit(1);
-			done += (size_t)k;
-		}
-		_exit(0);
+		_exit(write_all(fd[1], &out, sizeof out, "the result pipe") ? 1 : 0);
 	}
 	close(fd[1]);
 	struct isolated in;

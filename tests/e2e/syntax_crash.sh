@@ -9,7 +9,7 @@ in="$T/in.jsonl"
 add() { # id lang python-expression of the text
   python3 -c "import json, sys; print(json.dumps({'id': sys.argv[1], 'text': $3, 'metadata': {'lang': sys.argv[2]}}))" "$1" "$2" >>"$in"
 }
-add crash.json json "'[' * 65535"
+add crash.json json "'[' * 65535"  # 65,535 bytes: the smallest crash (65,534 do not)
 add crash2.json json "'[1,' * 22000"
 add crash.py python "'x = ' + 'f(a, ' * 22000"
 add crash.lua lua "'x = ' + '{' * 70000"
