@@ -210,8 +210,7 @@ static int check_isolated(struct syntax_checker *c, const struct grammar *g, con
 	int fd[2];
 	if (pipe(fd))
 		return check_here(c, g, text, n, r);
-	fflush(NULL);
-	pid_t pid = fork();
+	pid_t pid = fork(); /* the child _exits: it never flushes the parent's stdio buffers */
 	if (pid < 0) {
 		close(fd[0]);
 		close(fd[1]);

@@ -117,9 +117,9 @@ static void test_stats_merge_and_json(void **state)
 	stats_release(&a), stats_release(&b), stats_release(&c);
 }
 
-/* The shard of each input under task_runs; shards is the number of tasks made. */
-static void runs(const uint64_t *w, size_t n, uint64_t want_shards, size_t *shard,
-		 size_t *shards)
+/* The shard of each input under task_runs (into shard), checking that `tasks` tasks were made
+ * and that the runs are contiguous (never decreasing, never skipping) with none empty. */
+static void runs(const uint64_t *w, size_t n, uint64_t want_shards, size_t tasks, size_t *shard)
 {
 	struct task_list l = {0};
 	struct task_runs r;
@@ -129,54 +129,40 @@ static void runs(const uint64_t *w, size_t n, uint64_t want_shards, size_t *shar
 	task_runs_init(&r, &l, want_shards, n, total);
 	for (size_t i = 0; i < n; i++)
 		shard[i] = (size_t)(task_runs_next(&r, w[i]) - l.v);
-	*shards = l.n;
+	assert_int_equal(l.n, tasks);
 	task_list_release(&l);
-}
-
-/* contiguous (never decreasing, never skipping) and no shard empty */
-static void assert_runs(const size_t *shard, size_t n, size_t shards)
-{
 	assert_int_equal(shard[0], 0);
 	for (size_t i = 1; i < n; i++)
 		assert_true(shard[i] == shard[i - 1] || shard[i] == shard[i - 1] + 1);
-	assert_int_equal(shard[n - 1], shards - 1);
+	assert_int_equal(shard[n - 1], tasks - 1);
 }
 
 static void test_task_runs(void **state)
 {
-	size_t s[100], k;
+	size_t s[100];
 	/* three small repositories, then a large one (issue 25: all went to shard 0) */
 	const uint64_t a[] = {41, 34, 35, 375};
-	runs(a, 4, 4, s, &k);
-	assert_int_equal(k, 4);
-	assert_runs(s, 4, 4);
+	runs(a, 4, 4, 4, s);
 	const uint64_t b[] = {375, 41, 34, 35};
-	runs(b, 4, 4, s, &k);
-	assert_runs(s, 4, 4);
+	runs(b, 4, 4, 4, s);
 	/* a WARC list: one large file among small ones, 6 shards */
 	const uint64_t c[] = {5120, 261, 3816, 284490928, 300, 400};
-	runs(c, 6, 6, s, &k);
-	assert_runs(s, 6, 6);
+	runs(c, 6, 6, 6, s);
 	/* two shards over the same: the large file is alone with what follows it */
-	runs(c, 6, 2, s, &k);
-	assert_runs(s, 6, 2);
+	runs(c, 6, 2, 2, s);
 	assert_int_equal(s[2], 0);
 	/* equal weights: equal runs */
 	uint64_t e[100];
 	for (int i = 0; i < 100; i++)
 		e[i] = 7;
-	runs(e, 100, 4, s, &k);
-	assert_runs(s, 100, 4);
+	runs(e, 100, 4, 4, s);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(s[i], (size_t)(i / 25));
 	/* more shards than inputs: one each */
-	runs(a, 4, 16, s, &k);
-	assert_int_equal(k, 4);
-	assert_runs(s, 4, 4);
+	runs(a, 4, 16, 4, s);
 	/* a zero-weight tail still fills the last shards */
 	const uint64_t z[] = {100, 0, 0, 0};
-	runs(z, 4, 4, s, &k);
-	assert_runs(s, 4, 4);
+	runs(z, 4, 4, 4, s);
 }
 
 int main(void)
