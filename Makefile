@@ -2,7 +2,7 @@
 # Three flavours share the sources, each in its own object folder:
 #   release (bin/curate), dev (-Werror, used by `make test`), asan (ASan+UBSan tests).
 
-PKGS     := mpich jansson libzstd yaml-0.1 libcrypto zlib tree-sitter libpcre2-8 libutf8proc libgit2 libarchive libxml-2.0
+PKGS     := mpich jansson libzstd yaml-0.1 libcrypto zlib tree-sitter libpcre2-8 libutf8proc libgit2 libarchive libxml-2.0 libcurl sqlite3
 CC       ?= gcc
 MODE     ?= release
 BUILD    ?= build/$(MODE)

@@ -10,6 +10,7 @@
 #include "fasttext/fasttext.h"
 #include "inspect.h"
 #include "log.h"
+#include "oracle/oracle.h"
 #include "par.h"
 #include "report.h"
 #include "scorer.h"
@@ -257,6 +258,11 @@ static const struct cli_cmd fixed_cmds[] = {
 	{"report", "WORKDIR [-o FILE] [--no-languages]", "write an HTML report with charts of a workdir", "Writes one self-contained HTML page (inline SVG charts): documents and bytes through\nevery stage, drop reasons, languages, dedup cluster sizes, quality scores, tokens per\nshard. The default FILE is WORKDIR/report.html.", report_opts, report_cmd, NULL},
 	{"scorer", "init|score|bench [-m DIR] [OPTIONS] [FILE...]", "the quality scorer: make a random checkpoint, score files, measure tokens/s", "'init --preset tiny|1.3b --seed S -t TOKENIZER -o DIR' writes a random checkpoint;\n'score -m DIR FILE...' prints one line per file: the score (six decimals), a tab, the path;\n'bench -m DIR' reports tokens/s and MFU.", scorer_cmd_opts, scorer_cmd, NULL},
 	{"fasttext", "supervised|test|predict|predict-prob|quantize|split-eval ...", "fastText-compatible classifier: train, test, predict, quantize (curate fasttext help)", "Takes fastText's own options (-input, -output, -dim, ...); 'curate fasttext help'\nlists the verbs and options; docs/fasttext.md.", NULL, ft_cmd, NULL},
+	{"oracle-template", "[NAME]", "print a shipped oracle prompt template, or list them",
+	 "Prints the text of the shipped template NAME (code-quality, web-relevance,\n"
+	 "web-quality) to copy and edit; oracle.template takes the edited file's path.\n"
+	 "Without NAME lists them. docs/oracle.md explains the slots.",
+	 no_opts, oracle_template_cmd, NULL},
 	{"version", "", "print the version", NULL, no_opts, cmd_version, NULL},
 };
 

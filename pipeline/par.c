@@ -5,8 +5,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
-static int rank_, size_, local_rank_;
+static int rank_, size_, local_rank_, local_size_;
 
 void par_fail(const char *file, int line, const char *what, int rc)
 {
@@ -31,6 +32,7 @@ void par_init(int *argc, char ***argv)
 	MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL,
 				      &node));
 	MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
+	MPI_CHECK(MPI_Comm_size(node, &local_size_));
 	MPI_CHECK(MPI_Comm_free(&node));
 }
 
@@ -45,6 +47,13 @@ void par_finalize(void)
 int par_rank(void) { return rank_; }
 int par_size(void) { return size_; }
 int par_local_rank(void) { return local_rank_; }
+int par_local_size(void) { return local_size_; }
+
+int par_cpu_share(void)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	return ncpu / local_size_ > 1 ? (int)(ncpu / local_size_) : 1;
+}
 void par_barrier(void) { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
 
 void par_abort(int code)

@@ -22,6 +22,10 @@ int par_rank(void);
 int par_size(void);
 /* The rank within this node (for one GPU per rank); 0 when alone. */
 int par_local_rank(void);
+/* The ranks on this node, this one included; 1 when alone. */
+int par_local_size(void);
+/* This rank's share of the node's online CPUs (at least 1), for thread counts. */
+int par_cpu_share(void);
 void par_barrier(void);
 /* Aborts every rank with an exit code; for a failure one rank cannot recover from. */
 void par_abort(int code) __attribute__((noreturn));

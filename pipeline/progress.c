@@ -17,7 +17,10 @@ struct progress {
 	int rank, nranks, tty;
 	char stage[64];
 	uint64_t total, docs, bytes;     /* rank 0: global; others: unsent deltas */
-	uint64_t sent[2];                /* others: buffer of the message in flight */
+	uint64_t extra[PROGRESS_EXTRA];  /* the same, for the named extra counters */
+	const char *extra_name[PROGRESS_EXTRA];
+	uint64_t total_docs;             /* when set, the ETA counts documents */
+	uint64_t sent[2 + PROGRESS_EXTRA]; /* others: buffer of the message in flight */
 	MPI_Request req;
 	double start, last_print, last_send, interval;
 	unsigned ticks;
@@ -38,24 +41,50 @@ struct progress *progress_new(const char *stage, uint64_t total_bytes, double in
 	return p;
 }
 
+void progress_extra_names(struct progress *p, const char *const names[PROGRESS_EXTRA])
+{
+	for (int i = 0; i < PROGRESS_EXTRA; i++)
+		p->extra_name[i] = names[i];
+}
+
+void progress_total_docs(struct progress *p, uint64_t docs) { p->total_docs = docs; }
+
+void progress_add_extra(struct progress *p, int i, uint64_t v) { p->extra[i] += v; }
+
 static void print_line(struct progress *p, double now, int final)
 {
 	double dt = now - p->start > 1e-9 ? now - p->start : 1e-9;
 	char done[32], eta[32] = "";
 	format_size(p->bytes, done, sizeof done);
-	if (p->total && p->bytes && !final) {
-		double left = (double)(p->total > p->bytes ? p->total - p->bytes : 0) * dt /
-			      (double)p->bytes;
+	/* the share done, by documents when their total is known, else by bytes */
+	uint64_t total = p->total_docs ? p->total_docs : p->total;
+	uint64_t sofar = p->total_docs ? p->docs : p->bytes;
+	if (total && sofar && !final) {
+		double left = (double)(total > sofar ? total - sofar : 0) * dt / (double)sofar;
 		snprintf(eta, sizeof eta, ", ETA %.0fs", left);
 	}
 	char pct[16] = "";
-	if (p->total && !final)
-		snprintf(pct, sizeof pct, " %5.1f%%", 100.0 * (double)p->bytes / (double)p->total);
-	fprintf(stderr, "%s%s:%s %llu docs, %s, %.0f docs/s, %.2f MB/s%s%s",
+	if (total && !final)
+		snprintf(pct, sizeof pct, " %5.1f%%", 100.0 * (double)sofar / (double)total);
+	char extra[160] = "";
+	for (int i = 0, n = 0; i < PROGRESS_EXTRA; i++)
+		if (p->extra_name[i])
+			n += snprintf(extra + n, sizeof extra - (size_t)n, ", %llu %s",
+				      (unsigned long long)p->extra[i], p->extra_name[i]);
+	fprintf(stderr, "%s%s:%s %llu docs, %s, %.0f docs/s, %.2f MB/s%s%s%s",
 		p->tty ? "\r\033[K" : "", p->stage, pct, (unsigned long long)p->docs, done,
-		(double)p->docs / dt, (double)p->bytes / dt / 1e6, eta,
+		(double)p->docs / dt, (double)p->bytes / dt / 1e6, extra, eta,
 		p->tty && !final ? "" : "\n");
 	fflush(stderr);
+}
+
+/* Rank 0 adds another rank's report. */
+static void take(struct progress *p, const uint64_t *c)
+{
+	p->docs += c[0];
+	p->bytes += c[1];
+	for (int i = 0; i < PROGRESS_EXTRA; i++)
+		p->extra[i] += c[2 + i];
 }
 
 static void drain(struct progress *p)
@@ -66,11 +95,10 @@ static void drain(struct progress *p)
 		MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_COUNTS, p->comm, &flag, &st));
 		if (!flag)
 			return;
-		uint64_t c[2];
-		MPI_CHECK(MPI_Recv(c, 2, MPI_UINT64_T, st.MPI_SOURCE, TAG_COUNTS, p->comm,
-				   MPI_STATUS_IGNORE));
-		p->docs += c[0];
-		p->bytes += c[1];
+		uint64_t c[2 + PROGRESS_EXTRA];
+		MPI_CHECK(MPI_Recv(c, 2 + PROGRESS_EXTRA, MPI_UINT64_T, st.MPI_SOURCE, TAG_COUNTS,
+				   p->comm, MPI_STATUS_IGNORE));
+		take(p, c);
 	}
 }
 
@@ -80,10 +108,13 @@ static void send_counts(struct progress *p, int tag)
 	p->sent[0] = p->docs;
 	p->sent[1] = p->bytes;
 	p->docs = p->bytes = 0;
+	for (int i = 0; i < PROGRESS_EXTRA; i++)
+		p->sent[2 + i] = p->extra[i], p->extra[i] = 0;
+	int n = 2 + PROGRESS_EXTRA;
 	if (tag == TAG_DONE)
-		MPI_CHECK(MPI_Send(p->sent, 2, MPI_UINT64_T, 0, tag, p->comm));
+		MPI_CHECK(MPI_Send(p->sent, n, MPI_UINT64_T, 0, tag, p->comm));
 	else
-		MPI_CHECK(MPI_Isend(p->sent, 2, MPI_UINT64_T, 0, tag, p->comm, &p->req));
+		MPI_CHECK(MPI_Isend(p->sent, n, MPI_UINT64_T, 0, tag, p->comm, &p->req));
 }
 
 void progress_add(struct progress *p, uint64_t docs, uint64_t bytes)
@@ -114,12 +145,11 @@ void progress_finish(struct progress *p)
 {
 	if (p->rank == 0) {
 		for (int pending = p->nranks - 1; pending > 0;) {
-			uint64_t c[2];
+			uint64_t c[2 + PROGRESS_EXTRA];
 			MPI_Status st;
-			MPI_CHECK(MPI_Recv(c, 2, MPI_UINT64_T, MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm,
-					   &st));
-			p->docs += c[0];
-			p->bytes += c[1];
+			MPI_CHECK(MPI_Recv(c, 2 + PROGRESS_EXTRA, MPI_UINT64_T, MPI_ANY_SOURCE,
+					   MPI_ANY_TAG, p->comm, &st));
+			take(p, c);
 			if (st.MPI_TAG == TAG_DONE)
 				pending--;
 		}

@@ -13,6 +13,14 @@ struct progress;
 struct progress *progress_new(const char *stage, uint64_t total_bytes, double interval);
 /* Counts work done by this rank; cheap enough to call per document. */
 void progress_add(struct progress *p, uint64_t docs, uint64_t bytes);
+/* Up to PROGRESS_EXTRA more counters shown after the rates ("1234 tokens in"): named on
+ * every rank right after progress_new (the names must outlive p; NULL hides one), counted
+ * with progress_add_extra. */
+#define PROGRESS_EXTRA 3
+void progress_extra_names(struct progress *p, const char *const names[PROGRESS_EXTRA]);
+void progress_add_extra(struct progress *p, int i, uint64_t v);
+/* The ETA and the share done count documents out of this total instead of bytes. */
+void progress_total_docs(struct progress *p, uint64_t docs);
 /* Collective: collects the last counts, prints the final line, frees p. */
 void progress_finish(struct progress *p);
 

@@ -570,6 +570,46 @@ static void quality_chart(struct report *r)
 				   "quality stage did not run in this workdir).</p>\n");
 }
 
+/* "ratings_by_lang" / "ratings_by_category": {"python": [n0..n10], ...} in the oracle's
+ * stats.json: one histogram of the ratings 0..10 per language or category. */
+static void rating_chart(struct report *r)
+{
+	static const char *const keys[] = {"ratings_by_lang", "ratings_by_category"};
+	int any = 0;
+	section(&r->html, "Oracle ratings", "The LLM oracle's ratings (0-10) of the sampled "
+					    "documents, per language or web category.");
+	char *labels[11];
+	for (int k = 0; k <= 10; k++)
+		labels[k] = xasprintf("%d", k);
+	for (size_t i = 0; i < r->n; i++) {
+		for (size_t k = 0; k < ARRAY_LEN(keys); k++) {
+			json_t *by = json_object_get(r->st[i].stats, keys[k]);
+			const char *name;
+			json_t *counts;
+			json_object_foreach(by, name, counts) {
+				if (json_array_size(counts) != 11) {
+					note(r, "stage %s: %s needs 11 counts per group", r->st[i].name,
+					     keys[k]);
+					continue;
+				}
+				double c[11], total = 0;
+				for (size_t b = 0; b < 11; b++)
+					total += c[b] = json_number_value(json_array_get(counts, b));
+				any = 1;
+				buf_printf(&r->html, "<p>Stage <b>%s</b>, ", r->st[i].name);
+				put_esc(&r->html, name);
+				buf_printf(&r->html, ": %.0f rated.</p>\n", total);
+				svg_vbars(&r->html, labels, c, 11, "documents");
+			}
+		}
+	}
+	for (int k = 0; k <= 10; k++)
+		free(labels[k]);
+	if (!any)
+		buf_puts(&r->html, "<p class=\"none\">No stage reported oracle ratings (the oracle "
+				   "stage did not run in this workdir).</p>\n");
+}
+
 /* Token shards: the .idx files a stage's manifest lists, read with the Megatron reader. */
 static void token_chart(struct report *r)
 {
@@ -636,6 +676,7 @@ static void build(struct report *r, int scan_langs)
 	lang_chart(r, scan_langs);
 	cluster_chart(r);
 	quality_chart(r);
+	rating_chart(r);
 	token_chart(r);
 	if (r->notes.len) {
 		buf_puts(b, "<h2>Notes</h2>\n<ul>\n");

@@ -62,13 +62,34 @@ const struct stage_def *stage_find(const char *name)
 	return NULL;
 }
 
+/* A side stage's `input` option, or "" */
+static const char *side_input(const struct config *cfg, const struct stage_def *d)
+{
+	if (!d || !d->side)
+		return "";
+	char key[96];
+	snprintf(key, sizeof key, "%s.input", d->name);
+	return config_str(cfg, key);
+}
+
 const char *stage_upstream(const struct config *cfg, const char *name)
 {
 	const char *const *list;
 	size_t n = config_list(cfg, "stages", &list);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(list[i], name))
-			return i ? list[i - 1] : NULL;
+	const struct stage_def *d = stage_find(name);
+	if (*side_input(cfg, d))
+		return side_input(cfg, d);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(list[i], name))
+			continue;
+		/* side stages write no documents: the stage after one reads past it */
+		for (size_t j = i; j-- > 0;) {
+			const struct stage_def *u = stage_find(list[j]);
+			if (!u || !u->side)
+				return list[j];
+		}
+		return NULL;
+	}
 	return NULL;
 }
 

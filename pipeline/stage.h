@@ -93,6 +93,10 @@ struct stage_def {
 	/* Options that change how the stage runs but never its output (threads, batch sizes),
 	 * NULL-terminated: left out of the fingerprint, so changing one reruns nothing. */
 	const char *const *runtime_opts;
+	/* A side stage writes no documents (the oracle's labels): it reads the stage its `input`
+	 * option names (which must exist; "" is the stage before it in `stages`), and the stage
+	 * after it in `stages` reads what it read. */
+	bool side;
 
 	/* source: runs on rank 0 only; lists tasks and appends to sig whatever identifies the
 	 * inputs (paths, sizes, mtimes) so a change of input reruns the stage. */
@@ -153,7 +157,8 @@ enum stage_state { STATE_MISSING, STATE_PARTIAL, STATE_STALE, STATE_DONE };
 enum stage_state stage_status(const struct stage_def *def, const struct config *cfg,
 			      uint32_t *done, uint32_t *total, struct buf *why);
 
-/* The stage before name in the configured `stages` list, or NULL. */
+/* The stage whose output name reads: the one before it in the configured `stages` list
+ * (side stages skipped; a side stage's own `input` option first), or NULL. */
 const char *stage_upstream(const struct config *cfg, const char *name);
 
 /* Where a stage spills: the `tmpdir` option, or <workdir>/tmp. Caller frees. */

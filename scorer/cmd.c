@@ -1,5 +1,7 @@
 /* cmd: `curate scorer init|score|bench`, the command-line face of the scorer: make a random
- * checkpoint, score files one line each, and measure tokens/s and MFU. Runs on rank 0. */
+ * checkpoint, score files one line each (or print a causal LM's next-token logits of chosen
+ * tokens: --lm), and measure tokens/s and MFU. Runs on rank 0. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +29,13 @@ const struct cli_opt scorer_cmd_opts[] = {
 	{"seqs", 0, "N", "bench: sequences to score (default 4)"},
 	{"lengths", 0, "FILE", "bench: the sequence lengths to score, one number each (overrides --tokens, --seqs)"},
 	{"peak-tflops", 0, "X", "bench: the device's peak for MFU (default: known GPUs only)"},
+	{"lm", 0, "X", "init: a LlamaForCausalLM, X = untied (with lm_head.weight) or tied (to "
+		       "the embedding); score, bench: DIR is a causal LM: output the next-token "
+		       "logits of the token ids X (comma-separated), one column each"},
 	{NULL, 0, NULL, NULL},
 };
+/* cli_args holds the values of CLI_MAX_OPTS options */
+_Static_assert(ARRAY_LEN(scorer_cmd_opts) - 1 <= CLI_MAX_OPTS, "too many scorer options");
 
 static long opt_long(const struct cli_cmd *cmd, struct cli_args *a, const char *name, long def)
 {
@@ -42,6 +49,28 @@ static long opt_long(const struct cli_cmd *cmd, struct cli_args *a, const char *
 	return x;
 }
 
+/* --lm's token ids: decimal, comma-separated, at least one. NULL with a message. */
+static uint32_t *parse_token_list(const char *v, size_t *n)
+{
+	uint32_t *t = xcalloc(strlen(v) / 2 + 1, sizeof *t); /* "1,2,3": at most half, rounded up */
+	*n = 0;
+	for (const char *p = v;;) {
+		char *end = (char *)p;
+		unsigned long x = isdigit((unsigned char)*p) ? strtoul(p, &end, 10) : 0;
+		if (end == p || x > UINT32_MAX || (*end && *end != ',')) {
+			fprintf(stderr, "curate scorer: --lm %s: not a comma-separated list of token "
+					"ids\n", v);
+			free(t);
+			return NULL;
+		}
+		t[(*n)++] = (uint32_t)x;
+		if (!*end)
+			return t;
+		p = end + 1;
+	}
+}
+
+/* The checkpoint of -m: a regression scorer, or with --lm a causal LM's chosen logits. */
 static struct scorer *open_model(const struct cli_cmd *cmd, struct cli_args *a)
 {
 	const char *dir = cli_get(cmd, a, "model"), *dev = cli_get(cmd, a, "device");
@@ -63,9 +92,15 @@ static struct scorer *open_model(const struct cli_cmd *cmd, struct cli_args *a)
 		fprintf(stderr, "curate scorer: --max-tokens must be positive\n");
 		return NULL;
 	}
-	struct scorer *s = scorer_open(dir, &p);
+	const char *lm = cli_get(cmd, a, "lm");
+	size_t ntokens = 0;
+	uint32_t *tokens = lm ? parse_token_list(lm, &ntokens) : NULL;
+	if (lm && !tokens)
+		return NULL;
+	struct scorer *s = lm ? scorer_open_lm(dir, &p, tokens, ntokens) : scorer_open(dir, &p);
 	if (!s)
 		fprintf(stderr, "curate scorer: %s\n", err_get());
+	free(tokens);
 	return s;
 }
 
@@ -80,8 +115,16 @@ static int cmd_init(const struct cli_cmd *cmd, struct cli_args *a)
 	}
 	if (!dtype)
 		dtype = strcmp(preset, "tiny") ? "bf16" : "f32";
+	const char *lm = cli_get(cmd, a, "lm");
+	enum scorer_head head = SCORER_HEAD_SCORE;
+	if (lm && strcmp(lm, "untied") && strcmp(lm, "tied")) {
+		fprintf(stderr, "curate scorer init: --lm %s: untied or tied\n", lm);
+		return 2;
+	}
+	if (lm)
+		head = strcmp(lm, "tied") ? SCORER_HEAD_LM : SCORER_HEAD_TIED;
 	if (scorer_init_checkpoint(out, preset, (uint64_t)opt_long(cmd, a, "seed", 0), tok,
-				   dtype) < 0) {
+				   dtype, head) < 0) {
 		fprintf(stderr, "curate scorer init: %s\n", err_get());
 		return 1;
 	}
@@ -147,14 +190,15 @@ static int cmd_score(const struct cli_cmd *cmd, struct cli_args *a)
 		return 1;
 	}
 	int64_t bos = cli_get(cmd, a, "no-bos") ? -1 : scorer_get_config(s)->bos_id;
-	size_t max = (size_t)opt_long(cmd, a, "max-tokens", 2048);
+	size_t max = (size_t)opt_long(cmd, a, "max-tokens", 2048), K = scorer_outputs(s);
+	bool logits = cli_get(cmd, a, "lm") != NULL;
 	/* read every file first and score them in one call, so that a GPU packs them together;
 	 * a file that cannot be read or tokenized is reported and left out */
 	struct bpe_ids *ids = xcalloc((size_t)a->npos, sizeof *ids);
 	const uint32_t **ptr = xcalloc((size_t)a->npos, sizeof *ptr);
 	size_t *lens = xcalloc((size_t)a->npos, sizeof *lens), n = 0;
 	int *file = xcalloc((size_t)a->npos, sizeof *file);
-	float *score = xcalloc((size_t)a->npos, sizeof *score);
+	float *score = xcalloc((size_t)a->npos * K, sizeof *score);
 	struct buf text = BUF_INIT;
 	int rc = 0;
 	for (int i = 0; i < a->npos; i++) {
@@ -180,12 +224,18 @@ static int cmd_score(const struct cli_cmd *cmd, struct cli_args *a)
 	/* when the batch fails, each file alone, to name the one at fault */
 	bool whole = n && scorer_score(s, ptr, lens, n, score) == 0;
 	for (size_t k = 0; k < n; k++) {
-		if (!whole && scorer_score(s, &ptr[k], &lens[k], 1, &score[k]) < 0) {
+		if (!whole && scorer_score(s, &ptr[k], &lens[k], 1, &score[k * K]) < 0) {
 			fprintf(stderr, "curate scorer: %s: %s\n", a->pos[file[k]], err_get());
 			rc = 1;
 			continue;
 		}
-		printf("%.6f\t%s\n", score[k], a->pos[file[k]]);
+		if (!logits)
+			printf("%.6f\t%s\n", score[k], a->pos[file[k]]);
+		else { /* every digit of a float */
+			for (size_t j = 0; j < K; j++)
+				printf("%.9g\t", score[k * K + j]);
+			printf("%s\n", a->pos[file[k]]);
+		}
 	}
 	for (int i = 0; i < a->npos; i++)
 		bpe_ids_release(&ids[i]);
@@ -246,7 +296,7 @@ static int cmd_bench(const struct cli_cmd *cmd, struct cli_args *a)
 	}
 	uint32_t **ids = xcalloc(n + 1, sizeof *ids);
 	size_t *lens = xcalloc(n + 1, sizeof *lens), total = 0;
-	float *out = xcalloc(n + 1, sizeof *out);
+	float *out = xcalloc((n + 1) * scorer_outputs(s), sizeof *out);
 	uint64_t st = 42;
 	double flops = 0;
 	for (size_t i = 0; i < n; i++) {

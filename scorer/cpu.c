@@ -199,7 +199,7 @@ static void gemm_task(void *ctx, size_t task, int tid)
 
 struct cpu_model {
 	struct scorer_config c;
-	float *embed, *norm, *head;
+	float *embed, *norm, *head; /* head: [c.outputs][H] */
 	struct scorer_layer *layers;
 	struct pool pool;
 	size_t max_tokens;
@@ -370,7 +370,7 @@ static void layer_forward(struct cpu_model *m, const struct scorer_layer *L, siz
 		m->h[i] += m->x[i];
 }
 
-float cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n)
+void cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n, float *out)
 {
 	const struct scorer_config *c = &m->c;
 	size_t H = (size_t)c->hidden;
@@ -381,5 +381,6 @@ float cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n)
 		layer_forward(m, &m->layers[l], n);
 	float *last = m->x;
 	rmsnorm(last, m->h + (n - 1) * H, m->norm, H, c->eps);
-	return dot1(last, m->head, H);
+	for (int64_t k = 0; k < c->outputs; k++)
+		out[k] = dot1(last, m->head + (size_t)k * H, H);
 }

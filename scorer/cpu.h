@@ -12,15 +12,16 @@
 struct cpu_model;
 
 /* Takes the fp32 weights (the model owns them afterwards and frees them): embed [vocab][H],
- * layers, final norm [H], head [H]. threads 0: all online CPUs. */
+ * layers, final norm [H], head [c->outputs][H]. threads 0: all online CPUs. */
 struct cpu_model *cpu_model_new(const struct scorer_config *c, float *embed,
 				struct scorer_layer *layers, float *norm, float *head, int threads,
 				size_t max_tokens);
 void cpu_model_free(struct cpu_model *m); /* NULL is a no-op */
 int cpu_model_threads(const struct cpu_model *m);
 
-/* The score of one sequence (1 <= n <= max_tokens, ids < vocab). */
-float cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n);
+/* The head's c->outputs values for one sequence (1 <= n <= max_tokens, ids < vocab) into
+ * out: each row of the head dotted with the final-normed hidden state of the last token. */
+void cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n, float *out);
 
 /* y[m][n] = x[m][k] . w[n][k]^T with the model's threads (exposed for the unit test). */
 void cpu_gemm(struct cpu_model *m, const float *x, const float *w, float *y, size_t rows,

@@ -1,6 +1,7 @@
 /* init: `scorer init` writes a randomly initialised LlamaForSequenceClassification checkpoint
  * (config.json, model.safetensors, tokenizer.json) of a named preset, initialised as HF does
- * (normal(0, 0.02) matrices, unit norms), for tests and benchmarks. Not a trainer. */
+ * (normal(0, 0.02) matrices, unit norms), for tests and benchmarks; or a LlamaForCausalLM of
+ * the same shape, with lm_head.weight or tied to its embedding. Not a trainer. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -72,7 +73,8 @@ static void add(struct out_tensors *o, const char *name, int64_t d0, int64_t d1,
 	t->data = data;
 }
 
-static json_t *config_json(const struct preset *p, int64_t vocab, int64_t bos, int bf16)
+static json_t *config_json(const struct preset *p, int64_t vocab, int64_t bos, int bf16,
+			   enum scorer_head head)
 {
 	json_t *j = json_pack(
 		"{s:[s],s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:n,s:b,s:b,s:b,s:s,s:f,"
@@ -88,6 +90,12 @@ static json_t *config_json(const struct preset *p, int64_t vocab, int64_t bos, i
 		"LABEL_0", "label2id", "LABEL_0", 0, "problem_type", "regression", "torch_dtype",
 		bf16 ? "bfloat16" : "float32");
 	json_object_set_new(j, "bos_token_id", bos >= 0 ? json_integer(bos) : json_null());
+	if (head != SCORER_HEAD_SCORE) { /* a causal LM: no labels */
+		json_object_set_new(j, "architectures", json_pack("[s]", "LlamaForCausalLM"));
+		json_object_set_new(j, "tie_word_embeddings", json_boolean(head == SCORER_HEAD_TIED));
+		json_object_del(j, "id2label"), json_object_del(j, "label2id");
+		json_object_del(j, "problem_type");
+	}
 	return j;
 }
 
@@ -104,7 +112,7 @@ static int write_json(const char *path, json_t *j)
 }
 
 static int write_weights(const char *dir, const struct preset *p, int64_t V, uint64_t seed,
-			 int bf16)
+			 int bf16, enum scorer_head head)
 {
 	int64_t H = p->hidden, F = p->ffn, hd = H / p->heads, kv = p->kv_heads * hd;
 	struct out_tensors o = {xcalloc((size_t)(3 + 9 * p->layers), sizeof(struct st_tensor)), 0,
@@ -127,7 +135,10 @@ static int write_weights(const char *dir, const struct preset *p, int64_t V, uin
 #undef LAYER
 	}
 	add(&o, "model.norm.weight", H, 0, 0);
-	add(&o, "score.weight", 1, H, 0.02);
+	if (head == SCORER_HEAD_SCORE)
+		add(&o, "score.weight", 1, H, 0.02);
+	else if (head == SCORER_HEAD_LM)
+		add(&o, "lm_head.weight", V, H, 0.02);
 	char *path = xasprintf("%s/model.safetensors", dir);
 	int rc = st_write(path, o.v, o.n);
 	free(path);
@@ -155,7 +166,7 @@ static int64_t special_bos(const char *text, size_t len)
 }
 
 int scorer_init_checkpoint(const char *dir, const char *preset, uint64_t seed,
-			   const char *tokenizer, const char *dtype)
+			   const char *tokenizer, const char *dtype, enum scorer_head head)
 {
 	const struct preset *p = NULL;
 	for (size_t i = 0; i < ARRAY_LEN(presets); i++)
@@ -181,14 +192,14 @@ int scorer_init_checkpoint(const char *dir, const char *preset, uint64_t seed,
 	bpe_free(b);
 	int bf16 = !strcmp(dtype, "bf16");
 	char *tpath = xasprintf("%s/tokenizer.json", dir), *cpath = xasprintf("%s/config.json", dir);
-	json_t *cj = config_json(p, V, bos, bf16);
+	json_t *cj = config_json(p, V, bos, bf16, head);
 	int rc = mkdir_p(dir);
 	if (!rc)
 		rc = write_file_atomic(tpath, tok.p, tok.len);
 	if (!rc)
 		rc = write_json(cpath, cj);
 	if (!rc)
-		rc = write_weights(dir, p, V, seed, bf16);
+		rc = write_weights(dir, p, V, seed, bf16, head);
 	json_decref(cj);
 	free(tpath), free(cpath);
 	buf_release(&tok);

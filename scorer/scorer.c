@@ -1,5 +1,7 @@
 /* scorer: config.json parsing and validation, the checkpoint's tensor names and shapes, and
- * the handle that scores on the CPU (cpu.c) or the GPU (scorer_cuda.cu, when built). */
+ * the handle that scores on the CPU (cpu.c) or the GPU (scorer_cuda.cu, when built). Both
+ * paths apply a head of K rows to the last token's final hidden state: score.weight (K = 1),
+ * or the chosen rows of lm_head.weight or the tied embedding (scorer_open_lm). */
 #include "scorer.h"
 
 #include <dlfcn.h>
@@ -128,8 +130,9 @@ static int parse_rope(json_t *j, const char *name, struct scorer_config *c)
 	return parse_rope_scaling(rp, name, c);
 }
 
-/* Fields that would change the equations we implement must have their Llama values. */
-static int check_variant(json_t *j, const char *name)
+/* Fields that would change the equations we implement must have their Llama values; a
+ * regression scorer (lm false) has one label. */
+static int check_variant(json_t *j, const char *name, bool lm)
 {
 	const char *mt = json_string_value(json_object_get(j, "model_type"));
 	if (mt && strcmp(mt, "llama")) {
@@ -147,14 +150,16 @@ static int check_variant(json_t *j, const char *name)
 		return -1;
 	}
 	json_t *nl = json_object_get(j, "num_labels"), *labels = json_object_get(j, "id2label");
-	if ((nl && json_integer_value(nl) != 1) || (json_is_object(labels) && json_object_size(labels) != 1)) {
+	if (!lm && ((nl && json_integer_value(nl) != 1) ||
+		    (json_is_object(labels) && json_object_size(labels) != 1))) {
 		err_set("%s: a regression scorer has one label (num_labels / id2label)", name);
 		return -1;
 	}
 	return 0;
 }
 
-int scorer_parse_config(const char *text, size_t len, const char *name, struct scorer_config *c)
+static int parse_config(const char *text, size_t len, const char *name, bool lm,
+			struct scorer_config *c)
 {
 	memset(c, 0, sizeof *c);
 	json_error_t je;
@@ -165,7 +170,7 @@ int scorer_parse_config(const char *text, size_t len, const char *name, struct s
 		return -1;
 	}
 	int rc = -1;
-	if (check_variant(j, name) < 0 || get_int(j, "vocab_size", -1, &c->vocab, name) < 0 ||
+	if (check_variant(j, name, lm) < 0 || get_int(j, "vocab_size", -1, &c->vocab, name) < 0 ||
 	    get_int(j, "hidden_size", -1, &c->hidden, name) < 0 ||
 	    get_int(j, "num_hidden_layers", -1, &c->layers, name) < 0 ||
 	    get_int(j, "num_attention_heads", -1, &c->heads, name) < 0 ||
@@ -192,10 +197,16 @@ int scorer_parse_config(const char *text, size_t len, const char *name, struct s
 	json_t *tie = json_object_get(j, "tie_word_embeddings"), *bos = json_object_get(j, "bos_token_id");
 	c->tied = json_is_true(tie);
 	c->bos_id = json_is_integer(bos) && json_integer_value(bos) < c->vocab ? json_integer_value(bos) : -1;
+	c->outputs = 1;
 	rc = 0;
 out:
 	json_decref(j);
 	return rc;
+}
+
+int scorer_parse_config(const char *text, size_t len, const char *name, struct scorer_config *c)
+{
+	return parse_config(text, len, name, false, c);
 }
 
 void scorer_rope_freqs(const struct scorer_config *c, size_t n, double *inv_freq)
@@ -243,12 +254,14 @@ struct want {
 	float **dst;
 };
 
-static int take(const struct st_set *st, const char *dir, const struct want *w)
+/* The tensor w names, with the shape it wants; NULL with err_set. */
+static const struct st_tensor *find_shaped(const struct st_set *st, const char *dir,
+					   const struct want *w)
 {
 	const struct st_tensor *t = st_find(st, w->name);
 	if (!t) {
 		err_set("%s: tensor '%s' is missing", dir, w->name);
-		return -1;
+		return NULL;
 	}
 	int nd = w->d1 < 0 ? 1 : 2;
 	if (t->ndim != nd || t->shape[0] != w->d0 || (nd == 2 && t->shape[1] != w->d1)) {
@@ -262,16 +275,43 @@ static int take(const struct st_set *st, const char *dir, const struct want *w)
 			snprintf(want, sizeof want, "%lld", (long long)w->d0);
 		err_set("%s: tensor '%s' has shape [%s], config.json implies [%s]", t->file,
 			w->name, got, want);
-		return -1;
+		return NULL;
 	}
-	size_t n = (size_t)w->d0 * (size_t)(nd == 2 ? w->d1 : 1);
+	return t;
+}
+
+/* The tensor w names, checked and converted to fp32 into *w->dst. */
+static int take(const struct st_set *st, const char *dir, const struct want *w)
+{
+	const struct st_tensor *t = find_shaped(st, dir, w);
+	if (!t)
+		return -1;
+	size_t n = (size_t)w->d0 * (size_t)(w->d1 < 0 ? 1 : w->d1);
 	*w->dst = xmalloc(n * sizeof(float));
 	st_to_f32(t->dtype, t->data, n, *w->dst);
 	return 0;
 }
 
-/* Every tensor of the checkpoint must be one we use, or one HF also ignores. */
-static int check_names(const struct st_set *st, const struct scorer_config *c, const char *dir)
+/* Rows rows[0..nrows) of the matrix w names, checked and converted to fp32 into *w->dst
+ * ([nrows][d1]); the other rows are never converted. Every row must be < d0. */
+static int take_rows(const struct st_set *st, const char *dir, const struct want *w,
+		     const uint32_t *rows, size_t nrows)
+{
+	const struct st_tensor *t = find_shaped(st, dir, w);
+	if (!t)
+		return -1;
+	size_t cols = (size_t)w->d1, row_bytes = cols * st_dtype_size(t->dtype);
+	*w->dst = xmalloc(nrows * cols * sizeof(float));
+	for (size_t i = 0; i < nrows; i++)
+		st_to_f32(t->dtype, (const char *)t->data + rows[i] * row_bytes, cols,
+			  *w->dst + i * cols);
+	return 0;
+}
+
+/* Every tensor of the checkpoint must be one we use, or one HF also ignores (the other
+ * head: lm_head.weight in a classifier, score.weight in a causal LM). */
+static int check_names(const struct st_set *st, const struct scorer_config *c, const char *dir,
+		       bool lm)
 {
 	for (size_t i = 0; i < st_count(st); i++) {
 		const char *n = st_at(st, i)->name;
@@ -292,16 +332,18 @@ static int check_names(const struct st_set *st, const struct scorer_config *c, c
 				ok |= !strcmp(rest, parts[k]);
 		}
 		if (!ok) {
-			err_set("%s: unexpected tensor '%s' in %s (not part of a "
-				"LlamaForSequenceClassification with %lld layers)",
-				dir, n, st_at(st, i)->file, (long long)c->layers);
+			err_set("%s: unexpected tensor '%s' in %s (not part of a %s with %lld layers)",
+				dir, n, st_at(st, i)->file,
+				lm ? "LlamaForCausalLM" : "LlamaForSequenceClassification",
+				(long long)c->layers);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-/* fp32 copies of every weight, for the CPU path (which keeps them) or the GPU upload. */
+/* fp32 copies of every weight, for the CPU path (which keeps them) or the GPU upload; head
+ * is [c->outputs][H]. */
 struct host_weights {
 	float *embed, *norm, *head;
 	struct scorer_layer *layers;
@@ -318,8 +360,35 @@ static void host_weights_release(struct host_weights *w, int64_t nlayers)
 	memset(w, 0, sizeof *w);
 }
 
+/* The LM head: rows tokens[0..c->outputs) of the tied embedding (already in hw->embed) or
+ * of lm_head.weight. */
+static int load_lm_head(const struct st_set *st, const struct scorer_config *c,
+			const char *dir, const uint32_t *tokens, struct host_weights *hw)
+{
+	size_t H = (size_t)c->hidden, K = (size_t)c->outputs;
+	if (c->tied) {
+		hw->head = xmalloc(K * H * sizeof(float));
+		for (size_t k = 0; k < K; k++)
+			memcpy(hw->head + k * H, hw->embed + tokens[k] * H, H * sizeof(float));
+		return 0;
+	}
+	if (!st_find(st, "lm_head.weight")) {
+		char *w = xasprintf("%s/model.safetensors", dir);
+		if (!file_exists(w))
+			free(w), w = xasprintf("%s/model.safetensors.index.json", dir);
+		err_set("%s: no tensor 'lm_head.weight', and %s/config.json does not tie the word "
+			"embeddings (\"tie_word_embeddings\" is not true): the checkpoint has no "
+			"LM head", w, dir);
+		free(w);
+		return -1;
+	}
+	struct want w = {"lm_head.weight", c->vocab, c->hidden, &hw->head};
+	return take_rows(st, dir, &w, tokens, K);
+}
+
+/* tokens: the LM head's rows (c->outputs of them), or NULL for score.weight */
 static int load_f32(const struct st_set *st, const struct scorer_config *c, const char *dir,
-		    struct host_weights *hw)
+		    const uint32_t *tokens, struct host_weights *hw)
 {
 	int64_t H = c->hidden, V = c->vocab, F = c->ffn, q = c->heads * c->head_dim;
 	int64_t kv = c->kv_heads * c->head_dim;
@@ -327,9 +396,12 @@ static int load_f32(const struct st_set *st, const struct scorer_config *c, cons
 	struct want top[] = {{"model.embed_tokens.weight", V, H, &hw->embed},
 			     {"model.norm.weight", H, -1, &hw->norm},
 			     {"score.weight", 1, H, &hw->head}};
+	size_t ntop = tokens ? 2 : 3; /* the last is a regression scorer's head */
 	int rc = 0;
-	for (size_t i = 0; i < ARRAY_LEN(top) && !rc; i++)
+	for (size_t i = 0; i < ntop && !rc; i++)
 		rc = take(st, dir, &top[i]);
+	if (!rc && tokens)
+		rc = load_lm_head(st, c, dir, tokens, hw);
 	for (int64_t l = 0; l < c->layers && !rc; l++) {
 		struct scorer_layer *L = &hw->layers[l];
 		struct want w[] = {
@@ -415,35 +487,58 @@ static int cuda_usable(void)
 	return cuda.available != NULL;
 }
 
-static int read_config(const char *dir, struct scorer_config *c)
+static int read_config(const char *dir, bool lm, struct scorer_config *c)
 {
 	char *path = xasprintf("%s/config.json", dir);
 	struct buf b = BUF_INIT;
 	int rc = read_file(path, &b);
 	if (!rc)
-		rc = scorer_parse_config(b.p ? b.p : "", b.len, path, c);
+		rc = parse_config(b.p ? b.p : "", b.len, path, lm, c);
 	buf_release(&b);
 	free(path);
 	return rc;
 }
 
-struct scorer *scorer_open(const char *dir, const struct scorer_params *p)
+/* The chosen tokens must be inside the vocabulary (config.json's, which every shape check
+ * uses). */
+static int check_tokens(const char *dir, const struct scorer_config *c, const uint32_t *tokens,
+			size_t ntokens)
+{
+	if (!ntokens || !tokens) {
+		err_set("%s: no tokens chosen for the LM head", dir);
+		return -1;
+	}
+	for (size_t k = 0; k < ntokens; k++)
+		if (tokens[k] >= (uint64_t)c->vocab) {
+			err_set("%s/config.json: chosen token id %u outside the vocabulary of %lld",
+				dir, tokens[k], (long long)c->vocab);
+			return -1;
+		}
+	return 0;
+}
+
+/* lm false: a regression scorer (score.weight); true: a causal LM's rows tokens[0..ntokens) */
+static struct scorer *open_checkpoint(const char *dir, const struct scorer_params *p, bool lm,
+				      const uint32_t *tokens, size_t ntokens)
 {
 	struct scorer *s = xcalloc(1, sizeof *s);
 	s->p = p ? *p : scorer_default_params();
 	if (!s->p.max_tokens)
 		s->p.max_tokens = 2048;
 	struct st_set *st = NULL;
-	if (read_config(dir, &s->c) < 0 || !(st = st_open_dir(dir)) ||
-	    check_names(st, &s->c, dir) < 0)
+	if (read_config(dir, lm, &s->c) < 0 ||
+	    (lm && check_tokens(dir, &s->c, tokens, ntokens) < 0) || !(st = st_open_dir(dir)) ||
+	    check_names(st, &s->c, dir, lm) < 0)
 		goto fail;
+	if (lm)
+		s->c.outputs = (int64_t)ntokens;
 	int want_gpu = s->p.device != SCORER_CPU && cuda_usable();
 	if (s->p.device == SCORER_CUDA && !want_gpu) {
 		err_set("%s: --device cuda, but %s", dir, cuda.why);
 		goto fail;
 	}
 	struct host_weights hw = {0};
-	if (load_f32(st, &s->c, dir, &hw) < 0)
+	if (load_f32(st, &s->c, dir, lm ? tokens : NULL, &hw) < 0)
 		goto fail;
 	if (want_gpu) {
 		char err[512] = "";
@@ -469,6 +564,17 @@ fail:
 	return NULL;
 }
 
+struct scorer *scorer_open(const char *dir, const struct scorer_params *p)
+{
+	return open_checkpoint(dir, p, false, NULL, 0);
+}
+
+struct scorer *scorer_open_lm(const char *dir, const struct scorer_params *p,
+			      const uint32_t *tokens, size_t ntokens)
+{
+	return open_checkpoint(dir, p, true, tokens, ntokens);
+}
+
 void scorer_free(struct scorer *s)
 {
 	if (!s)
@@ -482,6 +588,7 @@ void scorer_free(struct scorer *s)
 const struct scorer_config *scorer_get_config(const struct scorer *s) { return &s->c; }
 const char *scorer_device_name(const struct scorer *s) { return s->device; }
 bool scorer_on_gpu(const struct scorer *s) { return s->gpu != NULL; }
+size_t scorer_outputs(const struct scorer *s) { return (size_t)s->c.outputs; }
 
 int scorer_score(struct scorer *s, const uint32_t *const *ids, const size_t *lens, size_t n,
 		 float *out)
@@ -506,7 +613,8 @@ int scorer_score(struct scorer *s, const uint32_t *const *ids, const size_t *len
 		}
 		return 0;
 	}
+	size_t K = (size_t)s->c.outputs;
 	for (size_t i = 0; i < n; i++)
-		out[i] = cpu_model_score(s->cpu, ids[i], lens[i]);
+		cpu_model_score(s->cpu, ids[i], lens[i], out + i * K);
 	return 0;
 }

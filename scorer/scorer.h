@@ -1,8 +1,9 @@
 /* scorer: the quality scorer, a Llama model with a one-label regression head laid out as a
  * Hugging Face LlamaForSequenceClassification checkpoint (config.json, safetensors, and the
  * tokenizer.json beside them). One handle scores token sequences on the CPU (fp32, threads)
- * or on a GPU (bf16, scorer_cuda.cu) when one is built in and present. A handle is used by
- * one thread at a time. */
+ * or on a GPU (bf16, scorer_cuda.cu) when one is built in and present. The same forward
+ * pass also serves a LlamaForCausalLM checkpoint (scorer_open_lm), whose outputs are the
+ * next-token logits of a few chosen tokens. A handle is used by one thread at a time. */
 #ifndef CURATE_SCORER_H
 #define CURATE_SCORER_H
 
@@ -22,6 +23,9 @@ struct scorer_config {
 	int64_t rope_orig_max_pos;
 	bool tied;
 	int64_t bos_id; /* -1 if the config has none */
+	/* not from config.json: the head's rows, the outputs per sequence (1: score.weight;
+	 * scorer_open_lm: the chosen tokens) */
+	int64_t outputs;
 };
 
 enum scorer_device { SCORER_AUTO, SCORER_CPU, SCORER_CUDA };
@@ -41,30 +45,49 @@ struct scorer;
  * SCORER_AUTO the GPU is used when one is present, else the CPU (scorer_device_name says
  * which). Free with scorer_free. */
 struct scorer *scorer_open(const char *dir, const struct scorer_params *p);
+/* Opens a LlamaForCausalLM checkpoint dir (or any Llama-shaped one) for the next-token
+ * logits of tokens[0..ntokens) only: the head is their rows of lm_head.weight, or of
+ * model.embed_tokens.weight when config.json has "tie_word_embeddings": true (as HF ties
+ * them; a lm_head.weight beside a tied embedding is then unused); no full vocabulary
+ * projection. The caller keeps tokens. NULL with err_set naming the file and what is wrong:
+ * a checkpoint with neither lm_head.weight nor a tied embedding, no tokens, a token id
+ * outside the vocabulary, or anything scorer_open refuses. Free with scorer_free. */
+struct scorer *scorer_open_lm(const char *dir, const struct scorer_params *p,
+			      const uint32_t *tokens, size_t ntokens);
 void scorer_free(struct scorer *s); /* NULL is a no-op */
+/* Outputs per sequence: 1 for a regression scorer, ntokens for scorer_open_lm. */
+size_t scorer_outputs(const struct scorer *s);
 
 const struct scorer_config *scorer_get_config(const struct scorer *s);
 /* "cpu (N threads)" or "cuda:K (NAME)"; owned by the scorer. */
 const char *scorer_device_name(const struct scorer *s);
 bool scorer_on_gpu(const struct scorer *s);
 
-/* Scores n sequences: out[i] is the head applied to the last token's final hidden state of
- * ids[i][0..lens[i]) (every length 1..max_tokens). 0, or -1 with err_set. */
+/* Scores n sequences: out[i * K + k], K = scorer_outputs(s), is row k of the head applied to
+ * the last token's final hidden state of ids[i][0..lens[i]) (every length 1..max_tokens):
+ * the score, or the logit of the k-th chosen token. out holds n * K floats, written by the
+ * call. 0, or -1 with err_set. */
 int scorer_score(struct scorer *s, const uint32_t *const *ids, const size_t *lens, size_t n,
 		 float *out);
 
-/* Parses a config.json text (name for messages) into c. 0 or -1 with err_set. */
+/* Parses a config.json text (name for messages) into c, for a regression scorer (one label;
+ * c->outputs = 1). 0 or -1 with err_set. */
 int scorer_parse_config(const char *text, size_t len, const char *name, struct scorer_config *c);
 
 /* Non-embedding parameters and forward FLOPs of one sequence of n tokens (matmuls and
  * causal attention), for tokens/s and MFU reports. */
 double scorer_flops(const struct scorer_config *c, size_t n);
 
+/* The head scorer_init_checkpoint writes: score.weight [1,H] (LlamaForSequenceClassification),
+ * lm_head.weight [vocab,H] (LlamaForCausalLM), or none with "tie_word_embeddings": true
+ * (LlamaForCausalLM tied to its embedding). */
+enum scorer_head { SCORER_HEAD_SCORE, SCORER_HEAD_LM, SCORER_HEAD_TIED };
+
 /* `scorer init`: a randomly initialised checkpoint of preset "tiny" or "1.3b" in dir, with
  * tokenizer.json copied from tokenizer (its vocabulary sets the embedding size). dtype is
  * "f32" or "bf16". 0 or -1 with err_set. */
 int scorer_init_checkpoint(const char *dir, const char *preset, uint64_t seed,
-			   const char *tokenizer, const char *dtype);
+			   const char *tokenizer, const char *dtype, enum scorer_head head);
 
 /* The `curate scorer` command: init, score, bench. */
 extern const struct cli_opt scorer_cmd_opts[];

@@ -1,10 +1,11 @@
 /* scorer_cuda: the scorer's GPU path. bf16 weights, cuBLASLt GEMMs with fp32 accumulation
  * (the residual stream stays fp32 and the o/down projections add into it through beta=1) and
- * one pinned algorithm per shape, fused kernels for RMSNorm, RoPE, SwiGLU and the score head,
- * and a tensor-core flash-style attention over variable-length packed sequences (online
- * softmax, no padded n x n matrix; a scalar reference kernel beside it). Sequences are sorted
- * by length and packed into batches of at most `pack_tokens` tokens; two batches are in
- * flight at once, each on its own stream, while the host packs the next.
+ * one pinned algorithm per shape, fused kernels for RMSNorm, RoPE, SwiGLU and the head (its
+ * K rows: the score, or an LM's chosen logits), and a tensor-core flash-style attention over
+ * variable-length packed sequences (online softmax, no padded n x n matrix; a scalar
+ * reference kernel beside it). Sequences are sorted by length and packed into batches of at
+ * most `pack_tokens` tokens; two batches are in flight at once, each on its own stream,
+ * while the host packs the next.
  * Built into libcurate-cuda.so, which curate dlopens (scorer_cuda.h).
  * UNVERIFIED ON HARDWARE: written and compiled without a GPU (no session so far had one);
  * tests/e2e/scorer_cuda.sh and scripts/gpu/run.sh check it where a GPU exists. */
@@ -66,7 +67,7 @@ struct slot {
 	cudaStream_t st;
 	cudaEvent_t done;
 	void *workspace;
-	float *h, *scores;
+	float *h, *scores; /* scores: [nseq][c.outputs] */
 	float2 *rope;
 	bf16 *x, *qkv, *att, *gu, *act;
 	int *meta, *host_meta; /* ids[T], seq_of[T], pos_of[T], cu[nseq + 1], last[nseq] */
@@ -453,21 +454,26 @@ __global__ void k_swiglu(const bf16 *gu, bf16 *act, int F)
 	}
 }
 
-/* Final RMSNorm of each sequence's last token and the dot with the score head. */
+/* Final RMSNorm of each sequence's last token and the dot with each of the head's K rows
+ * (score.weight, or the chosen rows of an LM head): scores[seq * K + k]. */
 __global__ void k_head(const float *h, const int *last, const float *norm, const float *head,
-		       float *scores, int H, float eps)
+		       float *scores, int H, int K, float eps)
 {
 	__shared__ float part[32];
 	const float *x = h + (size_t)last[blockIdx.x] * H;
-	float ss = 0, dot = 0;
+	float ss = 0;
 	for (int i = threadIdx.x; i < H; i += blockDim.x)
 		ss += x[i] * x[i];
 	float r = rsqrtf(block_sum(ss, part) / H + eps);
-	for (int i = threadIdx.x; i < H; i += blockDim.x)
-		dot += norm[i] * (x[i] * r) * head[i];
-	dot = block_sum(dot, part);
-	if (threadIdx.x == 0)
-		scores[blockIdx.x] = dot;
+	for (int k = 0; k < K; k++) {
+		const float *row = head + (size_t)k * H;
+		float dot = 0;
+		for (int i = threadIdx.x; i < H; i += blockDim.x)
+			dot += norm[i] * (x[i] * r) * row[i];
+		dot = block_sum(dot, part);
+		if (threadIdx.x == 0)
+			scores[(size_t)blockIdx.x * K + k] = dot;
+	}
 }
 
 /* ---- cuBLASLt: Y[T][N] (+)= X[T][K] . W[N][K]^T, row-major, fp32 accumulation ----
@@ -593,9 +599,9 @@ static void slot_init(cuda_model *m, slot &sl)
 	CUDA_CHECK(cudaMalloc(&sl.act, T * F * 2));
 	CUDA_CHECK(cudaMalloc(&sl.rope, T * (hd / 2) * sizeof(float2)));
 	CUDA_CHECK(cudaMalloc(&sl.meta, (5 * T + 1) * 4));
-	CUDA_CHECK(cudaMalloc(&sl.scores, T * 4));
+	CUDA_CHECK(cudaMalloc(&sl.scores, T * c.outputs * 4));
 	CUDA_CHECK(cudaMallocHost(&sl.host_meta, (5 * T + 1) * 4));
-	CUDA_CHECK(cudaMallocHost(&sl.host_scores, T * 4));
+	CUDA_CHECK(cudaMallocHost(&sl.host_scores, T * c.outputs * 4));
 	sl.busy = false;
 }
 
@@ -666,7 +672,7 @@ extern "C" struct cuda_model *curate_cuda_model_new(const struct scorer_config *
 	size_t H = c->hidden, F = c->ffn, q = c->heads * c->head_dim, kv = c->kv_heads * c->head_dim;
 	m->embed = upload_bf16({{embed, (size_t)c->vocab * H}});
 	m->norm = upload_f32(norm, H);
-	m->head = upload_f32(head, H);
+	m->head = upload_f32(head, c->outputs * H);
 	for (long long l = 0; l < c->layers; l++) {
 		const scorer_layer &W = layers[l];
 		cuda_layer L;
@@ -753,21 +759,25 @@ static void forward(cuda_model *m, slot &sl, int T, int nseq, int maxlen)
 		k_swiglu<<<dim3(T, (F / 8 + 256) / 256), 256, 0, st>>>(sl.gu, sl.act, F);
 		gemm(m, sl, sl.act, L.wdown, sl.h, T, H, F, true);
 	}
-	k_head<<<nseq, 256, 0, st>>>(sl.h, last, m->norm, m->head, sl.scores, H, (float)c.eps);
+	int K = (int)c.outputs;
+	k_head<<<nseq, 256, 0, st>>>(sl.h, last, m->norm, m->head, sl.scores, H, K, (float)c.eps);
 	CUDA_CHECK(cudaGetLastError());
-	CUDA_CHECK(cudaMemcpyAsync(sl.host_scores, sl.scores, nseq * 4, cudaMemcpyDeviceToHost, st));
+	CUDA_CHECK(cudaMemcpyAsync(sl.host_scores, sl.scores, (size_t)nseq * K * 4,
+				   cudaMemcpyDeviceToHost, st));
 	CUDA_CHECK(cudaEventRecord(sl.done, st));
 	sl.busy = true;
 }
 
-/* Waits for the slot's batch and hands its scores out; the slot's pinned buffers are free after. */
-static void collect(slot &sl, float *out)
+/* Waits for the slot's batch and hands its K scores per sequence out; the slot's pinned
+ * buffers are free after. */
+static void collect(slot &sl, size_t K, float *out)
 {
 	if (!sl.busy)
 		return;
 	CUDA_CHECK(cudaEventSynchronize(sl.done));
 	for (size_t i = 0; i < sl.members.size(); i++)
-		out[sl.members[i]] = sl.host_scores[i];
+		std::copy(sl.host_scores + i * K, sl.host_scores + (i + 1) * K,
+			  out + sl.members[i] * K);
 	sl.members.clear();
 	sl.busy = false;
 }
@@ -792,7 +802,7 @@ extern "C" int curate_cuda_model_score(struct cuda_model *m, const uint32_t *con
 	for (size_t k = 0; k < n;) {
 		slot &sl = m->slots[next];
 		next = (next + 1) % NSLOT;
-		collect(sl, out);
+		collect(sl, (size_t)m->c.outputs, out);
 		/* pack the batch straight into the slot's pinned buffer: ids first, then the
 		 * per-token sequence and position, then cu and last once the count is known */
 		int T = 0, *h = sl.host_meta;
@@ -818,6 +828,6 @@ extern "C" int curate_cuda_model_score(struct cuda_model *m, const uint32_t *con
 		forward(m, sl, T, nseq, maxlen);
 	}
 	for (slot &sl : m->slots)
-		collect(sl, out);
+		collect(sl, (size_t)m->c.outputs, out);
 	return 0;
 }

@@ -23,7 +23,8 @@ struct cuda_model;
 /* 1 when a CUDA device is usable, else 0 with the reason in why. */
 typedef int (*cuda_available_fn)(char *why, size_t whylen);
 /* Uploads the weights to device gpu (modulo the device count) and fills name with
- * "cuda:K (DEVICE)"; the caller keeps the host arrays. NULL with err on failure. */
+ * "cuda:K (DEVICE)"; the caller keeps the host arrays. head is [c->outputs][H] (the rows of
+ * the head: score.weight, or an LM head's chosen rows). NULL with err on failure. */
 typedef struct cuda_model *(*cuda_model_new_fn)(const struct scorer_config *c,
 						 const float *embed,
 						 const struct scorer_layer *layers,
@@ -31,7 +32,8 @@ typedef struct cuda_model *(*cuda_model_new_fn)(const struct scorer_config *c,
 						 size_t max_tokens, char *name, size_t namelen,
 						 char *err, size_t errlen);
 typedef void (*cuda_model_free_fn)(struct cuda_model *m);
-/* Scores n sequences (sorted by length and packed inside); 0, or -1 with err. */
+/* Scores n sequences (sorted by length and packed inside) into out[n][c->outputs]; 0, or -1
+ * with err. */
 typedef int (*cuda_model_score_fn)(struct cuda_model *m, const uint32_t *const *ids,
 				   const size_t *lens, size_t n, float *out, char *err,
 				   size_t errlen);

@@ -33,6 +33,8 @@ PACKAGES=(
   python3-torch               # quality: the PyTorch reference of the scorer's equations
   slurmctld slurmd munge      # operations: the one-node Slurm cluster of the Slurm test
   chromium                    # report: the test renders the HTML report headless
+  libcurl4-openssl-dev        # oracle: the HTTP client (libcurl multi) of the LLM engines
+  libsqlite3-dev              # oracle: the persistent answer cache
 )
 # grammars/build.sh fetches grammars with npm; a Node.js from elsewhere brings its own
 command -v npm >/dev/null || PACKAGES+=(npm)

@@ -405,16 +405,8 @@ static int open_scorer(struct stage_run *run, struct quality *q)
 	p.device = !strcmp(dev, "cpu") ? SCORER_CPU : !strcmp(dev, "cuda") ? SCORER_CUDA : SCORER_AUTO;
 	p.max_tokens = q->max_tokens;
 	p.threads = (int)config_int(run->cfg, "quality.threads");
-	if (!p.threads) { /* share the node's CPUs among its ranks */
-		int local = 0;
-		MPI_Comm node;
-		MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0,
-					      MPI_INFO_NULL, &node));
-		MPI_CHECK(MPI_Comm_size(node, &local));
-		MPI_CHECK(MPI_Comm_free(&node));
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		p.threads = ncpu / local > 1 ? (int)(ncpu / local) : 1;
-	}
+	if (!p.threads) /* share the node's CPUs among its ranks */
+		p.threads = par_cpu_share();
 	q->scorer = scorer_open(dir, &p);
 	if (!q->scorer)
 		return -1;

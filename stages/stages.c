@@ -10,6 +10,7 @@ const struct stage_def *const stage_table[] = {
 	&stage_dedup_near,
 	&stage_syntax,
 	&stage_relevance,
+	&stage_oracle,
 	&stage_quality,
 	&stage_decontaminate,
 	&stage_filter,

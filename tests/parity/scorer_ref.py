@@ -1,9 +1,24 @@
-"""The scorer's reference: the Llama equations of LlamaForSequenceClassification written in
-plain PyTorch (float64), a safetensors reader and writer of our own (the `safetensors` and
-`transformers` packages are not Debian packages), and random checkpoints of several shapes.
+"""The scorer's reference: the Llama equations of LlamaForSequenceClassification (and of
+LlamaForCausalLM's next-token logits) written in plain PyTorch (float64), a safetensors reader
+and writer of our own (the `safetensors` and `transformers` packages are not Debian packages),
+and random checkpoints of several shapes.
 
-  scorer_ref.py gen DIR CASE        writes a checkpoint of shape CASE (see CASES) to DIR
+  scorer_ref.py gen DIR CASE        writes a checkpoint of shape CASE (CASES or LM_CASES) to DIR
+  scorer_ref.py cases | lm-cases    lists the regression or the causal-LM cases
   scorer_ref.py score DIR IDS...    prints "%.9f\tIDS" per file of space-separated token ids
+  scorer_ref.py logits DIR T1,T2,.. IDS...
+                                    prints the next-token logits of tokens T1, T2, ... (from
+                                    the full vocabulary projection) then IDS, tab-separated
+  scorer_ref.py probs DIR T1,T2,.. IDS...   the same for their softmax over T1, T2, ...
+  scorer_ref.py compare OURS REF TOL FLOOR [softmax|line]
+                                    compares two such listings column by column (error
+                                    relative to max(|ref|, FLOOR)); softmax: OURS holds logits,
+                                    compared after a softmax over each line's columns; line:
+                                    relative to max(|ref|, FLOOR, the line's largest |ref|)
+  scorer_ref.py head-from-score SRC DST ROW untied|tied
+                                    a causal LM whose head row ROW is SRC's score.weight: in
+                                    lm_head.weight (SRC's own, untied) or in the embedding
+                                    (tied; ROW must be an id no input uses), all F32
   scorer_ref.py bench DIR LEN SEQS  fp32 tokens/s of this reference on all CPU threads
 """
 import json
@@ -96,7 +111,8 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def score(cfg, w, ids):
+def final_hidden(cfg, w, ids):
+    """The last token's hidden state after the final RMSNorm."""
     nh, nkv = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
     hd = cfg.get("head_dim") or cfg["hidden_size"] // nh
     eps = cfg.get("rms_norm_eps", 1e-6)
@@ -122,8 +138,19 @@ def score(cfg, w, ids):
         x = rmsnorm(h, p("post_attention_layernorm"), eps)
         g, u = x @ p("mlp.gate_proj").T, x @ p("mlp.up_proj").T
         h = h + (torch.nn.functional.silu(g) * u) @ p("mlp.down_proj").T
-    last = rmsnorm(h[-1], w["model.norm.weight"], eps)
-    return float(last @ w["score.weight"][0])
+    return rmsnorm(h[-1], w["model.norm.weight"], eps)
+
+
+def score(cfg, w, ids):
+    return float(final_hidden(cfg, w, ids) @ w["score.weight"][0])
+
+
+def logits(cfg, w, ids):
+    """LlamaForCausalLM's next-token logits over the whole vocabulary: lm_head, which HF ties
+    to the embedding when tie_word_embeddings is true (a lm_head.weight in the file is then
+    unused; the config's default is untied)."""
+    head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
+    return head @ final_hidden(cfg, w, ids)
 
 
 # name: (hidden, layers, heads, kv_heads, head_dim or None, ffn, vocab, dtype, tied, rope, shards)
@@ -147,8 +174,28 @@ CASES = {
 }
 
 
+# Causal LMs, as CASES plus the head: "lm" (lm_head.weight), "tied" (tie_word_embeddings and no
+# lm_head.weight), "tied+lm" (tied, with a lm_head.weight that HF leaves unused), "none"
+# (untied and no lm_head.weight: no LM head at all, an error)
+LM_CASES = {
+    "lm-gqa": ((64, 2, 8, 2, None, 96, 300, "F32", False, None, 1), "lm"),
+    "lm-gqa-tied-bf16-llama3": ((64, 3, 4, 2, None, 112, 500, "BF16", True,
+                                 {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 64}, 1), "tied"),
+    "lm-gqa-hd64-f16-sharded": ((256, 2, 4, 2, None, 384, 300, "F16", False, None, 2), "lm"),
+    "lm-mqa-tied-unused-head": ((32, 2, 4, 1, None, 64, 256, "F32", True, None, 1), "tied+lm"),
+}
+LM_ERROR_CASES = {
+    "lm-no-head": ((64, 2, 8, 2, None, 96, 300, "F32", False, None, 1), "none"),
+}
+
+
 def gen(dir, case, seed=7):
-    H, L, nh, nkv, hd, F, V, dtype, tied, rope, shards = CASES[case]
+    if case in CASES:
+        shape, head = CASES[case], "score"
+    else:
+        shape, head = {**LM_CASES, **LM_ERROR_CASES}[case]
+    H, L, nh, nkv, hd, F, V, dtype, tied, rope, shards = shape
     g = torch.Generator().manual_seed(seed)
     d = hd or H // nh
     rnd = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)
@@ -166,9 +213,17 @@ def gen(dir, case, seed=7):
         w[pre + "mlp.up_proj.weight"] = rnd(F, H) / math.sqrt(H)
         w[pre + "mlp.down_proj.weight"] = rnd(H, F) / math.sqrt(F)
     w["model.norm.weight"] = 1 + 0.1 * rnd(H)
-    w["score.weight"] = rnd(1, H) / math.sqrt(H)
-    if not tied:
-        w["lm_head.weight"] = rnd(V, H)  # a CausalLM leftover, unused as in HF
+    if head == "score":
+        w["score.weight"] = rnd(1, H) / math.sqrt(H)
+        if not tied:
+            w["lm_head.weight"] = rnd(V, H)  # a CausalLM leftover, unused as in HF
+    else:
+        # rows of norm about 1 (the embedding's too when it is the head), so logits are O(1)
+        # like the score
+        if tied:
+            w["model.embed_tokens.weight"] /= math.sqrt(H)
+        if head in ("lm", "tied+lm"):
+            w["lm_head.weight"] = rnd(V, H) / math.sqrt(H)
     os.makedirs(dir, exist_ok=True)
     cfg = {"architectures": ["LlamaForSequenceClassification"], "model_type": "llama",
            "vocab_size": V, "hidden_size": H, "num_hidden_layers": L, "num_attention_heads": nh,
@@ -178,6 +233,9 @@ def gen(dir, case, seed=7):
            "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}, "bos_token_id": 1}
     if hd:
         cfg["head_dim"] = hd
+    if head != "score":
+        cfg["architectures"] = ["LlamaForCausalLM"]
+        del cfg["id2label"], cfg["label2id"]
     if "rope_theta" in (rope or {}):
         del cfg["rope_theta"], cfg["rope_scaling"]
         cfg["rope_parameters"] = rope
@@ -193,6 +251,43 @@ def gen(dir, case, seed=7):
         write_safetensors(os.path.join(dir, fn), part, dtype)
         wm.update({k: fn for k in part})
     json.dump({"metadata": {}, "weight_map": wm}, open(os.path.join(dir, "model.safetensors.index.json"), "w"))
+
+
+def compare(ours_path, ref_path, tol, floor, mode=""):
+    """Fails naming the first value whose error relative to max(|ref|, floor) exceeds tol;
+    else prints the worst. Lines are "V1\tV2\t...\tNAME", the same names in the same order."""
+    tol, floor = float(tol), float(floor)
+    ours = [l.split("\t") for l in open(ours_path).read().splitlines()]
+    ref = [l.split("\t") for l in open(ref_path).read().splitlines()]
+    if not ours or len(ours) != len(ref):
+        sys.exit(f"{ours_path}: {len(ours)} lines, {ref_path}: {len(ref)}")
+    worst = 0.0
+    for a, b in zip(ours, ref):
+        if a[-1] != b[-1] or len(a) != len(b):
+            sys.exit(f"lines differ in name or width: {a[-1]} ({len(a) - 1} values) and {b[-1]} ({len(b) - 1})")
+        va, vb = [float(x) for x in a[:-1]], [float(x) for x in b[:-1]]
+        if mode == "softmax":
+            va = torch.tensor(va, dtype=torch.float64).softmax(-1).tolist()
+        line = max(abs(y) for y in vb) if mode == "line" else 0.0
+        for k, (x, y) in enumerate(zip(va, vb)):
+            rel = abs(x - y) / max(abs(y), floor, line)
+            worst = max(worst, rel)
+            if not rel <= tol:  # (a NaN fails too)
+                sys.exit(f"{a[-1]}: value {k}: {x} against {y}: relative error {rel:.2e} > {tol:g}")
+    print(f"worst relative error {worst:.2e} over {len(ours)} lines of {len(ours[0]) - 1} values")
+
+
+def head_from_score(src, dst, row, kind):
+    cfg, w = load(src, torch.float32)  # F16 and BF16 values are exact in F32
+    row = int(row)
+    target = "model.embed_tokens.weight" if kind == "tied" else "lm_head.weight"
+    w[target][row] = w.pop("score.weight")[0]
+    cfg["tie_word_embeddings"] = kind == "tied"
+    if kind == "tied":
+        w.pop("lm_head.weight", None)
+    os.makedirs(dst, exist_ok=True)
+    json.dump(cfg, open(os.path.join(dst, "config.json"), "w"), indent=2)
+    write_safetensors(os.path.join(dst, "model.safetensors"), w, "F32")
 
 
 def main():
@@ -214,6 +309,21 @@ def main():
         print("tokens_per_s\t%.2f" % (n * seqs / dt))
     elif sys.argv[1] == "cases":
         print("\n".join(CASES))
+    elif sys.argv[1] == "lm-cases":
+        print("\n".join(LM_CASES))
+    elif sys.argv[1] in ("logits", "probs"):
+        cfg, w = load(sys.argv[2])
+        tokens = [int(t) for t in sys.argv[3].split(",")]
+        for f in sys.argv[4:]:
+            ids = [int(x) for x in open(f).read().split()]
+            v = logits(cfg, w, ids)[tokens]
+            if sys.argv[1] == "probs":
+                v = v.softmax(-1)
+            print("\t".join("%.12g" % x for x in v.tolist()) + "\t" + f)
+    elif sys.argv[1] == "compare":
+        compare(*sys.argv[2:])
+    elif sys.argv[1] == "head-from-score":
+        head_from_score(*sys.argv[2:])
     else:
         cfg, w = load(sys.argv[2])
         for f in sys.argv[3:]:
