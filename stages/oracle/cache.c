@@ -98,7 +98,8 @@ int oracle_cache_open_others(struct oracle_cache *c)
 	}
 	if (dh)
 		closedir(dh);
-	qsort(names, n, sizeof *names, name_cmp);
+	if (n)
+		qsort(names, n, sizeof *names, name_cmp);
 	c->others = xcalloc(n + 1, sizeof *c->others);
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -510,7 +510,7 @@ static int label_shard(struct labeller *L, const struct task_list *in, uint32_t 
 	/* prompts and keys; the cache first */
 	struct oracle_item **ask = xcalloc(n + 1, sizeof *ask);
 	struct pending **by_key = xcalloc(n + 1, sizeof *by_key);
-	size_t nask = 0;
+	size_t nask = 0, ndup = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct pending *p = &ps[i];
 		struct oracle_slots sl = {meta_str(&p->d, "lang"), meta_str(&p->d, "url"),
@@ -529,6 +529,8 @@ static int label_shard(struct labeller *L, const struct task_list *in, uint32_t 
 		struct pending *p = by_key[i];
 		if (i && !memcmp(by_key[i - 1]->it.key, p->it.key, SHA256_LEN)) {
 			p->same = by_key[i - 1]->same ? by_key[i - 1]->same : by_key[i - 1];
+			ndup++;
+			stage_progress_add(run, 1, p->prompt.len);
 			continue;
 		}
 		int got = oracle_cache_get(L->cache, p->it.key, &p->it.a);
@@ -541,7 +543,8 @@ static int label_shard(struct labeller *L, const struct task_list *in, uint32_t 
 	}
 	if (!rc) {
 		stats_count(&st, "asked", nask);
-		stats_count(&st, "cache_hits", n - nask);
+		stats_count(&st, "cache_hits", n - nask - ndup);
+		stats_count(&st, "same_prompt", ndup);
 		L->engine->progress = run->progress;
 		if (nask && L->engine->answer(L->engine, ask, nask, L->cache, &st) < 0)
 			rc = -1;
@@ -626,7 +629,8 @@ static int hist_cmp(const void *a, const void *b)
 
 static json_t *hist_json(struct hist *h, size_t nh)
 {
-	qsort(h, nh, sizeof *h, hist_cmp);
+	if (nh)
+		qsort(h, nh, sizeof *h, hist_cmp);
 	json_t *o = json_object();
 	for (size_t i = 0; i < nh; i++) {
 		json_t *a = json_array();
