@@ -99,6 +99,43 @@ char *stage_tmpdir(const struct stage_run *run)
 	return *t ? xstrdup(t) : xasprintf("%s/tmp", run->workdir);
 }
 
+int stage_scan_inputs(struct stage_run *run, const struct task_list *in, const int *owner,
+		      stage_scan_fn fn, void *ud)
+{
+	int verify = config_bool(run->cfg, "verify_inputs");
+	struct doc d;
+	doc_init(&d);
+	int rc = 0;
+	for (size_t i = 0; i < in->n && !rc; i++) {
+		if (owner[i] != run->rank)
+			continue;
+		const struct task *t = &in->v[i];
+		struct shard_reader *r = shard_reader_open(t->arg.p, verify ? t->input_sha256 : NULL);
+		const char *line;
+		size_t len;
+		int got = r ? 0 : -1;
+		while (r && (got = shard_reader_next_line(r, &line, &len)) == 1) {
+			uint64_t ord = shard_reader_records(r) - 1;
+			if (doc_parse(&d, line, len) < 0) {
+				err_set("%s: record %llu: %s", t->arg.p, (unsigned long long)ord + 1,
+					err_get());
+				got = -1;
+				break;
+			}
+			if (run->progress)
+				progress_add(run->progress, 1, d.text.len);
+			if (fn(&d, line, len, (uint32_t)i, ord, ud) < 0) {
+				got = -1;
+				break;
+			}
+		}
+		shard_reader_close(r);
+		rc = got < 0 ? -1 : 0;
+	}
+	doc_release(&d);
+	return rc;
+}
+
 void stage_progress_begin(struct stage_run *run, uint64_t total_bytes)
 {
 	run->progress = progress_new(run->def->name, total_bytes,

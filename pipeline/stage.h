@@ -157,6 +157,16 @@ enum stage_state { STATE_MISSING, STATE_PARTIAL, STATE_STALE, STATE_DONE };
 enum stage_state stage_status(const struct stage_def *def, const struct config *cfg,
 			      uint32_t *done, uint32_t *total, struct buf *why);
 
+/* For global stages: reads every record of the input shards this rank owns (owner[i] ==
+ * its rank), in order, checking checksums when verify_inputs is set, and calls fn with the
+ * parsed document, its JSON line (without '\n'), the input shard's index and the record's
+ * 0-based place in it; fn returns 0, or -1 (with err_set) to stop. Counts each document on the
+ * progress line when one is running. 0, or -1 with err_set naming the shard and record. */
+typedef int (*stage_scan_fn)(const struct doc *d, const char *line, size_t len, uint32_t shard,
+			     uint64_t ord, void *ud);
+int stage_scan_inputs(struct stage_run *run, const struct task_list *in, const int *owner,
+		      stage_scan_fn fn, void *ud);
+
 /* The stage whose output name reads: the one before it in the configured `stages` list
  * (side stages skipped; a side stage's own `input` option first), or NULL. */
 const char *stage_upstream(const struct config *cfg, const char *name);

@@ -411,6 +411,17 @@ double now_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+uint64_t hash64_seeded(uint64_t seed, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27, h *= 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
+}
+
 double cpu_seconds(void)
 {
 	struct timespec ts;

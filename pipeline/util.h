@@ -98,6 +98,10 @@ static inline uint64_t be_get(const void *p, int bytes)
 	return v;
 }
 
+/* A seeded 64-bit hash of bytes: FNV-1a from the offset basis xor seed, then splitmix64's
+ * finalizer. Stable across machines and releases: sample and shuffle orders depend on it. */
+uint64_t hash64_seeded(uint64_t seed, const void *data, size_t n);
+
 /* Sizes like "512MiB", "4G", "1000" into bytes; -1 on a malformed string. */
 int parse_size(const char *s, uint64_t *out);
 /* Human-readable bytes into out ("1.5 GiB"). */

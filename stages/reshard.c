@@ -19,20 +19,36 @@ static const struct opt_def reshard_opts[] = {
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-/* 64-bit FNV-1a over the seed and the id, then a final avalanche (splitmix64). */
-static uint64_t id_hash(uint64_t seed, const char *id, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ seed;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)id[i]) * 0x100000001b3ull;
-	h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27, h *= 0x94d049bb133111ebull;
-	return h ^ (h >> 31);
-}
-
-/* Reads the input shards this rank was given and routes every record: the key is
+/* Routes every record of the input shards this rank was given: the key is
  * [shard u32][hash u64][id][text bytes u64], the value the record's JSON line with its
  * newline. The text size rides in the key so the writer need not parse records again. */
+struct route {
+	struct stage_run *run;
+	struct xchg *x;
+	uint32_t nshards;
+	uint64_t seed;
+	struct buf key, val;
+};
+
+static int route_one(const struct doc *d, const char *line, size_t len, uint32_t shard,
+		     uint64_t ord, void *ud)
+{
+	struct route *rt = ud;
+	uint64_t h = hash64_seeded(rt->seed, d->id.p, d->id.len);
+	unsigned char head[12];
+	be_put(head, h % rt->nshards, 4);
+	be_put(head + 4, h, 8);
+	buf_set(&rt->key, head, sizeof head);
+	buf_append(&rt->key, d->id.p, d->id.len);
+	unsigned char tail[8];
+	be_put(tail, d->text.len, 8);
+	buf_append(&rt->key, tail, 8);
+	buf_set(&rt->val, line, len);
+	buf_putc(&rt->val, '\n');
+	return xchg_put(rt->x, (int)((h % rt->nshards) % (uint64_t)rt->run->nranks), rt->key.p,
+			rt->key.len, rt->val.p, rt->val.len);
+}
+
 static int route_inputs(struct stage_run *run, const struct task_list *in, struct xchg *x,
 			uint32_t nshards, uint64_t seed)
 {
@@ -41,54 +57,14 @@ static int route_inputs(struct stage_run *run, const struct task_list *in, struc
 	for (size_t i = 0; i < in->n; i++)
 		sizes[i] = in->v[i].size, total += sizes[i];
 	schedule_assign(sizes, in->n, run->nranks, owner);
-	int verify = config_bool(run->cfg, "verify_inputs");
-	struct doc d;
-	doc_init(&d);
-	struct buf key = BUF_INIT, val = BUF_INIT;
-	int rc = 0;
+	struct route rt = {run, x, nshards, seed, BUF_INIT, BUF_INIT};
 	stage_progress_begin(run, total);
-	for (size_t i = 0; i < in->n && !rc; i++) {
-		if (owner[i] != run->rank)
-			continue;
-		const struct task *t = &in->v[i];
-		struct shard_reader *r = shard_reader_open(t->arg.p, verify ? t->input_sha256 : NULL);
-		const char *line;
-		size_t len;
-		int got = r ? 0 : -1;
-		while (r && (got = shard_reader_next_line(r, &line, &len)) == 1) {
-			if (doc_parse(&d, line, len) < 0) {
-				err_set("%s: record %llu: %s", t->arg.p,
-					(unsigned long long)shard_reader_records(r), err_get());
-				got = -1;
-				break;
-			}
-			uint64_t h = id_hash(seed, d.id.p, d.id.len);
-			unsigned char head[12];
-			be_put(head, h % nshards, 4);
-			be_put(head + 4, h, 8);
-			buf_set(&key, head, sizeof head);
-			buf_append(&key, d.id.p, d.id.len);
-			unsigned char tail[8];
-			be_put(tail, d.text.len, 8);
-			buf_append(&key, tail, 8);
-			buf_set(&val, line, len);
-			buf_putc(&val, '\n');
-			if (xchg_put(x, (int)((h % nshards) % (uint64_t)run->nranks), key.p, key.len,
-				     val.p, val.len) < 0) {
-				got = -1;
-				break;
-			}
-			stage_progress_add(run, 1, d.text.len);
-		}
-		shard_reader_close(r);
-		rc = got < 0 ? -1 : 0;
-	}
+	int rc = stage_scan_inputs(run, in, owner, route_one, &rt);
 	stage_progress_end(run);
 	if (rc < 0)
 		log_error("stage reshard: %s", err_get());
-	buf_release(&key);
-	buf_release(&val);
-	doc_release(&d);
+	buf_release(&rt.key);
+	buf_release(&rt.val);
 	free(sizes), free(owner);
 	return rc;
 }

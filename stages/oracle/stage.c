@@ -171,17 +171,6 @@ static void strata_add(struct strata *s, uint32_t i, struct cand c, size_t keep)
 		strata_prune(s, i, keep);
 }
 
-/* 64-bit FNV-1a over the seed and the id with a splitmix64 finish. */
-static uint64_t id_key(uint64_t seed, const char *id, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ (seed * 0x9e3779b97f4a7c15ull);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)id[i]) * 0x100000001b3ull;
-	h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27, h *= 0x94d049bb133111ebull;
-	return h ^ (h >> 31);
-}
-
 struct oracle {
 	struct oracle_template tpl;
 	bool web;
@@ -199,44 +188,24 @@ static const char *stratum_of(const struct oracle *o, const struct doc *d)
 	return v && *v ? v : o->web ? "uncategorized" : "unknown";
 }
 
-/* The input shards this rank scans, into s. */
-static int scan(struct stage_run *run, const struct oracle *o, const struct task_list *in,
-		const int *owner, struct strata *s)
+struct scan {
+	const struct oracle *o;
+	struct strata *s;
+};
+
+/* One document of the input: a candidate of its stratum, when sampled at all. */
+static int scan_one(const struct doc *d, const char *line, size_t len, uint32_t shard,
+		    uint64_t ord, void *ud)
 {
-	int verify = config_bool(run->cfg, "verify_inputs");
-	struct doc d;
-	doc_init(&d);
-	int rc = 0;
-	for (size_t i = 0; i < in->n && !rc; i++) {
-		if (owner[i] != run->rank)
-			continue;
-		const struct task *t = &in->v[i];
-		struct shard_reader *r = shard_reader_open(t->arg.p, verify ? t->input_sha256 : NULL);
-		const char *line;
-		size_t len;
-		int got = r ? 0 : -1;
-		while (r && (got = shard_reader_next_line(r, &line, &len)) == 1) {
-			uint64_t ord = shard_reader_records(r) - 1;
-			if (doc_parse(&d, line, len) < 0) {
-				err_set("%s: record %llu: %s", t->arg.p, (unsigned long long)ord + 1,
-					err_get());
-				got = -1;
-				break;
-			}
-			stage_progress_add(run, 1, d.text.len);
-			const char *name = stratum_of(o, &d);
-			if (!name)
-				continue;
-			uint32_t k = strata_id(s, name);
-			s->population[k]++;
-			struct cand c = {id_key(o->seed, d.id.p, d.id.len), ord, (uint32_t)i, k};
-			strata_add(s, k, c, o->keep);
-		}
-		shard_reader_close(r);
-		rc = got < 0 ? -1 : 0;
-	}
-	doc_release(&d);
-	return rc;
+	struct scan *sc = ud;
+	const char *name = stratum_of(sc->o, d);
+	if (!name)
+		return 0;
+	uint32_t k = strata_id(sc->s, name);
+	sc->s->population[k]++;
+	struct cand c = {hash64_seeded(sc->o->seed, d->id.p, d->id.len), ord, shard, k};
+	strata_add(sc->s, k, c, sc->o->keep);
+	return 0;
 }
 
 /* This rank's strata as bytes: per stratum [name\0][population u64][n u64][cands]. */
@@ -690,7 +659,7 @@ static int report(struct stage_run *run, const struct oracle *o)
 			int code = rating >= thr;
 			ncode += code;
 			/* the split by a hash of the id: the same for any rank count */
-			uint64_t k = id_key(o->seed ^ 0x5eed, d.id.p, d.id.len);
+			uint64_t k = hash64_seeded(o->seed ^ 0x5eed, d.id.p, d.id.len);
 			int is_train = (double)(k >> 11) / 9007199254740992.0 < share;
 			fasttext_line(is_train ? &train : &valid, code ? "__label__code" : "__label__other", &d);
 			is_train ? ntrain++ : nvalid++;
@@ -769,7 +738,8 @@ static int oracle_run(struct stage_run *run, const struct task_list *in)
 	schedule_assign(sizes, in->n, run->nranks, owner);
 	struct strata s = {0};
 	stage_progress_begin(run, total);
-	if (ok && scan(run, &o, in, owner, &s) < 0)
+	struct scan sc = {&o, &s};
+	if (ok && stage_scan_inputs(run, in, owner, scan_one, &sc) < 0)
 		ok = 0;
 	stage_progress_end(run);
 	if (!ok)

@@ -63,7 +63,7 @@ $PY - "$T/corpus.jsonl" "$T/labels.jsonl" "$T/n1/oracle/stats.json" <<'PYEOF' ||
 import hashlib, json, sys
 M = (1 << 64) - 1
 def key(seed, s):
-    h = 0xcbf29ce484222325 ^ ((seed * 0x9e3779b97f4a7c15) & M)
+    h = 0xcbf29ce484222325 ^ seed
     for b in s.encode():
         h = ((h ^ b) * 0x100000001b3) & M
     h ^= h >> 30; h = (h * 0xbf58476d1ce4e5b9) & M
