@@ -33,6 +33,7 @@ PACKAGES=(
   python3-torch               # quality: the PyTorch reference of the scorer's equations
   slurmctld slurmd munge      # operations: the one-node Slurm cluster of the Slurm test
   chromium                    # report: the test renders the HTML report headless
+  nginx                       # crawl-web: the real HTTP server the download tests read WARCs from
   libcurl4-openssl-dev        # oracle: the HTTP client (libcurl multi) of the LLM engines
   libsqlite3-dev              # oracle: the persistent answer cache
 )

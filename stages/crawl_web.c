@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <curl/curl.h>
+#include <zlib.h>
 
 #include "log.h"
 #include "stages.h"
@@ -17,11 +20,40 @@
 #include "web/html.h"
 #include "web/http.h"
 #include "web/warc.h"
+#include "http.h"
 
 static const struct opt_def web_opts[] = {
 	{"paths", OPT_LIST, "[]", 0, 0, NULL,
-	 "WARC files (.warc, .warc.gz), directories (searched for them) and list files (.txt, "
-	 ".list, .paths: one path per line, relative to the list's folder, # comments)."},
+	 "WARC files (.warc, .warc.gz) as local paths or http(s) URLs, directories (searched for "
+	 "them) and list files, local or URLs, plain or .gz (.txt, .list, .paths: one path or URL "
+	 "per line, relative to base_url when set, else to the list's folder; # comments)."},
+	{"base_url", OPT_STR, "", 0, 0, NULL,
+	 "What the relative lines of list files are relative to, e.g. "
+	 "https://data.commoncrawl.org/ for a snapshot's warc.paths.gz."},
+	{"slice", OPT_STR, "", 0, 0, NULL,
+	 "The share of the inputs (in listing order) this config reads, START:STOP:STEP as in "
+	 "Python (0:1000 the first thousand, ::10 every tenth, 3::10 every tenth from the fourth); "
+	 "\"\": all."},
+	{"head", OPT_BOOL, "true", 0, 0, NULL,
+	 "HEAD every URL while planning: sizes to balance shards, and ETag / Last-Modified in the "
+	 "stage's signature, so a changed remote file reruns its shard."},
+	{"max_connections", OPT_INT, "8", 1, 1024, NULL,
+	 "Connections per rank (the plan's HEAD requests in flight; a rank reads one file at a "
+	 "time)."},
+	{"max_rps", OPT_FLOAT, "10", 0, 1e6, NULL,
+	 "Requests per second to one host, per rank (0: no cap). Common Crawl asks for politeness."},
+	{"timeout", OPT_FLOAT, "120", 1, 86400, NULL,
+	 "Seconds without a byte before a transfer counts as stalled (and is resumed)."},
+	{"retries", OPT_INT, "10", 0, 1000, NULL,
+	 "Failures in a row (429, 5xx, stalls, dropped connections) before a file is given up."},
+	{"backoff", OPT_FLOAT, "1", 0, 3600, NULL,
+	 "Seconds before the first retry, doubling after (with jitter; Retry-After honoured)."},
+	{"backoff_max", OPT_FLOAT, "120", 0, 86400, NULL, "The cap of the doubling."},
+	{"cache_dir", OPT_STR, "", 0, 0, NULL,
+	 "Keep downloaded WARC files here (complete ones only), so a rerun or another workdir "
+	 "reads them locally; \"\": no cache."},
+	{"cache_max", OPT_SIZE, "0", 0, 1e18, NULL,
+	 "The cache's size cap: the least recently used files go beyond it (0: no cap)."},
 	{"shards", OPT_INT, "16", 1, 1000000, NULL,
 	 "Output shards (contiguous runs of WARC files by size; a file is never split)."},
 	{"max_page_size", OPT_SIZE, "5MiB", 1024, 1e12, NULL,
@@ -47,10 +79,25 @@ static const struct opt_def web_opts[] = {
 /* ---- planning on rank 0 ---- */
 
 struct input {
-	char *path;
+	char *path; /* or URL */
 	uint64_t size;
 	int64_t mtime_ns;
+	char *identity; /* a URL's "ETAG LAST-MODIFIED" from HEAD, or NULL */
 };
+
+static int is_url(const char *p) { return !strncmp(p, "http://", 7) || !strncmp(p, "https://", 8); }
+
+static struct http_stream_opts stream_opts(const struct config *cfg)
+{
+	return (struct http_stream_opts){
+		.stall_s = config_float(cfg, "crawl-web.timeout"),
+		.connect_timeout_s = 30,
+		.retries = (int)config_int(cfg, "crawl-web.retries"),
+		.backoff_s = config_float(cfg, "crawl-web.backoff"),
+		.backoff_max_s = config_float(cfg, "crawl-web.backoff_max"),
+		.max_rps = config_float(cfg, "crawl-web.max_rps"),
+	};
+}
 
 struct inputs {
 	struct input *v;
@@ -74,23 +121,34 @@ static int is_warc_name(const char *name)
 
 static int is_list_name(const char *name)
 {
-	static const char *const ext[] = {".txt", ".list", ".paths"};
+	static const char *const ext[] = {".txt", ".list", ".paths", ".txt.gz", ".list.gz",
+					  ".paths.gz"};
 	return has_ext(name, ext, ARRAY_LEN(ext));
+}
+
+static void push_input(struct inputs *in, struct input v)
+{
+	if (in->n == in->cap) {
+		in->cap = in->cap ? 2 * in->cap : 64;
+		in->v = xrealloc(in->v, in->cap * sizeof *in->v);
+	}
+	in->v[in->n++] = v;
 }
 
 static int add_input(struct inputs *in, const char *path)
 {
+	if (is_url(path)) { /* its size comes from a HEAD, if asked */
+		push_input(in, (struct input){xstrdup(path), 0, 0, NULL});
+		return 0;
+	}
 	struct stat st;
 	if (stat(path, &st) || !S_ISREG(st.st_mode)) {
 		err_set("crawl-web.paths: %s: %s", path, errno ? strerror(errno) : "not a file");
 		return -1;
 	}
-	if (in->n == in->cap) {
-		in->cap = in->cap ? 2 * in->cap : 64;
-		in->v = xrealloc(in->v, in->cap * sizeof *in->v);
-	}
-	in->v[in->n++] = (struct input){xstrdup(path), (uint64_t)st.st_size,
-					(int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec};
+	push_input(in, (struct input){xstrdup(path), (uint64_t)st.st_size,
+				      (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+				      NULL});
 	return 0;
 }
 
@@ -125,13 +183,90 @@ static int add_dir(struct inputs *in, const char *dir)
 	return rc;
 }
 
-static int add_list(struct inputs *in, const char *list)
+/* The bytes of a list file, local or a URL, gunzipped when they are gzip. */
+static int read_list(const char *list, const struct config *cfg, struct buf *out)
+{
+	struct buf raw = BUF_INIT;
+	int rc = 0;
+	if (is_url(list)) {
+		struct http_stream_opts o = stream_opts(cfg);
+		struct http_stream *hs = http_stream_open(list, &o);
+		char chunk[65536];
+		size_t n;
+		while (hs && (n = fread(chunk, 1, sizeof chunk, hs->f)) > 0)
+			buf_append(&raw, chunk, n);
+		if (!hs || ferror(hs->f)) {
+			err_set("crawl-web.paths: %s", hs ? hs->error.p : err_get());
+			rc = -1;
+		}
+		http_stream_close(hs);
+	} else {
+		rc = read_file(list, &raw);
+	}
+	if (!rc && raw.len >= 2 && (unsigned char)raw.p[0] == 0x1f && (unsigned char)raw.p[1] == 0x8b) {
+		z_stream z = {0};
+		inflateInit2(&z, 16 + MAX_WBITS);
+		z.next_in = (Bytef *)raw.p;
+		z.avail_in = (uInt)raw.len;
+		int zr = Z_OK;
+		while (zr == Z_OK) {
+			buf_grow(out, 1 << 16);
+			z.next_out = (Bytef *)out->p + out->len;
+			z.avail_out = (uInt)(out->cap - out->len - 1);
+			zr = inflate(&z, Z_NO_FLUSH);
+			out->len = out->cap - 1 - z.avail_out;
+			if (zr == Z_STREAM_END && z.avail_in) /* another gzip member */
+				zr = inflateReset(&z);
+		}
+		inflateEnd(&z);
+		if (zr != Z_STREAM_END) {
+			err_set("crawl-web.paths: %s: not a whole gzip file (%s)", list,
+				z.msg ? z.msg : "truncated");
+			rc = -1;
+		}
+		buf_putc(out, 0);
+		out->len--;
+	} else if (!rc) {
+		buf_set(out, raw.p ? raw.p : "", raw.len);
+	}
+	buf_release(&raw);
+	return rc;
+}
+
+/* A list line that is a path or URL, relative to base (a URL or folder) unless absolute;
+ * NULL when the line is not one (control characters, spaces, a malformed URL). */
+static char *list_entry(const char *line, const char *base)
+{
+	for (const char *c = line; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == ' ' || *c == 0x7f)
+			return NULL;
+	char *p;
+	if (is_url(line) || *line == '/')
+		p = xstrdup(line);
+	else
+		p = xasprintf("%s%s%s", base, str_ends_with(base, "/") ? "" : "/", line);
+	if (is_url(p)) {
+		CURLU *u = curl_url();
+		int ok = curl_url_set(u, CURLUPART_URL, p, 0) == CURLUE_OK;
+		curl_url_cleanup(u);
+		if (!ok) {
+			free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+static int add_list(struct inputs *in, const char *list, const struct config *cfg)
 {
 	struct buf b = BUF_INIT;
-	if (read_file(list, &b) < 0)
+	if (read_list(list, cfg, &b) < 0)
 		return -1;
 	const char *slash = strrchr(list, '/');
-	char *dir = slash ? xstrndup(list, (size_t)(slash - list)) : xstrdup(".");
+	const char *base_url = config_str(cfg, "crawl-web.base_url");
+	char *base = *base_url ? xstrdup(base_url)
+		     : slash      ? xstrndup(list, (size_t)(slash - list))
+				  : xstrdup(".");
 	int rc = 0, lineno = 0;
 	for (char *line = b.p, *next; line && *line && !rc; line = next) {
 		next = strchr(line, '\n');
@@ -145,15 +280,90 @@ static int add_list(struct inputs *in, const char *list)
 			line++;
 		if (!*line || *line == '#')
 			continue;
-		char *p = *line == '/' ? xstrdup(line) : xasprintf("%s/%s", dir, line);
-		if (add_input(in, p) < 0) {
+		char *p = list_entry(line, base);
+		if (!p) {
+			err_set("%s:%d: not a path or URL: \"%.80s\"", list, lineno, line);
+			rc = -1;
+		} else if (add_input(in, p) < 0) {
 			err_set("%s:%d: %s: %s", list, lineno, p, strerror(errno ? errno : ENOENT));
 			rc = -1;
 		}
 		free(p);
 	}
-	free(dir);
+	free(base);
 	buf_release(&b);
+	return rc;
+}
+
+/* Keeps the inputs START:STOP:STEP selects (Python's slice, non-negative bounds). */
+static int apply_slice(struct inputs *in, const char *spec)
+{
+	if (!*spec)
+		return 0;
+	long long v[3] = {0, -1, 1};
+	const char *p = spec;
+	for (int k = 0; k < 3; k++) {
+		char *end;
+		if (*p && *p != ':') {
+			v[k] = strtoll(p, &end, 10);
+			if (end == p || v[k] < (k == 2 ? 1 : 0))
+				goto bad;
+			p = end;
+		}
+		if (k < 2 && *p == ':')
+			p++;
+		else if (*p)
+			goto bad;
+		else
+			break;
+	}
+	if (*p)
+		goto bad;
+	size_t m = 0;
+	for (size_t i = 0; i < in->n; i++) {
+		int keep = (long long)i >= v[0] && (v[1] < 0 || (long long)i < v[1]) &&
+			   ((long long)i - v[0]) % v[2] == 0;
+		if (keep)
+			in->v[m++] = in->v[i];
+		else
+			free(in->v[i].path);
+	}
+	in->n = m;
+	return 0;
+bad:
+	err_set("crawl-web.slice: \"%s\" is not START:STOP:STEP (non-negative numbers, STEP at "
+		"least 1; e.g. 0:1000, ::10, 3::10)", spec);
+	return -1;
+}
+
+/* HEAD of the URLs among the inputs: their sizes, and what identifies their content. */
+static int head_urls(struct inputs *in, const struct config *cfg, struct buf *sig)
+{
+	size_t n = 0;
+	const char **urls = xcalloc(in->n + 1, sizeof *urls);
+	size_t *which = xcalloc(in->n + 1, sizeof *which);
+	for (size_t i = 0; i < in->n; i++)
+		if (is_url(in->v[i].path))
+			which[n] = i, urls[n++] = in->v[i].path;
+	struct http_head *h = xcalloc(n + 1, sizeof *h);
+	struct http_stream_opts so = stream_opts(cfg);
+	struct http_policy p = {(int)config_int(cfg, "crawl-web.max_connections"), so.stall_s,
+				so.connect_timeout_s, so.retries, so.backoff_s, so.backoff_max_s,
+				0, so.max_rps};
+	int rc = n ? http_head_all(&p, urls, n, h) : 0;
+	for (size_t k = 0; k < n && !rc; k++) {
+		struct input *v = &in->v[which[k]];
+		if (h[k].status == 200 && h[k].length >= 0)
+			v->size = (uint64_t)h[k].length;
+		else if (h[k].status)
+			log_warn("crawl-web: HEAD %s: HTTP %ld", v->path, h[k].status);
+		else
+			log_warn("crawl-web: HEAD %s: %s", v->path, h[k].error);
+		buf_printf(sig, "head %s %ld %lld %s %s\n", v->path, h[k].status,
+			   (long long)h[k].length, h[k].etag, h[k].last_modified);
+		v->identity = xasprintf("%s %s", h[k].etag, h[k].last_modified);
+	}
+	free(urls), free(which), free(h);
 	return rc;
 }
 
@@ -170,17 +380,24 @@ static int web_plan(struct stage_run *run, struct task_list *tasks, struct buf *
 	int rc = 0;
 	for (size_t i = 0; i < np && !rc; i++) {
 		struct stat st;
-		if (stat(paths[i], &st)) {
+		if (is_url(paths[i])) {
+			rc = is_list_name(paths[i]) ? add_list(&in, paths[i], run->cfg)
+						    : add_input(&in, paths[i]);
+		} else if (stat(paths[i], &st)) {
 			err_set("crawl-web.paths: %s: %s", paths[i], strerror(errno));
 			rc = -1;
 		} else if (S_ISDIR(st.st_mode)) {
 			rc = add_dir(&in, paths[i]);
 		} else if (is_list_name(paths[i])) {
-			rc = add_list(&in, paths[i]);
+			rc = add_list(&in, paths[i], run->cfg);
 		} else {
 			rc = add_input(&in, paths[i]);
 		}
 	}
+	if (!rc)
+		rc = apply_slice(&in, config_str(run->cfg, "crawl-web.slice"));
+	if (!rc && config_bool(run->cfg, "crawl-web.head"))
+		rc = head_urls(&in, run->cfg, sig);
 	uint64_t total = 0;
 	for (size_t i = 0; i < in.n; i++)
 		total += in.v[i].size + 256;
@@ -192,12 +409,15 @@ static int web_plan(struct stage_run *run, struct task_list *tasks, struct buf *
 		if (!rc) {
 			struct task *t = task_runs_next(&runs, in.v[i].size + 256);
 			buf_puts(&t->arg, in.v[i].path);
+			if (in.v[i].identity)
+				buf_printf(&t->arg, "\n%s", in.v[i].identity);
 			buf_putc(&t->arg, 0);
 			t->size += in.v[i].size;
 			buf_printf(sig, "%s %llu %lld\n", in.v[i].path, (unsigned long long)in.v[i].size,
 				   (long long)in.v[i].mtime_ns);
 		}
 		free(in.v[i].path);
+		free(in.v[i].identity);
 	}
 	free(in.v);
 	if (!rc)
@@ -219,6 +439,9 @@ struct web {
 	struct html_page pg;
 	struct buf decoded, dechunked, utf8;
 	struct doc d;
+	struct http_stream_opts net; /* remote inputs */
+	const char *cache_dir;
+	uint64_t cache_max;
 };
 
 static int web_setup(struct stage_run *run)
@@ -237,6 +460,11 @@ static int web_setup(struct stage_run *run)
 	w->min_words = config_int(run->cfg, "crawl-web.min_words");
 	w->code_only = config_bool(run->cfg, "crawl-web.code_only");
 	w->boilerplate = config_bool(run->cfg, "crawl-web.boilerplate");
+	w->net = stream_opts(run->cfg);
+	w->cache_dir = config_str(run->cfg, "crawl-web.cache_dir");
+	w->cache_max = config_size(run->cfg, "crawl-web.cache_max");
+	if (*w->cache_dir && mkdir_p(w->cache_dir) < 0)
+		return -1;
 	html_init();
 	html_page_init(&w->pg);
 	doc_init(&w->d);
@@ -266,6 +494,8 @@ struct reading {
 	struct emit *e;
 	struct stats *st;
 	const char *path;
+	const char *identity; /* a URL's ETag and Last-Modified from the plan's HEAD, or "" */
+	struct http_stream *hs; /* when the input is remote */
 	unsigned warnings;
 };
 
@@ -433,14 +663,120 @@ static void warn_skip(struct reading *rd, const struct warc_reader *r,
 		log_warn("crawl-web: more bad records in this shard; see stats.json for the counts");
 }
 
+/* The cache's file for a remote input: named by the SHA-256 of the URL and the plan's
+ * ETag / Last-Modified, so a changed file is never read from the cache. */
+static char *cache_path(const struct reading *rd)
+{
+	unsigned char d[SHA256_LEN];
+	char hex[SHA256_HEX];
+	char *key = xasprintf("%s\n%s", rd->path, rd->identity);
+	sha256(key, strlen(key), d);
+	sha256_hexstr(d, hex);
+	free(key);
+	return xasprintf("%s/%s.warc", rd->w->cache_dir, hex);
+}
+
+static int by_mtime(const void *a, const void *b)
+{
+	const struct input *x = a, *y = b;
+	return x->mtime_ns < y->mtime_ns ? -1 : x->mtime_ns > y->mtime_ns;
+}
+
+/* Removes the least recently used cache files until the cache fits its cap. */
+static void cache_trim(const struct web *w)
+{
+	struct inputs in = {0};
+	DIR *d = opendir(w->cache_dir);
+	struct dirent *e;
+	uint64_t total = 0;
+	while (d && (e = readdir(d))) {
+		char *p = xasprintf("%s/%s", w->cache_dir, e->d_name);
+		struct stat st;
+		if (str_ends_with(e->d_name, ".warc") && !stat(p, &st) && S_ISREG(st.st_mode)) {
+			push_input(&in, (struct input){p, (uint64_t)st.st_size,
+						       (int64_t)st.st_mtim.tv_sec * 1000000000 +
+							       st.st_mtim.tv_nsec,
+						       NULL});
+			total += (uint64_t)st.st_size;
+		} else {
+			free(p);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (in.n)
+		qsort(in.v, in.n, sizeof *in.v, by_mtime);
+	for (size_t i = 0; i < in.n; i++) {
+		if (total > w->cache_max && i + 1 < in.n && !unlink(in.v[i].path))
+			total -= in.v[i].size; /* the newest, just read, stays */
+		free(in.v[i].path);
+	}
+	free(in.v);
+}
+
+/* Opens the input: a local file, a cached copy of a URL, or the URL itself as a stream.
+ * NULL when it cannot be read at all (logged and counted). */
+static FILE *open_input(struct reading *rd, char **cached)
+{
+	*cached = NULL;
+	if (!is_url(rd->path)) {
+		FILE *f = fopen(rd->path, "rb");
+		if (!f) {
+			log_warn("crawl-web: %s: cannot open: %s; skipped", rd->path, strerror(errno));
+			emit_input(rd->e, 0);
+			emit_drop(rd->e, NULL, "unreadable", 0);
+		}
+		return f;
+	}
+	struct http_stream_opts o = rd->w->net;
+	if (*rd->w->cache_dir) {
+		*cached = cache_path(rd);
+		FILE *f = fopen(*cached, "rb");
+		if (f) {
+			utimensat(AT_FDCWD, *cached, NULL, 0); /* recently used */
+			stats_count(rd->st, "crawl-web.cache_hits", 1);
+			free(*cached);
+			*cached = NULL;
+			return f;
+		}
+		o.cache_path = *cached;
+	}
+	rd->hs = http_stream_open(rd->path, &o);
+	if (!rd->hs) {
+		log_warn("crawl-web: %s; skipped", err_get());
+		emit_input(rd->e, 0);
+		emit_drop(rd->e, NULL, "fetch_failed", 0);
+		free(*cached);
+		*cached = NULL;
+		return NULL;
+	}
+	return rd->hs->f;
+}
+
+/* After a remote input: its counters, and the cache's cap. */
+static void close_input(struct reading *rd, FILE *f, char *cached)
+{
+	if (!rd->hs) {
+		fclose(f);
+		return;
+	}
+	stats_count(rd->st, "crawl-web.http_bytes", rd->hs->received);
+	stats_count(rd->st, "crawl-web.http_resumes", (uint64_t)rd->hs->resumes);
+	stats_count(rd->st, "crawl-web.http_retries", (uint64_t)rd->hs->retries);
+	stats_count(rd->st, "crawl-web.http_wait_ms", (uint64_t)(rd->hs->wait_s * 1000));
+	http_stream_close(rd->hs);
+	rd->hs = NULL;
+	if (cached && rd->w->cache_max && file_exists(cached))
+		cache_trim(rd->w);
+	free(cached);
+}
+
 static int read_warc(struct reading *rd)
 {
-	FILE *f = fopen(rd->path, "rb");
-	if (!f) {
-		log_warn("crawl-web: %s: cannot open: %s; skipped", rd->path, strerror(errno));
-		emit_input(rd->e, 0);
-		return emit_drop(rd->e, NULL, "unreadable", 0);
-	}
+	char *cached;
+	FILE *f = open_input(rd, &cached);
+	if (!f)
+		return 0;
 	struct warc_reader *r = warc_open(f, rd->path, rd->w->max_page);
 	struct warc_record rec;
 	const char *reason;
@@ -449,9 +785,12 @@ static int read_warc(struct reading *rd)
 	double t0 = html_cpu_seconds(), t_extract = 0; /* CPU time: see html_cpu_seconds */
 	while (!rc && (got = warc_next(r, &rec, &reason, &bytes)) != WARC_END) {
 		if (got == WARC_ERROR) {
-			log_warn("crawl-web: %s; the records before it are kept", err_get());
+			/* a remote file's own failure says more than the reader's */
+			int trunc = rd->hs && rd->hs->truncated;
+			log_warn("crawl-web: %s; the records before it are kept",
+				 rd->hs && rd->hs->error.len ? rd->hs->error.p : err_get());
 			emit_input(rd->e, 0);
-			rc = emit_drop(rd->e, NULL, "read_error", 0);
+			rc = emit_drop(rd->e, NULL, trunc ? "truncated" : "read_error", 0);
 			break;
 		}
 		if (got == WARC_SKIP) {
@@ -479,7 +818,7 @@ static int read_warc(struct reading *rd)
 	stats_count(rd->st, "crawl-web.extract_us", (uint64_t)(t_extract * 1e6));
 	stats_count(rd->st, "crawl-web.raw_bytes", warc_raw_bytes(r));
 	warc_close(r);
-	fclose(f);
+	close_input(rd, f, cached);
 	return rc;
 }
 
@@ -489,8 +828,13 @@ static int web_produce(struct stage_run *run, const struct task *t, struct emit 
 	int rc = 0;
 	for (const char *p = t->arg.p, *end = t->arg.p + t->arg.len; p < end && !rc;
 	     p += strlen(p) + 1) {
-		rd.path = p;
+		/* "PATH" or "URL\nETAG LAST-MODIFIED" */
+		const char *nl = strchr(p, '\n');
+		char *path = nl ? xstrndup(p, (size_t)(nl - p)) : xstrdup(p);
+		rd.path = path;
+		rd.identity = nl ? nl + 1 : "";
 		rc = read_warc(&rd);
+		free(path);
 	}
 	return rc;
 }

@@ -118,7 +118,11 @@ static int read_more(struct warc_reader *r)
 		r->ob.p[r->ob.len] = 0;
 		if (n)
 			return 1;
-		return ferror(r->f) ? -1 : 0;
+		if (ferror(r->f)) {
+			r->io_error = errno ? errno : EIO;
+			return -1;
+		}
+		return 0;
 	}
 	for (;;) {
 		if (r->io_error)
@@ -398,6 +402,12 @@ static int trailer_ok(struct warc_reader *r)
 	return ok;
 }
 
+static int read_error(struct warc_reader *r)
+{
+	err_set("%s: read error: %s", r->name, strerror(r->io_error));
+	return WARC_ERROR;
+}
+
 int warc_next(struct warc_reader *r, struct warc_record *rec, const char **reason,
 	      uint64_t *bytes)
 {
@@ -405,10 +415,8 @@ int warc_next(struct warc_reader *r, struct warc_record *rec, const char **reaso
 	rec->type = rec->record_id = rec->date = rec->target_uri = rec->content_type = "";
 	forget_damage(r);
 	uint64_t garbage = seek_record(r);
-	if (r->io_error) {
-		err_set("%s: read error: %s", r->name, strerror(r->io_error));
-		return WARC_ERROR;
-	}
+	if (r->io_error)
+		return read_error(r);
 	int quiet = r->quiet;
 	r->quiet = 0;
 	if (garbage && !quiet) {
@@ -424,6 +432,8 @@ int warc_next(struct warc_reader *r, struct warc_record *rec, const char **reaso
 	if (!hlen) {
 		size_t n = r->ob.len - r->pos;
 		if (n < MAX_HEADER) { /* the input ended inside the header */
+			if (r->io_error) /* or could not be read: not a truncated file */
+				return read_error(r);
 			r->pos = r->ob.len;
 			const struct damage *d = damaged(r, start, out_total(r) + 1);
 			return skip(reason, d ? d->why : "truncated", bytes, n);
@@ -459,6 +469,8 @@ int warc_next(struct warc_reader *r, struct warc_record *rec, const char **reaso
 		return skip(reason, d->why, bytes, rec->length);
 	}
 	if (have < hlen + rec->length) {
+		if (r->io_error)
+			return read_error(r);
 		r->pos = r->ob.len;
 		return skip(reason, "truncated", bytes, have - hlen);
 	}
