@@ -3,8 +3,8 @@
 # - documents from URLs are byte-identical to those from the same files read locally (but
 #   metadata.warc_file, the URL instead of the path), for 1 and 2 ranks; a warc.paths.gz listing (itself a URL) with base_url and a slice gives the
 #   expected files; a bad listing line is named with its line number;
-# - a connection dropped mid-file is resumed with Range (nginx's log shows it) and the output
-#   equals the clean run's; 503 with Retry-After is waited out, then read; a 404 is reported
+# - a connection closed mid-file is resumed with Range from that byte (nginx's log shows it),
+#   and one reset mid-file is retried, both to the clean run's documents; 503 with Retry-After is waited out, then read; a 404 is reported
 #   with its URL and counted while the shard's other files are read; a truncated body is
 #   reported as truncated, never taken for a short file;
 # - HEAD's ETag is in the signature (a changed file reruns the stage, an unchanged one does
@@ -79,6 +79,13 @@ diff <(docs "$T/local") <(docs "$T/drop") >/dev/null || fail "a resumed download
 test "$(jq '.counters["crawl-web.http_resumes"]' "$T/drop/crawl-web/stats.json")" = 2 || fail "resumes not counted"
 grep -q '^GET /crawl/cc.warc HTTP/1.1 206 [0-9]* "bytes=100000-"' "$T/nginx/access.log" ||
   fail "no Range request from the byte the connection dropped at"
+# a reset (RST) mid-file: how many bytes arrive before it varies, the documents do not
+"$CURATE" crawl-web workdir="$T/reset" crawl-web.shards=2 "${net[@]}" \
+  crawl-web.paths="[$P/crawl/example.warc.gz,$P/crawl/example.warc,$P/reset/100000/crawl/cc.warc,$P/crawl/cc.warc.gz]" \
+  2>"$T/reset.log" || { cat "$T/reset.log"; fail "run with a reset connection"; }
+diff <(docs "$T/local") <(docs "$T/reset") >/dev/null || fail "a reset connection changed the documents"
+jq -e '.counters["crawl-web.http_resumes"] + .counters["crawl-web.http_retries"] >= 1' \
+  "$T/reset/crawl-web/stats.json" >/dev/null || fail "the reset was not retried"
 # 503 with Retry-After: waited, then read
 "$CURATE" crawl-web workdir="$T/busy" "${net[@]}" crawl-web.paths="[$P/503/2/crawl/cc.warc]" crawl-web.retries=3 \
   crawl-web.head=false \

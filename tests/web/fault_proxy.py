@@ -6,7 +6,10 @@
 
 Listens on 127.0.0.1 (a free port, written to F once listening), serves until SIGTERM.
 GET and HEAD go to the upstream; a path prefix picks a fault and is stripped before forwarding:
-  /drop/N/P    the first GET of this URL: headers and N body bytes, then a reset (RST)
+  /drop/N/P    the first GET of this URL: headers and N body bytes, then the connection is
+               closed (FIN): the client gets exactly N bytes, then the end mid-body
+  /reset/N/P   the same, but the close is a reset (RST): the client may lose the bytes its
+               kernel had not handed over yet, so how many arrive is not fixed
   /503/K/P     the first K requests of this URL: 503 with Retry-After: 1
   /503now/K/P  the same without Retry-After
   /trunc/P     every request: the upstream's headers (full Content-Length), half the body, FIN
@@ -30,7 +33,7 @@ import urllib.parse
 FORWARD = ("Range", "If-Range", "If-None-Match", "If-Modified-Since", "User-Agent")
 RELAY = ("Content-Length", "Content-Range", "Content-Type", "ETag", "Last-Modified",
          "Accept-Ranges", "Retry-After")
-FAULT = re.compile(r"^/(?:(drop|503|503now)/(\d+)|(trunc|404))(/.*)$")
+FAULT = re.compile(r"^/(?:(drop|reset|503|503now)/(\d+)|(trunc|404))(/.*)$")
 CHUNK = 64 * 1024
 
 
@@ -78,7 +81,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.fail(fault, 404, "not found (fault_proxy)\n")
         if fault in ("503", "503now") and self.server.count(self.path) < arg:
             return self.fail(fault, 503, "unavailable (fault_proxy)\n", fault == "503")
-        drop = fault == "drop" and self.command == "GET" and self.server.count(self.path) == 0
+        drop = fault in ("drop", "reset") and self.command == "GET" and self.server.count(self.path) == 0
         if fault == "trunc" or drop:
             self.fault_name = fault
         up = http.client.HTTPConnection(self.server.up_host, self.server.up_port, timeout=60)
@@ -89,11 +92,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 resp = up.getresponse()
             except OSError as e:
                 return self.fail(None, 502, f"upstream: {e}\n")
-            self.relay(resp, drop_after=arg if drop else None, trunc=fault == "trunc")
+            self.relay(resp, drop_after=arg if drop else None, trunc=fault == "trunc",
+                       rst=fault == "reset")
         finally:
             up.close()
 
-    def relay(self, resp, drop_after, trunc):
+    def relay(self, resp, drop_after, trunc, rst=False):
         self.status = resp.status
         self.send_response(resp.status)
         for h in RELAY:
@@ -119,12 +123,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 break
             self.wfile.write(data)
             self.sent += len(data)
-        if drop_after is not None:  # abort: close with SO_LINGER 0 sends a RST, not a FIN
+        if drop_after is not None and rst:  # abort: close with SO_LINGER 0 sends a RST, not a FIN
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.rfile.close()  # drop the makefile() reference, so that close() really closes
             self.connection.close()
             self.close_connection = True
-        elif trunc:
+        elif trunc or drop_after is not None:
             self.close_connection = True  # the server's shutdown_request sends a clean FIN
 
     def fail(self, fault, status, text, retry_after=False):
