@@ -22,6 +22,9 @@ static const struct cli_opt *find_opt(const struct cli_cmd *cmd, const char *nam
 int cli_parse(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *out, int quiet)
 {
 	memset(out, 0, sizeof *out);
+	for (size_t k = 0; cmd->opts && cmd->opts[k].name; k++)
+		if (k >= CLI_MAX_OPTS) /* values[] has room for CLI_MAX_OPTS */
+			DIE("command %s has more than %d options", cmd->name, CLI_MAX_OPTS);
 	out->pos = xcalloc((size_t)argc + 1, sizeof *out->pos);
 	int only_pos = 0;
 	for (int i = 0; i < argc; i++) {

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "oracle.h"
@@ -463,7 +464,8 @@ static enum oracle_status judge(const struct oracle_item *it, double *rating, si
 	return oracle_parse_rating(a->content, strlen(a->content), a->finish, rating, explain);
 }
 
-/* Label shard j: sel[0..n) of the sample. */
+/* Label shard j: sel[0..n) of the sample. 0, -1, or -2 when the engine failed (a refusing
+ * or vanished server), which stops the rank's other shards too. */
 static int label_shard(struct labeller *L, const struct task_list *in, uint32_t j,
 		       const struct cand *sel, size_t n)
 {
@@ -516,7 +518,7 @@ static int label_shard(struct labeller *L, const struct task_list *in, uint32_t 
 		stats_count(&st, "same_prompt", ndup);
 		L->engine->progress = run->progress;
 		if (nask && L->engine->answer(L->engine, ask, nask, L->cache, &st) < 0)
-			rc = -1;
+			rc = -2; /* the engine's error: the rank's other shards would meet it too */
 	}
 	/* the records, in input order */
 	char *path = stage_shard_path(run->dir, j);
@@ -524,7 +526,7 @@ static int label_shard(struct labeller *L, const struct task_list *in, uint32_t 
 	char *rpath = stage_shard_path(rdir, j);
 	struct shard_writer *w = rc ? NULL : shard_writer_open(path, zl);
 	struct shard_writer *rw = w ? shard_writer_open(rpath, zl) : NULL;
-	if (!rw)
+	if (!rw && !rc)
 		rc = -1;
 	struct buf line = BUF_INIT;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -558,6 +560,7 @@ static int label_shard(struct labeller *L, const struct task_list *in, uint32_t 
 	}
 	if (rc < 0)
 		log_error("stage oracle: label shard %u failed: %s", j, err_get());
+	int engine_failed = rc == -2;
 	for (size_t i = 0; i < n; i++) {
 		doc_release(&ps[i].d);
 		buf_release(&ps[i].prompt);
@@ -566,7 +569,7 @@ static int label_shard(struct labeller *L, const struct task_list *in, uint32_t 
 	stats_release(&st);
 	free(ps), free(ask), free(by_key);
 	free(path), free(rpath), free(rdir);
-	return rc;
+	return engine_failed ? -2 : rc;
 }
 
 /* ---- after the labels: histograms and the fastText files (rank 0) ---- */
@@ -671,6 +674,12 @@ static int report(struct stage_run *run, const struct oracle *o)
 	doc_release(&d);
 	stage_stats_object(run, o->web ? "ratings_by_category" : "ratings_by_lang",
 			   hist_json(h, nh));
+	if (!ft) { /* a former run's files would say what this one did not */
+		char *tp = xasprintf("%s/fasttext.train.txt", run->dir);
+		char *vp = xasprintf("%s/fasttext.valid.txt", run->dir);
+		unlink(tp), unlink(vp);
+		free(tp), free(vp);
+	}
 	if (ft && !rc) {
 		char *tp = xasprintf("%s/fasttext.train.txt", run->dir);
 		char *vp = xasprintf("%s/fasttext.valid.txt", run->dir);
@@ -729,6 +738,35 @@ static int oracle_run(struct stage_run *run, const struct task_list *in)
 	int ok = oracle_template_load(config_str(cfg, "oracle.template"),
 				      config_str(cfg, "oracle.kind"), &o.tpl) == 0;
 	o.web = o.tpl.web;
+
+	/* 0. the engine and the cache first: a server that is down, a bad key or model, or a
+	 * missing checkpoint fails before the corpus is read */
+	struct labeller L = {run, &o, NULL, NULL, NULL, config_size(cfg, "oracle.max_chars"),
+			     config_str(cfg, "oracle.truncation_marker"), {0}};
+	if (ok)
+		L.engine = !strcmp(config_str(cfg, "oracle.engine"), "http")
+				   ? oracle_http_new(cfg, run->rank)
+				   : oracle_builtin_new(cfg, run->rank);
+	const char *cdir = config_str(cfg, "oracle.cache_dir");
+	char *cache_dir = *cdir ? xstrdup(cdir) : xasprintf("%s/oracle-cache", run->workdir);
+	if (L.engine)
+		L.cache = oracle_cache_open(cache_dir, run->rank);
+	free(cache_dir);
+	ok = L.engine && L.cache;
+	if (!ok)
+		log_error("stage oracle: %s", err_get());
+	ok = par_all_ok(ok);
+	if (ok && oracle_cache_open_others(L.cache) < 0) {
+		log_error("stage oracle: %s", err_get());
+		ok = 0;
+	}
+	if (!par_all_ok(ok)) {
+		if (L.engine)
+			L.engine->free(L.engine);
+		oracle_cache_close(L.cache);
+		oracle_template_release(&o.tpl);
+		return -1;
+	}
 
 	/* 1. sample */
 	uint64_t *sizes = xmalloc((in->n + 1) * sizeof *sizes), total = 0;
@@ -791,6 +829,8 @@ static int oracle_run(struct stage_run *run, const struct task_list *in)
 	}
 	free(all);
 	if (!ok) {
+		L.engine->free(L.engine);
+		oracle_cache_close(L.cache);
 		oracle_template_release(&o.tpl);
 		return -1;
 	}
@@ -815,25 +855,7 @@ static int oracle_run(struct stage_run *run, const struct task_list *in)
 	}
 
 	/* 2. label: shard j is sel[j*n/S .. (j+1)*n/S) */
-	struct labeller L = {run, &o, NULL, NULL, names, config_size(cfg, "oracle.max_chars"),
-			     config_str(cfg, "oracle.truncation_marker"), {0}};
-	const char *engine = config_str(cfg, "oracle.engine");
-	L.engine = !strcmp(engine, "http") ? oracle_http_new(cfg, run->rank)
-					   : oracle_builtin_new(cfg, run->rank);
-	const char *cdir = config_str(cfg, "oracle.cache_dir");
-	char *cache_dir = *cdir ? xstrdup(cdir) : xasprintf("%s/oracle-cache", run->workdir);
-	if (L.engine)
-		L.cache = oracle_cache_open(cache_dir, run->rank);
-	free(cache_dir);
-	ok = L.engine && L.cache;
-	if (!ok)
-		log_error("stage oracle: %s", err_get());
-	ok = par_all_ok(ok);
-	if (ok && oracle_cache_open_others(L.cache) < 0) {
-		log_error("stage oracle: %s", err_get());
-		ok = 0;
-	}
-	ok = par_all_ok(ok);
+	L.names = names;
 	if (ok) {
 		sha256_ctx *c = sha256_new();
 		sha256_update(c, L.engine->identity.p, L.engine->identity.len);
@@ -853,10 +875,11 @@ static int oracle_run(struct stage_run *run, const struct task_list *in)
 		progress_total_docs(run->progress, nsel);
 		for (uint32_t j = 0; j < o.nshards; j++) {
 			size_t a = j * nsel / o.nshards, b = (j + 1) * nsel / o.nshards;
-			if (own[j] == run->rank && label_shard(&L, in, j, sel + a, b - a) < 0)
+			int r = own[j] == run->rank ? label_shard(&L, in, j, sel + a, b - a) : 0;
+			if (r < 0)
 				ok = 0;
-			if (!ok && L.engine && !strstr(err_get(), "shard"))
-				break; /* the server refused or is gone: the other shards would too */
+			if (r == -2)
+				break;
 		}
 		stage_progress_end(run);
 		free(counts), free(own);

@@ -267,6 +267,7 @@ contains "$T/model.log" "stand-in-coder"
 "$CURATE" run workdir="$T/bad" "${common[@]}" oracle.base_url=[http://127.0.0.1:1/v1] oracle.retries=1 \
   oracle.backoff=0.01 2>"$T/unreach.log" && fail "an unreachable server accepted"
 contains "$T/unreach.log" "unreachable (2 attempts): http://127.0.0.1:1/v1/models"
+grep -q "documents sampled" "$T/unreach.log" && fail "the corpus was read before the server was checked"
 printf 'no slot here\n' >"$T/noslot.txt"
 "$CURATE" run workdir="$T/bad" "${common[@]}" oracle.base_url=["$main_url"] oracle.template="$T/noslot.txt" \
   2>"$T/noslot.log" && fail "a template without {content} accepted"
