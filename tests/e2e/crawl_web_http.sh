@@ -4,7 +4,8 @@
 #   metadata.warc_file, the URL instead of the path), for 1 and 2 ranks; a warc.paths.gz listing (itself a URL) with base_url and a slice gives the
 #   expected files; a bad listing line is named with its line number;
 # - a connection closed mid-file is resumed with Range from that byte (nginx's log shows it),
-#   and one reset mid-file is retried, both to the clean run's documents; 503 with Retry-After is waited out, then read; a 404 is reported
+#   and one reset mid-file is retried, both to the clean run's documents; a file that changed
+#   between the drop and the resumption (another ETag) is refused, not spliced; 503 with Retry-After is waited out, then read; a 404 is reported
 #   with its URL and counted while the shard's other files are read; a truncated body is
 #   reported as truncated, never taken for a short file;
 # - HEAD's ETag is in the signature (a changed file reruns the stage, an unchanged one does
@@ -86,6 +87,11 @@ grep -q '^GET /crawl/cc.warc HTTP/1.1 206 [0-9]* "bytes=100000-"' "$T/nginx/acce
 diff <(docs "$T/local") <(docs "$T/reset") >/dev/null || fail "a reset connection changed the documents"
 jq -e '.counters["crawl-web.http_resumes"] + .counters["crawl-web.http_retries"] >= 1' \
   "$T/reset/crawl-web/stats.json" >/dev/null || fail "the reset was not retried"
+# a file that changed between the drop and the resumption (another ETag): refused, not spliced
+"$CURATE" crawl-web workdir="$T/changed" "${net[@]}" crawl-web.head=false \
+  crawl-web.paths="[$P/changed/100000/crawl/cc.warc]" 2>"$T/changed.log" || fail "run with a changed file"
+contains "$T/changed.log" "the file changed while it was read"
+jq -e '.drops.read_error.docs == 1' "$T/changed/crawl-web/stats.json" >/dev/null || fail "the changed file not counted"
 # 503 with Retry-After: waited, then read
 "$CURATE" crawl-web workdir="$T/busy" "${net[@]}" crawl-web.paths="[$P/503/2/crawl/cc.warc]" crawl-web.retries=3 \
   crawl-web.head=false \

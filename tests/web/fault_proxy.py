@@ -8,7 +8,8 @@ Listens on 127.0.0.1 (a free port, written to F once listening), serves until SI
 GET and HEAD go to the upstream; a path prefix picks a fault and is stripped before forwarding:
   /drop/N/P    the first GET of this URL: headers and N body bytes, then the connection is
                closed (FIN): the client gets exactly N bytes, then the end mid-body
-  /reset/N/P   the same, but the close is a reset (RST): the client may lose the bytes its
+  /changed/N/P the same as drop, and later responses carry another ETag (the file changed)
+  /reset/N/P   the same as drop, but the close is a reset (RST): the client may lose the bytes its
                kernel had not handed over yet, so how many arrive is not fixed
   /503/K/P     the first K requests of this URL: 503 with Retry-After: 1
   /503now/K/P  the same without Retry-After
@@ -33,7 +34,7 @@ import urllib.parse
 FORWARD = ("Range", "If-Range", "If-None-Match", "If-Modified-Since", "User-Agent")
 RELAY = ("Content-Length", "Content-Range", "Content-Type", "ETag", "Last-Modified",
          "Accept-Ranges", "Retry-After")
-FAULT = re.compile(r"^/(?:(drop|reset|503|503now)/(\d+)|(trunc|404))(/.*)$")
+FAULT = re.compile(r"^/(?:(drop|reset|changed|503|503now)/(\d+)|(trunc|404))(/.*)$")
 CHUNK = 64 * 1024
 
 
@@ -81,7 +82,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.fail(fault, 404, "not found (fault_proxy)\n")
         if fault in ("503", "503now") and self.server.count(self.path) < arg:
             return self.fail(fault, 503, "unavailable (fault_proxy)\n", fault == "503")
-        drop = fault in ("drop", "reset") and self.command == "GET" and self.server.count(self.path) == 0
+        # (count() counts this request too: call it once, for GETs only)
+        first = fault in ("drop", "reset", "changed") and self.command == "GET" and \
+            self.server.count(self.path) == 0
+        drop = first
+        self.new_etag = fault == "changed" and self.command == "GET" and not first
         if fault == "trunc" or drop:
             self.fault_name = fault
         up = http.client.HTTPConnection(self.server.up_host, self.server.up_port, timeout=60)
@@ -101,7 +106,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.status = resp.status
         self.send_response(resp.status)
         for h in RELAY:
-            if resp.getheader(h) is not None:
+            if h == "ETag" and getattr(self, "new_etag", False):
+                self.send_header(h, '"changed-by-fault-proxy"')
+            elif resp.getheader(h) is not None:
                 self.send_header(h, resp.getheader(h))
         length = resp.getheader("Content-Length")
         bodiless = self.command == "HEAD" or resp.status in (204, 304) or resp.status < 200
