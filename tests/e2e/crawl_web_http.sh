@@ -1,15 +1,17 @@
 # crawl-web over http: the project's WARC test files served by Debian's nginx on 127.0.0.1
 # (tests/web/nginx.sh), and through tests/web/fault_proxy.py, a fault injector in front of it:
 # - documents from URLs are byte-identical to those from the same files read locally (but
-#   metadata.warc_file, the URL instead of the path), for 1 and 2 ranks; a warc.paths.gz listing (itself a URL) with base_url and a slice gives the
-#   expected files; a bad listing line is named with its line number;
+#   metadata.warc_file, the URL instead of the path), for 1 and 2 ranks; a warc.paths.gz
+#   listing (itself a URL) with base_url and a slice gives the expected files; a bad listing
+#   line is named with its line number;
 # - a connection closed mid-file is resumed with Range from that byte (nginx's log shows it),
 #   and one reset mid-file is retried, both to the clean run's documents; a file that changed
-#   between the drop and the resumption (another ETag) is refused, not spliced; 503 with Retry-After is waited out, then read; a 404 is reported
-#   with its URL and counted while the shard's other files are read; a truncated body is
-#   reported as truncated, never taken for a short file;
+#   between the drop and the resumption (another ETag) is refused, not spliced; 503 with
+#   Retry-After is waited out, then read; a 404 is reported with its URL and counted while the
+#   shard's other files are read; a body cut short every time is read whole through
+#   resumptions, and with no retries reported as truncated, never taken for a short file;
 # - HEAD's ETag is in the signature (a changed file reruns the stage, an unchanged one does
-#   not), and the download cache serves a rerun without a request.
+#   not), and the download cache serves a rerun without a request and keeps to its cap.
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/tests/web/env.sh" >/dev/null
 source "$ROOT/tests/web/nginx.sh"
