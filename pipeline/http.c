@@ -131,25 +131,24 @@ void http_describe(const struct http_request *r, struct buf *out)
 	}
 }
 
-/* splitmix64, uniform in [0, 1) */
-static double jitter(struct http_client *c)
-{
-	uint64_t z = (c->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
-}
-
-/* The wait before attempt r->attempts + 1: Retry-After when the server sent one, else
- * backoff * 2^(retry-1), capped, scaled by a jitter in [0.5, 1). */
-static double retry_delay(struct http_client *c, const struct http_request *r, long retry_after)
+/* The wait before retry number `retry` (1, 2, ...): Retry-After when the server sent one,
+ * else base * 2^(retry-1), capped, scaled by a jitter in [0.5, 1) from a splitmix64 stream. */
+static double backoff_delay(double base, double max, int retry, uint64_t *rng, long retry_after)
 {
 	if (retry_after > 0)
 		return (double)retry_after;
-	double d = c->p.backoff_s * ldexp(1.0, r->attempts - 1);
-	if (d > c->p.backoff_max_s)
-		d = c->p.backoff_max_s;
-	return d * (0.5 + 0.5 * jitter(c));
+	double d = base * ldexp(1.0, retry - 1);
+	if (d > max)
+		d = max;
+	uint64_t z = (*rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return d * (0.5 + 0.5 * (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0);
+}
+
+static void sleep_for(double d)
+{
+	nanosleep(&(struct timespec){(time_t)d, (long)((d - (time_t)d) * 1e9)}, NULL);
 }
 
 /* Content-Length, ETag and Last-Modified of the last response on e. */
@@ -222,7 +221,8 @@ static int finish(struct http_client *c, struct http_request *r, CURLcode res, l
 		rc = HTTP_DONE;
 	if (rc == HTTP_AGAIN) {
 		c->retries[cause]++;
-		double d = retry_delay(c, r, retry_after);
+		double d = backoff_delay(c->p.backoff_s, c->p.backoff_max_s, r->attempts, &c->rng,
+					 retry_after);
 		r->wait_s += d;
 		r->not_before = now_seconds() + d;
 		r->state = ST_WAITING;
@@ -327,7 +327,7 @@ int http_run(struct http_client *c, struct http_request *const *reqs, size_t n, 
 		if (flying)
 			curl_multi_poll(c->multi, NULL, 0, (int)ms, NULL);
 		else if (ms > 0)
-			nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+			sleep_for((double)ms / 1000);
 	}
 	if (rc < 0)
 		abandon(c);
@@ -371,10 +371,8 @@ void http_rate_wait(const char *url, double max_rps)
 	double now = now_seconds(), next = rates[i].last + 1.0 / max_rps;
 	rates[i].last = next > now ? next : now;
 	pthread_mutex_unlock(&rate_lock);
-	if (next > now) {
-		double d = next - now;
-		nanosleep(&(struct timespec){(time_t)d, (long)((d - (time_t)d) * 1e9)}, NULL);
-	}
+	if (next > now)
+		sleep_for(next - now);
 }
 
 /* ---- HEAD of many URLs ---- */
@@ -530,20 +528,6 @@ static void stream_start(struct stream *s)
 	s->flying = 1;
 }
 
-/* The wait before another attempt after `fails` failures in a row. */
-static double stream_delay(struct stream *s, long retry_after)
-{
-	if (retry_after > 0)
-		return (double)retry_after;
-	double d = s->o.backoff_s * ldexp(1.0, s->fails - 1);
-	if (d > s->o.backoff_max_s)
-		d = s->o.backoff_max_s;
-	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return d * (0.5 + 0.5 * (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0);
-}
-
 /* An attempt ended: done, retry (after a wait), or failed for good. */
 static void stream_ended(struct stream *s, CURLcode res)
 {
@@ -593,9 +577,9 @@ static void stream_ended(struct stream *s, CURLcode res)
 		return;
 	}
 	s->pub.retries++;
-	double d = stream_delay(s, (long)ra);
+	double d = backoff_delay(s->o.backoff_s, s->o.backoff_max_s, s->fails, &s->rng, (long)ra);
 	s->pub.wait_s += d;
-	nanosleep(&(struct timespec){(time_t)d, (long)((d - (time_t)d) * 1e9)}, NULL);
+	sleep_for(d);
 	stream_start(s);
 }
 
