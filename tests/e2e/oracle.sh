@@ -5,8 +5,9 @@
 # - every injected fault (429 with and without Retry-After, 500, 503, a stall past the timeout,
 #   a reset mid-body, malformed JSON, no rating, out of range, a refusal, empty, truncated) is
 #   survived or reported under its reason, and every sampled document is labelled exactly once;
-# - SIGKILL mid-run, then a rerun: the server's log shows no question answered before the kill
-#   asked again, and the labels equal an uninterrupted run's;
+# - SIGKILL mid-run (of the one rank, and of one of 2 ranks), then a rerun: the server's log
+#   shows no question answered before the kill asked again, and the labels equal an
+#   uninterrupted run's;
 # - the cache answers a rerun, the API key never shows, logprobs give the weighted rating,
 #   the fastText files train a model, and bad setups fail with clear errors.
 source "$(dirname "$0")/lib.sh"
@@ -200,6 +201,42 @@ PYEOF
 "$CURATE" run workdir="$T/kclean" "${kill_args[@]}" 2>"$T/clean.log" || fail "uninterrupted run"
 diff <(cd "$T/kw/oracle" && sha256sum part-* rejected/part-*) \
      <(cd "$T/kclean/oracle" && sha256sum part-* rejected/part-*) || fail "resumed labels differ"
+
+# the same with 2 ranks, SIGKILL of one: a stall in each rank's first label shard (shards 0
+# and 1 go to ranks 0 and 1) holds each rank's only request open, so again everything the
+# server answered had reached a cache
+mkdir -p "$T/kill2"
+$PY - "$T/kill2/k.jsonl" <<'PYEOF'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(40):
+        text = f"w = {i}" + ("  # @@fault:stall@@" if i in (5, 15) else "")
+        f.write(json.dumps({"id": f"m{i:02d}", "text": text, "source": "github", "metadata": {"lang": "go"}}) + "\n")
+PYEOF
+kill2_args=("${kill_args[@]/import.paths=\[$T\/kill\]/import.paths=[$T/kill2]}")
+: >"$T/slow.req"
+mpiexec -n 2 "$CURATE" run workdir="$T/kw2" "${kill2_args[@]}" >"$T/kill2.out" 2>"$T/kill2.log" &
+job=$!
+for _ in $(seq 1 6000); do [ "$(grep -c '"fault": "stall"' "$T/slow.req")" = 2 ] && break; sleep 0.05; done
+[ "$(grep -c '"fault": "stall"' "$T/slow.req")" = 2 ] || fail "the 2-rank run never reached both stalled requests"
+rank=$(pgrep -f "^$CURATE run workdir=$T/kw2" | head -1)
+[ -n "$rank" ] || fail "no rank process to kill"
+kill -9 "$rank"
+wait $job 2>/dev/null && fail "the 2-rank run survived the kill of a rank"
+cp "$T/slow.req" "$T/before2.req"
+mpiexec -n 2 "$CURATE" run workdir="$T/kw2" "${kill2_args[@]}" 2>"$T/resume2.log" || { cat "$T/resume2.log"; fail "resume on 2 ranks"; }
+$PY - "$T/before2.req" "$T/slow.req" <<'PYEOF' || fail "2 ranks: a question answered before the kill was asked again"
+import json, sys
+before = [json.loads(l) for l in open(sys.argv[1])]
+after = [json.loads(l) for l in open(sys.argv[2])][len(before):]
+answered = {r["sha256"] for r in before if r["status"] == 200 and r["fault"] != "stall"}
+assert not [r for r in after if r["sha256"] in answered]
+assert len(after) == 40 - len(answered), (len(after), len(answered))
+print(f"kill of one of 2 ranks: {len(answered)} answered before, {len(after)} asked after")
+PYEOF
+"$CURATE" run workdir="$T/kclean2" "${kill2_args[@]}" 2>"$T/clean2.log" || fail "uninterrupted run (2)"
+diff <(cd "$T/kw2/oracle" && sha256sum part-* rejected/part-*) \
+     <(cd "$T/kclean2/oracle" && sha256sum part-* rejected/part-*) || fail "labels resumed on 2 ranks differ"
 
 # ---- the API key: needed, used, never shown ----
 "$CURATE" run workdir="$T/key" "${common[@]}" oracle.base_url=["$keyed_url"] 2>"$T/nokey.log" &&
