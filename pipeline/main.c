@@ -292,10 +292,14 @@ static void usage(FILE *out)
 		     "curate builds code pretraining corpora: crawl, deduplicate, filter, score and\n"
 		     "tokenize, as MPI ranks (alone, or under mpiexec / srun).\n\n"
 		     "stages:\n");
+	int w = 12; /* the names in one column, as wide as the longest */
+	for (size_t i = 0; i < ncommands; i++)
+		if ((int)strlen(commands[i].name) > w)
+			w = (int)strlen(commands[i].name);
 	for (size_t i = 0; i < ncommands; i++) {
 		if (i == stage_count)
 			fprintf(out, "\ncommands:\n");
-		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-*s %s\n", w, commands[i].name, commands[i].summary);
 	}
 	fprintf(out, "\n'curate <command> --help' describes a command.\n");
 }
