@@ -167,6 +167,20 @@ PYEOF
 contains "$T/faults.log" "not a chat completion after 4 attempts"
 
 # ---- SIGKILL mid-run, then a rerun ----
+# (the server's log before the kill, after the rerun, what was killed): no question the
+# server answered before the kill (a stall excepted) is asked again, and every other is
+no_repeats() {
+  $PY - "$1" "$2" "$3" <<'PYEOF'
+import json, sys
+before = [json.loads(l) for l in open(sys.argv[1])]
+after = [json.loads(l) for l in open(sys.argv[2])][len(before):]
+answered = {r["sha256"] for r in before if r["status"] == 200 and r["fault"] != "stall"}
+again = [r for r in after if r["sha256"] in answered]
+assert not again, again
+assert len(after) == 40 - len(answered), (len(after), len(answered))
+print(f"{sys.argv[3]}: {len(answered)} answered before the kill, {len(after)} asked after")
+PYEOF
+}
 # the stall holds one request open (the first time its prompt is asked) until the kill: with
 # one request in flight, everything the server answered before it reached the cache
 mkdir -p "$T/kill"
@@ -188,16 +202,8 @@ kill -9 $victim
 wait $victim 2>/dev/null && fail "the killed run exited 0"
 cp "$T/slow.req" "$T/before.req"
 "$CURATE" run workdir="$T/kw" "${kill_args[@]}" 2>"$T/resume.log" || { cat "$T/resume.log"; fail "resume"; }
-$PY - "$T/before.req" "$T/slow.req" <<'PYEOF' || fail "a question answered before the kill was asked again"
-import json, sys
-before = [json.loads(l) for l in open(sys.argv[1])]
-after = [json.loads(l) for l in open(sys.argv[2])][len(before):]
-answered = {r["sha256"] for r in before if r["status"] == 200 and r["fault"] != "stall"}
-again = [r for r in after if r["sha256"] in answered]
-assert not again, again
-assert len(after) == 40 - len(answered), (len(after), len(answered))
-print(f"kill: {len(answered)} answered before the kill, {len(after)} asked after")
-PYEOF
+no_repeats "$T/before.req" "$T/slow.req" "kill of the one rank" ||
+  fail "a question answered before the kill was asked again"
 "$CURATE" run workdir="$T/kclean" "${kill_args[@]}" 2>"$T/clean.log" || fail "uninterrupted run"
 diff <(cd "$T/kw/oracle" && sha256sum part-* rejected/part-*) \
      <(cd "$T/kclean/oracle" && sha256sum part-* rejected/part-*) || fail "resumed labels differ"
@@ -225,15 +231,8 @@ kill -9 "$rank"
 wait $job 2>/dev/null && fail "the 2-rank run survived the kill of a rank"
 cp "$T/slow.req" "$T/before2.req"
 mpiexec -n 2 "$CURATE" run workdir="$T/kw2" "${kill2_args[@]}" 2>"$T/resume2.log" || { cat "$T/resume2.log"; fail "resume on 2 ranks"; }
-$PY - "$T/before2.req" "$T/slow.req" <<'PYEOF' || fail "2 ranks: a question answered before the kill was asked again"
-import json, sys
-before = [json.loads(l) for l in open(sys.argv[1])]
-after = [json.loads(l) for l in open(sys.argv[2])][len(before):]
-answered = {r["sha256"] for r in before if r["status"] == 200 and r["fault"] != "stall"}
-assert not [r for r in after if r["sha256"] in answered]
-assert len(after) == 40 - len(answered), (len(after), len(answered))
-print(f"kill of one of 2 ranks: {len(answered)} answered before, {len(after)} asked after")
-PYEOF
+no_repeats "$T/before2.req" "$T/slow.req" "kill of one of 2 ranks" ||
+  fail "2 ranks: a question answered before the kill was asked again"
 "$CURATE" run workdir="$T/kclean2" "${kill2_args[@]}" 2>"$T/clean2.log" || fail "uninterrupted run (2)"
 diff <(cd "$T/kw2/oracle" && sha256sum part-* rejected/part-*) \
      <(cd "$T/kclean2/oracle" && sha256sum part-* rejected/part-*) || fail "labels resumed on 2 ranks differ"
