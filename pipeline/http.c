@@ -215,7 +215,7 @@ static int finish(struct http_client *c, struct http_request *r, CURLcode res, l
 	int rc;
 	if (cause >= 0 && !r->exhausted)
 		rc = HTTP_AGAIN;
-	else if ((rc = done(r, ud)) == HTTP_AGAIN && !r->exhausted)
+	else if ((rc = done ? done(r, ud) : HTTP_DONE) == HTTP_AGAIN && !r->exhausted)
 		cause = HTTP_CAUSE_BODY;
 	else if (rc == HTTP_AGAIN)
 		rc = HTTP_DONE;
@@ -377,7 +377,6 @@ void http_rate_wait(const char *url, double max_rps)
 
 /* ---- HEAD of many URLs ---- */
 
-static int accept_final(struct http_request *r, void *ud) { return HTTP_DONE; }
 
 int http_head_all(const struct http_policy *p, const char *const *urls, size_t n,
 		  struct http_head *out)
@@ -389,7 +388,7 @@ int http_head_all(const struct http_policy *p, const char *const *urls, size_t n
 		rq[i].head = 1;
 		rs[i] = &rq[i];
 	}
-	int rc = http_run(c, rs, n, accept_final, NULL);
+	int rc = http_run(c, rs, n, NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
 		out[i].status = rq[i].status;
 		out[i].length = rq[i].status ? rq[i].length : -1;
@@ -556,16 +555,14 @@ static void stream_ended(struct stream *s, CURLcode res)
 			    s->errbody.p ? s->errbody.p : "");
 		return;
 	}
-	if (res == CURLE_RANGE_ERROR || (res == CURLE_OK && s->status == 200 && s->pub.resumes &&
-					  before > 0 && s->pub.received == before)) {
-		/* the server sent the whole file again: read it from the start, dropping the
-		 * bytes already delivered (a changed file is caught by its length) */
+	if (res == CURLE_RANGE_ERROR) {
+		/* the server ignored the Range (libcurl stops before the body): read the file
+		 * from the start, dropping the bytes already delivered */
 		s->skip = s->pub.received;
 	}
 	s->fails = s->pub.received > before ? 1 : s->fails + 1;
 	if (s->fails > s->o.retries) {
-		if (s->pub.length >= 0 && s->pub.received > 0 && res != CURLE_OK)
-			s->pub.truncated = res == CURLE_PARTIAL_FILE;
+		s->pub.truncated = res == CURLE_PARTIAL_FILE && s->pub.received > 0;
 		if (s->pub.truncated)
 			stream_fail(s, "truncated: the body ended at byte %llu of %lld, %d times in a "
 				    "row", (unsigned long long)s->pub.received,
@@ -673,7 +670,8 @@ void http_stream_close(struct http_stream *hs)
 	curl_multi_cleanup(s->multi);
 	curl_slist_free_all(s->hdrs);
 	if (s->cache) {
-		int whole = s->done && !s->failed && fclose(s->cache) == 0;
+		int closed = fclose(s->cache) == 0; /* always: an unfinished copy too */
+		int whole = s->done && !s->failed && closed;
 		if (whole && rename(s->cache_tmp, s->o.cache_path) < 0)
 			whole = 0;
 		if (!whole)

@@ -71,7 +71,8 @@ void http_client_free(struct http_client *c); /* NULL is a no-op */
 typedef int (*http_done_fn)(struct http_request *r, void *ud);
 
 /* Runs the n requests to completion, in order of starting, at most `concurrency` at a time.
- * Each request's response is reset first. 0, or -1 when a callback returned -1. */
+ * Each request's response is reset first. done may be NULL: every final response is then
+ * kept as it is. 0, or -1 when a callback returned -1. */
 int http_run(struct http_client *c, struct http_request *const *reqs, size_t n, http_done_fn done,
 	     void *ud);
 

@@ -143,8 +143,6 @@ static int http_answer(struct oracle_engine *oe, struct oracle_item *const *item
 	return rc;
 }
 
-static int accept_any(struct http_request *r, void *ud) { return HTTP_DONE; }
-
 /* GET {base}/models: the server is there, the key is good, and it serves the model. A server
  * without the endpoint (404, 405) is let through; the first chat request will tell. */
 static int check_server(struct http_engine *h, const char *base)
@@ -153,7 +151,7 @@ static int check_server(struct http_engine *h, const char *base)
 	char *url = xasprintf("%s/models", base);
 	r.url = url;
 	struct http_request *rs[] = {&r};
-	http_run(h->client, rs, 1, accept_any, NULL);
+	http_run(h->client, rs, 1, NULL, NULL);
 	struct buf why = BUF_INIT;
 	http_describe(&r, &why);
 	int rc = -1;
