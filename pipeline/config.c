@@ -27,6 +27,9 @@ struct slot {
 	const struct config_section *sec;
 	const struct opt_def *def;
 	char *key;    /* "import.shards", or "workdir" for a global */
+	char *name;   /* key less the section: def->name, with names in place of '*' */
+	bool pattern; /* a declared name with '*': instances are made when a key matches it */
+	bool instance; /* made from a pattern */
 	char *origin; /* "default", "FILE:LINE" or "command line" */
 	struct val v;
 };
@@ -77,21 +80,151 @@ static void list_init(struct val *v)
 static struct slot *find_slot(const struct config *cfg, const char *key)
 {
 	for (size_t i = 0; i < cfg->nslots; i++)
-		if (!strcmp(cfg->slots[i].key, key))
+		if (!cfg->slots[i].pattern && !strcmp(cfg->slots[i].key, key))
 			return &cfg->slots[i];
 	return NULL;
 }
 
-/* Whether key is an inner node of the option tree: "import.fields" of "import.fields.text". */
+/* ---- names in place of '*': "tokenize.groups.*.match" holds for every group ---- */
+
+/* The length of component i of a dotted key (and its start in *at), or 0 if there is none. */
+static size_t component(const char *key, size_t i, const char **at)
+{
+	for (; i && key; i--) {
+		key = strchr(key, '.');
+		key = key ? key + 1 : NULL;
+	}
+	if (!key)
+		return 0;
+	*at = key;
+	const char *dot = strchr(key, '.');
+	return dot ? (size_t)(dot - key) : strlen(key);
+}
+
+static size_t components(const char *key)
+{
+	size_t n = 1;
+	for (; *key; key++)
+		n += *key == '.';
+	return n;
+}
+
+/* Whether the first n components of key and of pattern p agree, '*' taking any one name. */
+static bool prefix_matches(const char *p, const char *key, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *a, *b;
+		size_t la = component(p, i, &a), lb = component(key, i, &b);
+		if (!la || !lb)
+			return false;
+		if (!(la == 1 && *a == '*') && (la != lb || memcmp(a, b, la)))
+			return false;
+	}
+	return true;
+}
+
+static bool has_star_after(const char *p, size_t from)
+{
+	const char *a;
+	for (size_t i = from, l; (l = component(p, i, &a)); i++)
+		if (l == 1 && *a == '*')
+			return true;
+	return false;
+}
+
+static void slot_init(struct config *cfg, struct slot *s, const struct config_section *sec,
+		      const struct opt_def *d, char *key);
+
+/* Makes the options a key names into being: for "tokenize.groups.code" (or any key below
+ * it) every "tokenize.groups.*.X" becomes "tokenize.groups.code.X" with its default, once.
+ * A pattern's names are bound one '*' at a time, so "phases.p1" makes phases.p1.seq_length
+ * but not phases.p1.groups.*.weight, which a key naming the group makes. */
+static void instantiate(struct config *cfg, const char *key)
+{
+	size_t k = components(key);
+	for (size_t i = 0; i < cfg->nslots; i++) {
+		if (!cfg->slots[i].pattern || components(cfg->slots[i].key) < k ||
+		    !prefix_matches(cfg->slots[i].key, key, k))
+			continue;
+		for (size_t j = 0; j < k; j++) {
+			const char *a;
+			if (component(cfg->slots[i].key, j, &a) != 1 || *a != '*')
+				continue;
+			for (size_t q = 0; q < cfg->nslots; q++) {
+				const struct slot *Q = &cfg->slots[q];
+				if (!Q->pattern || has_star_after(Q->key, j + 1) ||
+				    !prefix_matches(Q->key, cfg->slots[i].key, j + 1) ||
+				    !prefix_matches(cfg->slots[i].key, Q->key, j + 1))
+					continue;
+				const char *head, *tail;
+				size_t hl = component(key, j, &head);
+				component(Q->key, j + 1, &tail);
+				char *concrete = xasprintf("%.*s.%s", (int)(head + hl - key), key, tail);
+				if (find_slot(cfg, concrete)) {
+					free(concrete);
+					continue;
+				}
+				const struct config_section *sec = Q->sec;
+				const struct opt_def *d = Q->def;
+				cfg->slots = xrealloc(cfg->slots, (cfg->nslots + 1) * sizeof *cfg->slots);
+				struct slot *s = &cfg->slots[cfg->nslots++];
+				memset(s, 0, sizeof *s);
+				slot_init(cfg, s, sec, d, concrete);
+				s->instance = true;
+			}
+		}
+	}
+}
+
+/* Whether key is an inner node of the option tree: "import.fields" of "import.fields.text",
+ * or "tokenize.groups" and "tokenize.groups.code" of "tokenize.groups.*.match". */
 static bool has_children(const struct config *cfg, const char *key)
 {
-	size_t n = strlen(key);
+	size_t n = strlen(key), k = components(key);
 	for (size_t i = 0; i < cfg->nslots; i++) {
-		const char *k = cfg->slots[i].key;
-		if (!strncmp(k, key, n) && k[n] == '.')
+		const char *sk = cfg->slots[i].key;
+		if (cfg->slots[i].pattern ? components(sk) > k && prefix_matches(sk, key, k)
+					  : !strncmp(sk, key, n) && sk[n] == '.')
 			return true;
 	}
 	return false;
+}
+
+size_t config_names(const struct config *cfg, const char *key, char ***names)
+{
+	size_t k = components(key), n = 0;
+	*names = xcalloc(1, sizeof **names);
+	for (size_t i = 0; i < cfg->nslots; i++) {
+		const struct slot *s = &cfg->slots[i];
+		const char *at, *name;
+		if (s->pattern || components(s->key) <= k || !prefix_matches(s->key, key, k))
+			continue;
+		/* only where the declared name has '*': "tokenize.fim" has no names */
+		char *full = s->sec->name ? xasprintf("%s.%s", s->sec->name, s->def->name)
+					  : xstrdup(s->def->name);
+		size_t dl = component(full, k, &at);
+		bool star = dl == 1 && *at == '*';
+		free(full);
+		size_t len = component(s->key, k, &name);
+		if (!star || !prefix_matches(key, s->key, k))
+			continue;
+		size_t j = 0;
+		while (j < n && (strlen((*names)[j]) != len || memcmp((*names)[j], name, len)))
+			j++;
+		if (j < n)
+			continue;
+		*names = xrealloc(*names, (n + 2) * sizeof **names);
+		(*names)[n++] = xstrndup(name, len);
+		(*names)[n] = NULL;
+	}
+	return n;
+}
+
+void config_names_free(char **names)
+{
+	for (size_t i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
 }
 
 static bool is_section(const struct config *cfg, const char *name)
@@ -369,6 +502,9 @@ static void check_def(const struct config *cfg, const struct slot *s)
 		DIE("config: %s: bad type %d", s->key, (int)d->type);
 	if (d->type == OPT_ENUM && (!d->choices || !*d->choices))
 		DIE("config: %s: enum without choices", s->key);
+	for (const char *p = strchr(d->name, '*'); p; p = strchr(p + 1, '*'))
+		if ((p > d->name && p[-1] != '.') || p[1] != '.')
+			DIE("config: %s: '*' must be a whole component before a leaf", s->key);
 	for (const struct slot *o = cfg->slots; o < s; o++)
 		if (!strcmp(o->key, s->key))
 			DIE("config: %s is declared twice", s->key);
@@ -387,18 +523,30 @@ static struct config *config_new(const struct config_section *sections, size_t n
 	for (size_t i = 0; i < nsections; i++) {
 		const struct config_section *sec = &sections[i];
 		for (const struct opt_def *d = sec->opts; d && d->name; d++, s++) {
-			struct val v = {0};
-			struct buf why = BUF_INIT;
-			s->sec = sec;
-			s->def = d;
-			s->key = sec->name ? xasprintf("%s.%s", sec->name, d->name) : xstrdup(d->name);
+			slot_init(cfg, s, sec, d,
+				  sec->name ? xasprintf("%s.%s", sec->name, d->name) : xstrdup(d->name));
 			check_def(cfg, s);
-			if (parse_text(d, d->def ? d->def : "", &v, &why))
-				DIE("config: bad default for %s: %s", s->key, why.p);
-			slot_set(s, &v, xstrdup("default"));
 		}
 	}
 	return cfg;
+}
+
+/* A slot of option d under key (taken), holding its default. */
+static void slot_init(struct config *cfg, struct slot *s, const struct config_section *sec,
+		      const struct opt_def *d, char *key)
+{
+	(void)cfg;
+	struct val v = {0};
+	struct buf why = BUF_INIT;
+	s->sec = sec;
+	s->def = d;
+	s->key = key;
+	s->name = xstrdup(sec->name ? key + strlen(sec->name) + 1 : key);
+	s->pattern = strchr(key, '*') != NULL;
+	if (parse_text(d, d->def ? d->def : "", &v, &why))
+		DIE("config: bad default for %s: %s", s->key, why.p);
+	buf_release(&why);
+	slot_set(s, &v, xstrdup("default"));
 }
 
 void config_free(struct config *cfg)
@@ -408,6 +556,7 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->nslots; i++) {
 		val_clear(&cfg->slots[i].v);
 		free(cfg->slots[i].key);
+		free(cfg->slots[i].name);
 		free(cfg->slots[i].origin);
 	}
 	free(cfg->slots);
@@ -576,6 +725,7 @@ static int walk_mapping(struct loader *ld, yaml_node_t *map, const char *prefix)
 
 static int handle_pair(struct loader *ld, const char *key, const yaml_node_t *k, yaml_node_t *v)
 {
+	instantiate(ld->cfg, key);
 	struct slot *s = find_slot(ld->cfg, key);
 	if (s)
 		return set_from_node(ld, s, k, v);
@@ -749,6 +899,7 @@ static int apply_override(struct config *cfg, const char *arg)
 		return -1;
 	}
 	char *key = xstrndup(arg, (size_t)(eq - arg));
+	instantiate(cfg, key);
 	struct slot *s = find_slot(cfg, key);
 	struct buf why = BUF_INIT;
 	struct val v = {0};
@@ -931,6 +1082,13 @@ static bool same_section(const struct config_section *sec, const char *name)
 	return name ? sec->name && !strcmp(sec->name, name) : !sec->name;
 }
 
+static int cmp_slot_key(const void *a, const void *b)
+{
+	return strcmp((*(const struct slot *const *)a)->key, (*(const struct slot *const *)b)->key);
+}
+
+/* Declared options in table order, then named ones sorted by key: the order the file names
+ * groups in is no part of the value. */
 void config_section_text(const struct config *cfg, const char *section, struct buf *b)
 {
 	bool found = false;
@@ -938,14 +1096,23 @@ void config_section_text(const struct config *cfg, const char *section, struct b
 		found |= same_section(&cfg->sections[i], section);
 	if (!found)
 		DIE("config: no section '%s'", section ? section : "(global)");
-	for (size_t i = 0; i < cfg->nslots; i++) {
-		const struct slot *s = &cfg->slots[i];
-		if (!same_section(s->sec, section))
-			continue;
-		buf_printf(b, "%s=", s->def->name);
-		put_value(b, s, true);
+	const struct slot **v = xmalloc((cfg->nslots + 1) * sizeof *v);
+	size_t n = 0, declared = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < cfg->nslots; i++) {
+			const struct slot *s = &cfg->slots[i];
+			if (same_section(s->sec, section) && !s->pattern && s->instance == pass)
+				v[n++] = s;
+			if (!pass)
+				declared = n;
+		}
+	qsort(v + declared, n - declared, sizeof *v, cmp_slot_key);
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(b, "%s=", v[i]->name);
+		put_value(b, v[i], true);
 		buf_putc(b, '\n');
 	}
+	free(v);
 }
 
 void config_section_hash(const struct config *cfg, const char *section, char out[SHA256_HEX])
@@ -989,14 +1156,26 @@ static void put_doc(struct buf *b, int indent, const struct opt_def *d)
 	buf_putc(b, '\n');
 }
 
+/* "groups.*.match" as comments: its help, and "groups.NAME.match: DEFAULT". */
+static void put_pattern_doc(struct buf *b, int indent, const struct slot *s)
+{
+	put_doc(b, indent, s->def);
+	buf_printf(b, "%*s# ", indent, "");
+	for (const char *p = s->name; *p; p++)
+		*p == '*' ? buf_puts(b, "NAME") : buf_putc(b, *p);
+	buf_puts(b, ": ");
+	put_value(b, s, false);
+	buf_putc(b, '\n');
+}
+
 /* Whether an earlier slot of the group already opened the inner mapping prefix+comp. */
 static bool opened_before(const struct config *cfg, size_t upto, const char *section,
 			  const char *path, size_t plen)
 {
 	for (size_t j = 0; j < upto; j++) {
 		const struct slot *o = &cfg->slots[j];
-		if (same_section(o->sec, section) && !strncmp(o->def->name, path, plen) &&
-		    o->def->name[plen] == '.')
+		if (same_section(o->sec, section) && !o->pattern && !strncmp(o->name, path, plen) &&
+		    o->name[plen] == '.')
 			return true;
 	}
 	return false;
@@ -1009,9 +1188,14 @@ static void put_level(struct buf *b, const struct config *cfg, const char *secti
 	size_t plen = strlen(prefix);
 	for (size_t i = 0; i < cfg->nslots; i++) {
 		const struct slot *s = &cfg->slots[i];
-		const char *name = s->def->name;
+		const char *name = s->name;
 		if (!same_section(s->sec, section) || strncmp(name, prefix, plen))
 			continue;
+		if (s->pattern) { /* documented as comments: '*' is no YAML key */
+			if (mode == DOCS && !plen)
+				put_pattern_doc(b, indent, s);
+			continue;
+		}
 		const char *dot = strchr(name + plen, '.');
 		if (dot) {
 			size_t len = (size_t)(dot - name);
@@ -1102,7 +1286,10 @@ static void put_md_cell(struct buf *b, const char *text)
 
 static void put_md_option(struct buf *b, const struct opt_def *d)
 {
-	buf_printf(b, "| `%s` | ", d->name);
+	buf_puts(b, "| `");
+	for (const char *p = d->name; *p; p++)
+		*p == '*' ? buf_puts(b, "NAME") : buf_putc(b, *p);
+	buf_puts(b, "` | ");
 	if (d->type == OPT_ENUM) {
 		put_choices(b, d->choices, " \\| ");
 	} else {

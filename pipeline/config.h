@@ -22,7 +22,10 @@ enum opt_type {
 };
 
 /* One option. name is dotted inside its section ("fields.text" is the YAML
- * import: {fields: {text: ...}}). def is the default as it would be written in YAML
+ * import: {fields: {text: ...}}). A component "*" stands for names the user chooses:
+ * "groups.*.match" declares tokenize: {groups: {code: {match: ...}, web: {...}}}; naming a
+ * group (in the file or an override) makes all its "groups.*.X" options, with their
+ * defaults, and config_names lists the names. def is the default as it would be written in YAML
  * ("" for an empty string; "[]" or "[a, b]" for a list). min/max apply to INT, FLOAT, SIZE
  * when min < max. */
 struct opt_def {
@@ -62,6 +65,11 @@ const char *config_str(const struct config *cfg, const char *key); /* STR and EN
 uint64_t config_size(const struct config *cfg, const char *key);
 /* Items of a list; the config owns them. Returns the count. */
 size_t config_list(const struct config *cfg, const char *key, const char *const **items);
+/* The names given in place of a '*' right after key ("tokenize.groups"), in the order the
+ * config first named them; a NULL-terminated array the caller frees with config_names_free.
+ * Returns the count. */
+size_t config_names(const struct config *cfg, const char *key, char ***names);
+void config_names_free(char **names);
 /* Where the effective value came from: "default", "FILE:LINE" or "command line". */
 const char *config_origin(const struct config *cfg, const char *key);
 /* The path given to config_load, or NULL. */

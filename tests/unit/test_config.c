@@ -594,6 +594,103 @@ static void test_getters_abort(void **state)
 	config_free(cfg);
 }
 
+/* Options under names the user chooses: "groups.*.rate" and "phases.*.groups.*.weight". */
+static const struct opt_def named_opts[] = {
+	{"rate", OPT_FLOAT, "0.5", 0, 1, NULL, "Default rate."},
+	{"groups.*.rate", OPT_FLOAT, "0.5", 0, 1, NULL, "A group's rate."},
+	{"groups.*.match", OPT_LIST, "[]", 0, 0, NULL, "A group's rules."},
+	{"phases.*.seq", OPT_INT, "8192", 1, 1e6, NULL, "A phase's context."},
+	{"phases.*.groups.*.weight", OPT_FLOAT, "0", 0, 1e9, NULL, "A group's weight."},
+	{0},
+};
+static const struct config_section named_sections[] = {
+	{NULL, global_opts, "Global options."},
+	{"tok", named_opts, "Named things."},
+};
+
+static void test_named_options(void **state)
+{
+	(void)state;
+	const char *text = "tok:\n"
+			   "  groups:\n"
+			   "    code: {rate: 0.1, match: [source=github]}\n"
+			   "    web: {}\n"
+			   "  phases:\n"
+			   "    p1:\n"
+			   "      groups: {code: {weight: 2}, web: {weight: 1}}\n";
+	char *ov[] = {"tok.groups.docs.rate=1", "tok.phases.p2.seq=32768"};
+	struct config *cfg = config_load(yaml_file(text), named_sections,
+					 ARRAY_LEN(named_sections), ov, 2);
+	assert_non_null(cfg);
+	char **names;
+	assert_int_equal(config_names(cfg, "tok.groups", &names), 3);
+	assert_string_equal(names[0], "code");
+	assert_string_equal(names[1], "web");
+	assert_string_equal(names[2], "docs");
+	assert_null(names[3]);
+	config_names_free(names);
+	assert_true(config_float(cfg, "tok.groups.code.rate") == 0.1);
+	assert_true(config_float(cfg, "tok.groups.web.rate") == 0.5);
+	assert_string_equal(config_origin(cfg, "tok.groups.web.rate"), "default");
+	assert_true(config_float(cfg, "tok.groups.docs.rate") == 1);
+	const char *const *items;
+	assert_int_equal(config_list(cfg, "tok.groups.code.match", &items), 1);
+	assert_string_equal(items[0], "source=github");
+	assert_int_equal(config_names(cfg, "tok.phases", &names), 2);
+	assert_string_equal(names[1], "p2");
+	config_names_free(names);
+	assert_int_equal(config_names(cfg, "tok.phases.p1.groups", &names), 2);
+	config_names_free(names);
+	assert_int_equal(config_names(cfg, "tok.phases.p2.groups", &names), 0);
+	config_names_free(names);
+	assert_int_equal(config_int(cfg, "tok.phases.p1.seq"), 8192);
+	assert_int_equal(config_int(cfg, "tok.phases.p2.seq"), 32768);
+	assert_true(config_float(cfg, "tok.phases.p1.groups.code.weight") == 2);
+	/* "tok" has no names (its "rate" is an option), nor has "tok.groups.code" */
+	assert_int_equal(config_names(cfg, "tok", &names), 0);
+	config_names_free(names);
+	/* what show prints loads back to the same values */
+	char *shown = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&shown, &len);
+	config_show(cfg, f, false);
+	fclose(f);
+	struct config *again = config_load(yaml_file(shown), named_sections,
+					   ARRAY_LEN(named_sections), NULL, 0);
+	assert_non_null(again);
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	config_section_text(cfg, "tok", &a);
+	config_section_text(again, "tok", &b);
+	assert_string_equal(a.p, b.p);
+	assert_non_null(strstr(a.p, "groups.docs.rate=1\n"));
+	buf_release(&a), buf_release(&b);
+	free(shown);
+	config_free(again);
+	config_free(cfg);
+	/* errors name the place; a name cannot hold a dot; unknown leaves are unknown */
+	assert_err(config_load(yaml_file("tok:\n  groups:\n    code:\n      rate: 2\n"),
+			       named_sections, ARRAY_LEN(named_sections), NULL, 0),
+		   at(4), "tok.groups.code.rate");
+	assert_err(config_load(yaml_file("tok:\n  groups:\n    code:\n      rat: 1\n"),
+			       named_sections, ARRAY_LEN(named_sections), NULL, 0),
+		   at(4), "tok.groups.code.rat: unknown key");
+	char *bad[] = {"tok.groups.a.b.rate=1"};
+	assert_err(config_load(NULL, named_sections, ARRAY_LEN(named_sections), bad, 1),
+		   "command line: tok.groups.a.b.rate: unknown key");
+	/* the documented defaults show a pattern as comments and load back */
+	f = open_memstream(&shown, &len);
+	config_write_defaults(named_sections, ARRAY_LEN(named_sections), f);
+	fclose(f);
+	assert_non_null(strstr(shown, "# groups.NAME.rate: 0.5"));
+	assert_non_null(strstr(shown, "# phases.NAME.groups.NAME.weight: 0"));
+	again = config_load(yaml_file(shown), named_sections, ARRAY_LEN(named_sections), NULL, 0);
+	assert_non_null(again);
+	assert_int_equal(config_names(again, "tok.groups", &names), 0);
+	config_names_free(names);
+	config_free(again);
+	free(shown);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -617,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_write_defaults),
 		cmocka_unit_test(test_section_hash),
 		cmocka_unit_test(test_getters_abort),
+		cmocka_unit_test(test_named_options),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
