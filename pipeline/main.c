@@ -160,7 +160,7 @@ static int cmd_config(const struct cli_cmd *cmd, struct cli_args *a)
 		static const char *const kind[] = {"source stage", "map stage", "global stage"};
 		const char **kinds = xcalloc(nsec, sizeof *kinds);
 		for (size_t i = 1; i < nsec; i++)
-			kinds[i] = kind[stage_table[i - 1]->kind];
+			kinds[i] = i <= stage_count ? kind[stage_table[i - 1]->kind] : "Not a stage";
 		if (!quiet())
 			config_write_reference(sec, nsec, kinds, stdout);
 		free(kinds);

@@ -3,6 +3,7 @@
 
 #include "util.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -99,4 +100,27 @@ void par_bcast_bytes(char **data, size_t *len)
 		uint64_t part = n - off < (1u << 30) ? n - off : (1u << 30);
 		MPI_CHECK(MPI_Bcast(*data + off, (int)part, MPI_BYTE, 0, MPI_COMM_WORLD));
 	}
+}
+
+void par_allgather_bytes(const char *data, size_t len, struct buf *out)
+{
+	int n = size_, mine = (int)len;
+	if (len > INT_MAX)
+		DIE("par_allgather_bytes: %zu bytes from one rank", len);
+	int *lens = xmalloc((size_t)n * sizeof *lens), *offs = xmalloc((size_t)n * sizeof *offs);
+	MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, lens, 1, MPI_INT, MPI_COMM_WORLD));
+	long long total = 0;
+	for (int r = 0; r < n; r++) {
+		offs[r] = (int)total;
+		total += lens[r];
+	}
+	if (total > INT_MAX)
+		DIE("par_allgather_bytes: %lld bytes in all", total);
+	buf_reset(out);
+	buf_grow(out, (size_t)total + 1);
+	MPI_CHECK(MPI_Allgatherv(data, mine, MPI_BYTE, out->p, lens, offs, MPI_BYTE,
+				 MPI_COMM_WORLD));
+	out->len = (size_t)total;
+	out->p[total] = 0;
+	free(lens), free(offs);
 }

@@ -37,5 +37,8 @@ double par_max_double(double v);
 /* Rank 0's buffer of len bytes to every rank; others receive into a malloc'd buffer
  * (caller frees) through *data and *len. */
 void par_bcast_bytes(char **data, size_t *len);
+/* Every rank's len bytes, concatenated in rank order, into out on every rank. */
+struct buf;
+void par_allgather_bytes(const char *data, size_t len, struct buf *out);
 
 #endif

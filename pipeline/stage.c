@@ -44,13 +44,15 @@ const struct config_section *stage_config_sections(size_t *n)
 {
 	static struct config_section *sections;
 	if (!sections) {
-		sections = xcalloc(stage_count + 1, sizeof *sections);
+		sections = xcalloc(stage_count + 1 + stage_extra_count, sizeof *sections);
 		sections[0] = (struct config_section){NULL, global_opts, "global options"};
 		for (size_t i = 0; i < stage_count; i++)
 			sections[i + 1] = (struct config_section){
 				stage_table[i]->name, stage_table[i]->opts, stage_table[i]->summary};
+		for (size_t i = 0; i < stage_extra_count; i++)
+			sections[stage_count + 1 + i] = stage_extra_sections[i];
 	}
-	*n = stage_count + 1;
+	*n = stage_count + 1 + stage_extra_count;
 	return sections;
 }
 
@@ -636,6 +638,17 @@ int stage_write_part_files(struct stage_run *run, uint32_t index, const struct s
 				 nfiles);
 }
 
+/* A file name relative to the stage directory: a plain name, or one subdirectory level
+ * ("code/part-00000.bin"), never hidden, never "..". */
+int stage_file_name_ok(const char *name)
+{
+	const char *slash = strchr(name, '/');
+	if (!*name || *name == '.' || (slash && (strchr(slash + 1, '/') || slash[1] == '.' ||
+						 !slash[1])))
+		return 0;
+	return 1;
+}
+
 /* Every file of a part record is on disk at its recorded size (none: the JSONL shard is). */
 static int part_files_present(const char *dir, json_t *files)
 {
@@ -643,7 +656,7 @@ static int part_files_present(const char *dir, json_t *files)
 	json_t *f;
 	json_array_foreach(files, i, f) {
 		const char *name = json_string_value(json_object_get(f, "name"));
-		if (!name || strchr(name, '/'))
+		if (!name || !stage_file_name_ok(name))
 			return 0;
 		char *p = xasprintf("%s/%s", dir, name);
 		struct stat st;
@@ -1239,11 +1252,12 @@ int stage_execute(const struct stage_def *def, const struct config *cfg,
 	if (pl.error)
 		goto out;
 	decide_broadcast(&run, &pl, opts, &dec);
+	run.force = opts->force;
 	if (dec.skip) {
 		log_info("stage %s: up to date (config and input unchanged), skipped",
 			 def->name);
 		rc = 0;
-		goto out;
+		goto finish;
 	}
 	log_info("stage %s: %zu %sshards on %d rank%s", def->name, pl.tasks.n,
 		 def->kind == STAGE_GLOBAL ? "input " : "", run.nranks, run.nranks > 1 ? "s" : "");
@@ -1268,6 +1282,13 @@ int stage_execute(const struct stage_def *def, const struct config *cfg,
 		wrote = 0;
 	}
 	rc = par_all_ok(wrote) ? 0 : -1;
+finish:
+	if (!rc && def->finish) {
+		int fin = run.rank != 0 || def->finish(&run) == 0;
+		if (!fin)
+			log_error("stage %s: %s", def->name, err_get());
+		rc = par_all_ok(fin) ? 0 : -1;
+	}
 out:
 	current_fingerprint = NULL;
 	task_list_release(&pl.tasks);

@@ -59,6 +59,7 @@ struct stage_run {
 	int rank, nranks;
 	void *state; /* the stage's own, set by setup */
 	uint32_t out_shards; /* global: how many shards run() wrote */
+	bool force;          /* --force: nothing of an earlier run is reused */
 	struct progress *progress; /* while tasks run */
 	struct stats *stats; /* the running task's stats (map, produce), else NULL */
 	json_t *stats_objects; /* what stage_stats_object attached, for stats.json */
@@ -117,11 +118,18 @@ struct stage_def {
 
 	/* global: the whole stage; writes its shards with stage_write_part. */
 	int (*run)(struct stage_run *run, const struct task_list *inputs);
+	/* optional: on rank 0 once the stage is complete, whether it ran or was up to date:
+	 * writes what derives from the output and options outside the fingerprint (tokenize's
+	 * blend files). 0, or -1 with err_set (the stage then fails). */
+	int (*finish)(struct stage_run *run);
 };
 
 /* The table of stages, in pipeline order (stages/stages.c). */
 extern const struct stage_def *const stage_table[];
 extern const size_t stage_count;
+/* Config sections that are no stage (tokenize's "phases"), after the stages'. */
+extern const struct config_section stage_extra_sections[];
+extern const size_t stage_extra_count;
 const struct stage_def *stage_find(const char *name);
 
 /* The config sections: globals, then one per stage. */
@@ -143,10 +151,12 @@ int stage_write_part(struct stage_run *run, uint32_t index, const struct shard_i
 /* A stage output that is not a JSONL shard (token shards): recorded in the part record and
  * the manifest's "files" with its size and SHA-256, and checked on disk like a shard. */
 struct stage_file {
-	char name[64]; /* relative to the stage directory */
+	char name[96]; /* relative to the stage directory */
 	uint64_t bytes, records;
 	char sha256[SHA256_HEX];
 };
+/* Whether name is a stage_file name: plain, or one subdirectory level ("code/part-00000.bin"). */
+int stage_file_name_ok(const char *name);
 /* For global stages whose part `index` is a set of files instead of a JSONL shard. */
 int stage_write_part_files(struct stage_run *run, uint32_t index, const struct stage_file *files,
 			   size_t nfiles, const struct stats *st, double seconds);
