@@ -536,8 +536,11 @@ static int tok_init(struct tok *t, const struct config *cfg, const char *dir, bo
 	t->seed = (uint64_t)config_int(cfg, "tokenize.seed");
 	t->group_by = config_str(cfg, "tokenize.group_by");
 	struct buf ids = BUF_INIT;
-	for (size_t i = 0; i < in->n; i++)
-		buf_printf(&ids, "input %zu %s %s\n", i, in->v[i].input_sha256, in->v[i].arg.p);
+	for (size_t i = 0; i < in->n; i++) { /* by name, so a moved workdir keeps its groups */
+		const char *slash = strrchr(in->v[i].arg.p, '/');
+		buf_printf(&ids, "input %zu %s %s\n", i, in->v[i].input_sha256,
+			   slash ? slash + 1 : in->v[i].arg.p);
+	}
 	t->input_id = buf_detach(&ids, NULL);
 	/* the sentinels, when any group FIMs: an error names the token */
 	static const char *const skey[3] = {"tokenize.fim.suffix", "tokenize.fim.prefix",

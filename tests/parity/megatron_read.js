@@ -7,7 +7,9 @@
 //   node megatron_read.js DIR TOKENIZER.json TEXTS MODE [EOD]
 // MODE plain: each document is TEXT+EOD, in order; fim: each is TEXT+EOD or
 // <|fim_suffix|>S<|fim_prefix|>P<|fim_middle|>M+EOD with P+M+S = TEXT; shuffled: the
-// documents are the texts in some order. Prints "documents N tokens T fim F".
+// documents are the texts in some order (each plain or FIM). Prints "documents N tokens T
+// fim F"; with FIM_LIST=FILE in the environment, also writes 1 or 0 per document (in dataset
+// order) to FILE: whether it is a FIM example.
 const fs = require('fs');
 const path = require('path');
 const { Tokenizer } = require('tokenizers');
@@ -52,20 +54,25 @@ async function main() {
   }
   if (docs.length !== texts.length) throw new Error(`${docs.length} documents, expected ${texts.length}`);
   let fim = 0;
+  const flags = [];
+  const plain = docs.map((doc, i) => {
+    let d = doc;
+    if (!d.endsWith(EOD)) throw new Error(`document ${i} lacks the EOD token`);
+    d = d.slice(0, d.length - EOD.length);
+    const m = mode !== 'plain' && /^<\|fim_suffix\|>([\s\S]*)<\|fim_prefix\|>([\s\S]*)<\|fim_middle\|>([\s\S]*)$/.exec(d);
+    flags.push(m ? 1 : 0);
+    if (m) { fim++; d = m[2] + m[3] + m[1]; }
+    return d;
+  });
   if (mode === 'shuffled') {
-    const a = docs.slice().sort(), b = texts.map((t) => t + EOD).sort();
+    const a = plain.slice().sort(), b = texts.slice().sort();
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) throw new Error('documents differ from the texts');
-    if (docs.every((d, i) => d === texts[i] + EOD)) throw new Error('shuffle kept the input order');
+    if (plain.every((d, i) => d === texts[i])) throw new Error('shuffle kept the input order');
   } else {
-    for (let i = 0; i < docs.length; i++) {
-      let d = docs[i];
-      if (!d.endsWith(EOD)) throw new Error(`document ${i} lacks the EOD token`);
-      d = d.slice(0, d.length - EOD.length);
-      const m = mode === 'fim' && /^<\|fim_suffix\|>([\s\S]*)<\|fim_prefix\|>([\s\S]*)<\|fim_middle\|>([\s\S]*)$/.exec(d);
-      if (m) { fim++; d = m[2] + m[3] + m[1]; }
-      if (d !== texts[i]) throw new Error(`document ${i} decodes to other text`);
-    }
+    for (let i = 0; i < plain.length; i++)
+      if (plain[i] !== texts[i]) throw new Error(`document ${i} decodes to other text`);
   }
+  if (process.env.FIM_LIST) fs.writeFileSync(process.env.FIM_LIST, flags.join('\n') + '\n');
   console.log(`documents ${docs.length} tokens ${tokens} fim ${fim}`);
 }
 main().catch((e) => { console.error(`megatron_read: ${e.message}`); process.exit(1); });
