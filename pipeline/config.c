@@ -1181,6 +1181,33 @@ static bool opened_before(const struct config *cfg, size_t upto, const char *sec
 	return false;
 }
 
+/* A named option ("groups.code.fim.rate") is shown only when set: unset, it takes another
+ * option's value (the stage says which), and printing its default would set it. */
+static bool shown(const struct slot *s)
+{
+	return !s->pattern && !(s->instance && !strcmp(s->origin, "default"));
+}
+
+static bool any_shown(const struct config *cfg, const char *section, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	for (size_t i = 0; i < cfg->nslots; i++)
+		if (same_section(cfg->slots[i].sec, section) &&
+		    !strncmp(cfg->slots[i].name, prefix, plen) && shown(&cfg->slots[i]))
+			return true;
+	return false;
+}
+
+/* Whether the component of s's name that starts at offset at is a name given for a '*'. */
+static bool names_here(const struct slot *s, size_t at)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < at; i++)
+		k += s->name[i] == '.';
+	const char *c;
+	return component(s->def->name, k, &c) == 1 && *c == '*';
+}
+
 /* Re-nests the dotted names of one section below prefix, in table order. */
 static void put_level(struct buf *b, const struct config *cfg, const char *section,
 		      const char *prefix, int indent, enum comments mode)
@@ -1201,12 +1228,19 @@ static void put_level(struct buf *b, const struct config *cfg, const char *secti
 			size_t len = (size_t)(dot - name);
 			if (opened_before(cfg, i, section, name, len))
 				continue;
-			buf_printf(b, "%*s%.*s:\n", indent, "", (int)(len - plen), name + plen);
 			char *inner = xstrndup(name, len + 1);
-			put_level(b, cfg, section, inner, indent + 2, mode);
+			if (any_shown(cfg, section, inner)) {
+				buf_printf(b, "%*s%.*s:\n", indent, "", (int)(len - plen), name + plen);
+				put_level(b, cfg, section, inner, indent + 2, mode);
+			} else if (s->instance && names_here(s, plen)) {
+				/* a named group with every option unset still exists */
+				buf_printf(b, "%*s%.*s: {}\n", indent, "", (int)(len - plen), name + plen);
+			}
 			free(inner);
 			continue;
 		}
+		if (!shown(s))
+			continue;
 		if (mode == DOCS)
 			put_doc(b, indent, s->def);
 		buf_printf(b, "%*s%s: ", indent, "", name + plen);

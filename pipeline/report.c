@@ -654,6 +654,84 @@ static void token_chart(struct report *r)
 		buf_puts(&r->html, "<p class=\"none\">No token shards in this workdir.</p>\n");
 }
 
+static int cmp_desc_value(const void *a, const void *b, void *v)
+{
+	const double *x = v;
+	double p = x[*(const size_t *)a], q = x[*(const size_t *)b];
+	return (p < q) - (p > q);
+}
+
+/* "groups" in tokenize's stats.json: tokens per group, and per language of each group. */
+static void group_chart(struct report *r)
+{
+	int any = 0;
+	section(&r->html, "Tokens per group", "Tokens in each tokenize group (one Megatron "
+					      "dataset each), and per language in each group.");
+	for (size_t i = 0; i < r->n; i++) {
+		json_t *groups = json_object_get(r->st[i].stats, "groups");
+		size_t n = json_object_size(groups), k = 0;
+		if (!n || (n == 1 && json_object_get(groups, "all") &&
+			   json_object_size(json_object_get(json_object_get(groups, "all"),
+							    "tokens_by_lang")) <= 1))
+			continue;
+		any = 1;
+		char **labels = xcalloc(n, sizeof *labels);
+		double *tok = xcalloc(n, sizeof *tok), *docs = xcalloc(n, sizeof *docs);
+		const char *name;
+		json_t *g;
+		json_object_foreach(groups, name, g) {
+			labels[k] = xstrdup(name);
+			tok[k] = json_number_value(json_object_get(g, "tokens"));
+			docs[k++] = json_number_value(json_object_get(g, "docs"));
+		}
+		struct series s[2] = {{"tokens", tok}, {"documents", docs}};
+		buf_printf(&r->html, "<p>Stage <b>%s</b>: %zu groups.</p>\n", r->st[i].name, n);
+		svg_hbars(&r->html, labels, n, s, 2, 0);
+		k = 0;
+		json_object_foreach(groups, name, g) {
+			json_t *by = json_object_get(g, "tokens_by_lang");
+			size_t nl = json_object_size(by), j = 0;
+			if (nl < 2) {
+				k++;
+				continue;
+			}
+			char **ll = xcalloc(nl, sizeof *ll);
+			double *lv = xcalloc(nl, sizeof *lv);
+			size_t *ord = xcalloc(nl, sizeof *ord);
+			const char *lang;
+			json_t *c;
+			json_object_foreach(by, lang, c) {
+				ll[j] = xstrdup(lang);
+				lv[j] = json_number_value(c);
+				ord[j] = j;
+				j++;
+			}
+			qsort_r(ord, nl, sizeof *ord, cmp_desc_value, lv);
+			size_t shown = nl < 20 ? nl : 20;
+			char **sl = xcalloc(shown, sizeof *sl);
+			double *sv = xcalloc(shown, sizeof *sv);
+			for (j = 0; j < shown; j++)
+				sl[j] = ll[ord[j]], sv[j] = lv[ord[j]];
+			buf_puts(&r->html, "<p>Group <b>");
+			put_esc(&r->html, labels[k]);
+			buf_printf(&r->html, "</b>: tokens per language (%zu of %zu shown).</p>\n",
+				   shown, nl);
+			struct series ls = {"tokens", sv};
+			svg_hbars(&r->html, sl, shown, &ls, 1, 0);
+			for (j = 0; j < nl; j++)
+				free(ll[j]);
+			free(ll), free(lv), free(ord), free(sl), free(sv);
+			k++;
+		}
+		for (k = 0; k < n; k++)
+			free(labels[k]);
+		free(labels), free(tok), free(docs);
+	}
+	if (!any)
+		buf_puts(&r->html, "<p class=\"none\">No tokenize groups in this workdir (one "
+				   "dataset, or no tokenize stage).</p>\n");
+}
+
 static const char style[] =
 	"body{font-family:sans-serif;margin:2em auto;max-width:820px;color:#222}"
 	"h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}"
@@ -678,6 +756,7 @@ static void build(struct report *r, int scan_langs)
 	quality_chart(r);
 	rating_chart(r);
 	token_chart(r);
+	group_chart(r);
 	if (r->notes.len) {
 		buf_puts(b, "<h2>Notes</h2>\n<ul>\n");
 		buf_append(b, r->notes.p, r->notes.len);

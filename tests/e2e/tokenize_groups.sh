@@ -148,6 +148,11 @@ check "tokens info: the total" test "$(awk '$1=="total" {print $3}' "$T/info")" 
 "$CURATE" tokens info "$w/tokenize/web" >"$T/info-web"
 check "tokens info of one group" test "$(awk '$1=="." {print $3}' "$T/info-web")" = "$(jq .tokens "$w/tokenize/web/group.json")"
 "$CURATE" tokens info "$w/tokenize/web/part-00000.bin" >/dev/null || fail "tokens info PREFIX.bin"
+"$CURATE" report "$w" -o "$T/report.html" >/dev/null || fail "report"
+contains "$T/report.html" "Stage <b>tokenize</b>: 7 groups."
+contains "$T/report.html" "Group <b>long</b>: tokens per language (2 of 2 shown)."
+python3 -c "import xml.dom.minidom,re,sys; [xml.dom.minidom.parseString(m) for m in re.findall(r'<svg.*?</svg>', open(sys.argv[1]).read(), re.S)]" "$T/report.html" \
+  || fail "the report's charts are well-formed SVG"
 
 # the blends: Megatron's parsing, weights as configured, NeMo's YAML, the JSON
 b="$w/blends"
@@ -223,6 +228,23 @@ check "a dataset per language" test "$(datasets "$T/by1/tokenize")" = "c markdow
 jq -c 'select(.metadata.lang=="python") | .text' "$T/all.jsonl" >"$T/py.texts"
 node "$ROOT/tests/parity/megatron_read.js" "$T/by1/tokenize/python" "$TOK_QWEN3" "$T/py.texts" plain >/dev/null \
   || fail "group_by python: its documents, without FIM (its own rate 0)"
+
+# configs/seed-coder.yaml's groups and phases on this corpus (Qwen's sentinels for the
+# report's): the two phases' blends, continued pretraining at FIM 0.1 and 32K context
+"$CURATE" run -c "$ROOT/configs/seed-coder.yaml" workdir="$T/sc" stages=[import,tokenize] \
+  import.paths="[$T/in/corpus.jsonl]" import.shards=2 tokenize.tokenizer="$TOK_QWEN3" \
+  'tokenize.fim.prefix=<|fim_prefix|>' 'tokenize.fim.middle=<|fim_middle|>' \
+  'tokenize.fim.suffix=<|fim_suffix|>' memory_budget=256KiB 2>"$T/sc.log" || { cat "$T/sc.log"; fail "seed-coder.yaml"; }
+check "seed-coder datasets" test "$(datasets "$T/sc/tokenize")" = "commit file file.fim0.1 long repo web web.fim0.1"
+check "seed-coder: the continued phase at 32K" test "$(jq .seq_length "$T/sc/blends/continued.json")" = 32768
+check "seed-coder: file at FIM 0.1 there" test "$(jq -r '.groups[] | select(.group=="file") | .dataset' "$T/sc/blends/continued.json")" = file.fim0.1
+python3 "$ROOT/tests/parity/megatron_blend.py" "$T/sc/blends/pretrain.megatron" >"$T/sc.blend" || fail "seed-coder pretrain blend"
+python3 - "$T/sc.blend" "$T/sc/tokenize" <<'PY' || fail "seed-coder pretrain: one epoch each, weights follow the sizes"
+import json, sys
+got = {l.split()[0]: float(l.split()[1]) for l in list(open(sys.argv[1]))[1:]}
+tok = {g: json.load(open(f"{sys.argv[2]}/{g}/group.json"))["tokens"] for g in ("file", "web")}
+assert set(got) == set(tok) and all(abs(got[g] - tok[g] / sum(tok.values())) < 1e-9 for g in tok), got
+PY
 
 # errors name the place
 ! "$CURATE" tokenize -c "$T/g.yaml" workdir="$w" 'tokenize.groups.bad.match=[lang=c]' 2>"$T/err.log" || fail "a bad rule accepted"

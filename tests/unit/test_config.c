@@ -655,6 +655,11 @@ static void test_named_options(void **state)
 	FILE *f = open_memstream(&shown, &len);
 	config_show(cfg, f, false);
 	fclose(f);
+	/* unset named options are not shown (printing a default would set it); a group with
+	 * none set still is */
+	assert_non_null(strstr(shown, "    web: {}\n"));
+	assert_null(strstr(shown, "groups.web.rate"));
+	assert_null(strstr(shown, "seq: 8192"));
 	struct config *again = config_load(yaml_file(shown), named_sections,
 					   ARRAY_LEN(named_sections), NULL, 0);
 	assert_non_null(again);
