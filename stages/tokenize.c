@@ -617,12 +617,11 @@ static int tok_init(struct tok *t, const struct config *cfg, const char *dir, bo
 		buf_puts(&why, w2.p ? w2.p : "");
 		buf_release(&w2);
 	}
-	if (why.len) {
+	int rc = why.len ? -1 : 0;
+	if (rc)
 		err_set("%s", why.p);
-		buf_release(&why);
-		return -1;
-	}
-	return 0;
+	buf_release(&why);
+	return rc;
 }
 
 static void tok_release(struct tok *t)
@@ -848,6 +847,7 @@ static struct dataset **gather_datasets(struct tok *t, size_t *nall, uint32_t *m
 				d->kept = json_incref(src->kept);
 			} else {
 				d = remote_dataset(t, name);
+				json_decref(d->by_lang); /* its counts come from the lines */
 			}
 			d->docs = d->tokens = d->fim_docs = 0;
 			d->by_lang = json_object();
