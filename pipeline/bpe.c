@@ -72,6 +72,9 @@ struct cache_slot {
 
 struct bpe {
 	char *name;
+	/* bpe_encode_max: stop once out holds stop_at ids (0: never); bytes given to BPE */
+	size_t stop_at;
+	uint64_t merged_bytes;
 	bool tiktoken, ignore_merges, prefix_space;
 	int norm; /* utf8proc options, 0 for none */
 	/* id -> bytes */
@@ -825,7 +828,21 @@ static void split_level(struct bpe *b, int level, const char *s, size_t n, struc
 		buf_append(&b->pre, s, n);
 		s = b->pre.p, n = b->pre.len;
 	}
+	if (b->stop_at && out->n >= b->stop_at)
+		return;
 	if (level == b->nsplits) {
+		if (b->stop_at) {
+			/* a truncating caller needs at most `room` ids: a piece longer than 64
+			 * bytes per id (a megabyte of one letter) is cut at a character, as no
+			 * token of a vocabulary here is that long on average */
+			size_t room = b->stop_at - out->n, cap = room > 64 ? room * 64 : 4096;
+			if (n > cap) {
+				n = cap;
+				while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+					n--;
+			}
+		}
+		b->merged_bytes += n;
 		encode_piece(b, s, n, out);
 		return;
 	}
@@ -893,6 +910,8 @@ int bpe_encode(struct bpe *b, const char *text, size_t len, struct bpe_ids *out)
 	}
 	size_t seg = 0;
 	for (size_t i = 0; b->nadded && i < len; i++) {
+		if (b->stop_at && out->n >= b->stop_at)
+			return 0;
 		if (!b->added_first[(unsigned char)text[i]])
 			continue;
 		for (size_t k = 0; k < b->nadded; k++) {
@@ -909,6 +928,20 @@ int bpe_encode(struct bpe *b, const char *text, size_t len, struct bpe_ids *out)
 	encode_segment(b, text + seg, len - seg, out);
 	return 0;
 }
+
+int bpe_encode_max(struct bpe *b, const char *text, size_t len, size_t max,
+		   struct bpe_ids *out)
+{
+	size_t start = out->n;
+	b->stop_at = start + max;
+	bpe_encode(b, text, len, out);
+	b->stop_at = 0;
+	if (out->n > start + max)
+		out->n = start + max;
+	return 0;
+}
+
+uint64_t bpe_merged_bytes(const struct bpe *b) { return b->merged_bytes; }
 
 int bpe_decode(const struct bpe *b, const uint32_t *ids, size_t n, struct buf *out)
 {

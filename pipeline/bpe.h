@@ -34,6 +34,15 @@ void bpe_free(struct bpe *b); /* NULL is a no-op */
  * tokens found in the text become their ids (as HF `encode` does); .tiktoken: special
  * tokens are plain text (tiktoken's encode_ordinary). Returns 0 (never fails on input). */
 int bpe_encode(struct bpe *b, const char *text, size_t len, struct bpe_ids *out);
+/* The first max ids bpe_encode would append, without encoding the rest of the text: text
+ * is split as a whole, pieces after the max-th id are never merged, and a single piece far
+ * longer than the ids still needed (over 64 bytes per id) is cut first, so a 100 MB one-word
+ * document costs what its first max ids cost. Equal to bpe_encode then truncating, except
+ * in the last ids of such a cut piece. */
+int bpe_encode_max(struct bpe *b, const char *text, size_t len, size_t max,
+		   struct bpe_ids *out);
+/* Bytes this handle gave to BPE merging so far (a measure of the work done). */
+uint64_t bpe_merged_bytes(const struct bpe *b);
 /* Appends the bytes of ids to out; -1 with err_set on an id outside the vocabulary. */
 int bpe_decode(const struct bpe *b, const uint32_t *ids, size_t n, struct buf *out);
 

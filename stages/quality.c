@@ -65,6 +65,7 @@ struct shard_scores {
 	float *score;
 	unsigned char *group;
 	size_t n, cap;
+	uint64_t tokenized_bytes; /* bytes BPE merged: what scoring read of the texts */
 };
 
 struct quality {
@@ -149,13 +150,16 @@ static int score_shard(struct stage_run *run, struct quality *q, const struct ta
 			ids->v = xrealloc(ids->v, (ids->cap = ids->cap ? ids->cap : 16) * sizeof *ids->v);
 			ids->v[ids->n++] = (uint32_t)q->bos;
 		}
-		bpe_encode(q->bpe, d.text.p ? d.text.p : "", d.text.len, ids);
+		/* only what the scorer reads is tokenized */
+		size_t start = ids->n;
+		uint64_t before = bpe_merged_bytes(q->bpe);
+		bpe_encode_max(q->bpe, d.text.p ? d.text.p : "", d.text.len,
+			       q->max_tokens > start ? q->max_tokens - start : 0, ids);
+		s->tokenized_bytes += bpe_merged_bytes(q->bpe) - before;
 		if (!ids->n) {
 			scores_push(s, 0, G_EMPTY);
 			continue;
 		}
-		if (ids->n > q->max_tokens)
-			ids->n = q->max_tokens;
 		p->idx[p->n++] = s->n;
 		scores_push(s, 0, (unsigned char)group_of(&d));
 		if (p->n == q->batch && (rc = flush(q, p, s)) < 0)
@@ -315,6 +319,7 @@ static int write_shard(struct stage_run *run, struct quality *q, const struct ta
 	size_t len, i = 0;
 	int got = r ? 0 : -1, rc = 0;
 	static const char *const why[] = {"bad_record", "no_tokens", "score_nan"};
+	stats_count(&st, "tokenized_bytes", s->tokenized_bytes);
 	while (r && (got = shard_reader_next_line(r, &line, &len)) == 1 && i < s->n) {
 		int g = s->group[i];
 		float v = s->score[i++];

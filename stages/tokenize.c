@@ -741,7 +741,7 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 			}
 			uint32_t eod = (uint32_t)ds->eod;
 			struct doc_entry e = {key, (uint32_t)ntok, (uint32_t)ds_index(t, ds)};
-			if (fwrite(ids->v, sizeof *ids->v, ids->n, tf) != ids->n ||
+			if ((ids->n && fwrite(ids->v, sizeof *ids->v, ids->n, tf) != ids->n) ||
 			    (ds->eod >= 0 && fwrite(&eod, sizeof eod, 1, tf) != 1) ||
 			    fwrite(&e, sizeof e, 1, lf) != 1) {
 				err_set("%s: write: %s", tp, strerror(errno));

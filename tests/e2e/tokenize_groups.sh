@@ -24,6 +24,8 @@ with open(sys.argv[1], "w") as out:
         rec = {"id": f"doc-{i:04d}", "text": text, "source": sources[i % 5],
                "metadata": {"lang": langs[i % 3], "category": cats[i % 7 % 3]}}
         out.write(json.dumps(rec) + "\n")
+    # an empty commit: no tokens at all in a group without EOD
+    out.write(json.dumps({"id": "empty", "text": "", "source": "commit", "metadata": {"lang": "c"}}) + "\n")
 PY
 cat >"$T/g.yaml" <<YAML
 stages: [import, tokenize]
