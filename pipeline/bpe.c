@@ -315,10 +315,15 @@ static void tiktoken_pairs(struct bpe *b, uint32_t nranks)
 static int load_tiktoken(struct bpe *b, const char *data, size_t len, const char *encoding)
 {
 	const struct encoding *enc = encoding_for(b->name, encoding);
+	if (!enc && encoding && *encoding) {
+		err_set("%s: unknown tiktoken encoding '%s' (choose one of cl100k_base, o200k_base, "
+			"p50k_base, r50k_base)", b->name, encoding);
+		return -1;
+	}
 	if (!enc) {
-		err_set("%s: unknown tiktoken encoding '%s' (name the file or choose one of "
-			"cl100k_base, o200k_base, p50k_base, r50k_base)", b->name,
-			encoding && *encoding ? encoding : "from the file name");
+		err_set("%s: the file name does not say which tiktoken encoding this is: name the "
+			"file after it (cl100k_base.tiktoken, ...) or give it with tokenize.encoding "
+			"(or -e): cl100k_base, o200k_base, p50k_base or r50k_base", b->name);
 		return -1;
 	}
 	uint32_t maxid = 0, lines = 0, ranks = 0;

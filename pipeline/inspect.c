@@ -228,20 +228,27 @@ static int inspect_dir(const char *dir, const struct inspect_opts *o, struct sum
 		}
 		manifest_release(&m);
 	} else {
-		fprintf(out, "%s: no manifest.json (stage not finished); reading its shards\n", dir);
 		struct dirent **names;
-		int n = scandir(dir, &names, NULL, alphasort);
+		int n = scandir(dir, &names, NULL, alphasort), found = 0;
 		for (int i = 0; i < n; i++) {
 			const char *nm = names[i]->d_name;
 			size_t l = strlen(nm);
 			if (!strncmp(nm, "part-", 5) && l > 10 && !strcmp(nm + l - 10, ".jsonl.zst")) {
 				char *p = xasprintf("%s/%s", dir, nm);
+				if (!found++)
+					fprintf(out, "%s: no manifest.json (stage not finished); reading "
+						     "its shards\n", dir);
 				rc |= inspect_shard(p, NULL, o, s, out);
 				free(p);
 			}
 			free(names[i]);
 		}
 		free(n >= 0 ? names : NULL);
+		if (!found) {
+			fprintf(stderr, "curate inspect: %s: not a stage directory (no manifest.json "
+					"and no part-NNNNN.jsonl.zst shards)\n", dir);
+			rc = -1;
+		}
 	}
 	free(mpath);
 	return rc;

@@ -196,7 +196,17 @@ static int parse_config(const char *text, size_t len, const char *name, bool lm,
 	}
 	json_t *tie = json_object_get(j, "tie_word_embeddings"), *bos = json_object_get(j, "bos_token_id");
 	c->tied = json_is_true(tie);
-	c->bos_id = json_is_integer(bos) && json_integer_value(bos) < c->vocab ? json_integer_value(bos) : -1;
+	c->bos_id = -1;
+	if (bos && !json_is_null(bos)) {
+		/* a bos the embedding has no row for would read past it: an error, not ignored */
+		if (!json_is_integer(bos) || json_integer_value(bos) < 0 ||
+		    json_integer_value(bos) >= c->vocab) {
+			err_set("%s: bos_token_id must be an id below vocab_size (%lld) or null", name,
+				(long long)c->vocab);
+			goto out;
+		}
+		c->bos_id = json_integer_value(bos);
+	}
 	c->outputs = 1;
 	rc = 0;
 out:

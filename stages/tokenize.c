@@ -1530,10 +1530,16 @@ static int tokens_decode(const struct cli_cmd *cmd, struct cli_args *a,
 		tp = cfg ? config_str(cfg, "tokenize.tokenizer") : NULL;
 	}
 	char *end = NULL;
-	unsigned long long n = ds ? strtoull(ds, &end, 10) : 0;
+	/* strtoull takes "-1" as 2^64-1: a document number is digits only */
+	unsigned long long n = ds && *ds >= '0' && *ds <= '9' ? strtoull(ds, &end, 10) : 0;
 	int rc = 0;
-	if (!ds || *end || !tp || !*tp) {
-		err_set("decode needs --doc N and a tokenizer (-t FILE, or -c CONFIG)");
+	if (!ds || !end || *end || !tp || !*tp) {
+		err_set("decode needs --doc N (a document number from 0) and a tokenizer (-t FILE, "
+			"or -c CONFIG)");
+		rc = -1;
+	} else if (n >= megatron_docs(r)) {
+		err_set("--doc %llu: the dataset has %" PRIu64 " documents (0..%" PRIu64 ")", n,
+			megatron_docs(r), megatron_docs(r) ? megatron_docs(r) - 1 : 0);
 		rc = -1;
 	}
 	struct bpe *b = rc ? NULL : bpe_load(tp, cfg ? config_str(cfg, "tokenize.encoding") : NULL);
