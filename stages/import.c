@@ -71,6 +71,7 @@ struct walk {
 	int follow;
 	struct entry *v;
 	size_t n, cap;
+	size_t special; /* FIFOs, sockets, devices seen and skipped */
 };
 
 static int is_jsonl_name(const char *name)
@@ -143,6 +144,8 @@ static void walk_dir(struct walk *w, unsigned root, const char *top, const char 
 			if (w->ninclude && !matches(sub, name, w->include, w->ninclude))
 				goto skip;
 			add_entry(w, jsonl ? KIND_JSONL : KIND_TREE, root, sub, &st);
+		} else {
+			w->special++; /* opening a FIFO would block for ever */
 		}
 	skip:
 		free(sub);
@@ -152,6 +155,20 @@ static void walk_dir(struct walk *w, unsigned root, const char *top, const char 
 	}
 	free(names);
 	free(dir);
+}
+
+static void walk_release(struct walk *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->v[i].rel);
+	free(w->v);
+}
+
+static const char *file_kind(mode_t m)
+{
+	return S_ISFIFO(m) ? "a named pipe" : S_ISSOCK(m) ? "a socket" :
+	       S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" :
+	       "not a regular file";
 }
 
 static int import_plan(struct stage_run *run, struct task_list *tasks, struct buf *sig)
@@ -171,16 +188,26 @@ static int import_plan(struct stage_run *run, struct task_list *tasks, struct bu
 		struct stat st;
 		if (stat(roots[r], &st)) {
 			err_set("import.paths: %s: %s", roots[r], strerror(errno));
+			walk_release(&w);
 			return -1;
 		}
 		if (S_ISDIR(st.st_mode)) {
 			walk_dir(&w, r, roots[r], "");
+		} else if (!S_ISREG(st.st_mode)) {
+			/* a FIFO would block the shard for ever, a device never end */
+			err_set("import.paths: %s is %s: name directories and regular files only",
+				roots[r], file_kind(st.st_mode));
+			walk_release(&w);
+			return -1;
 		} else {
 			int jsonl = !strcmp(w.format, "jsonl") ||
 				    (!strcmp(w.format, "auto") && is_jsonl_name(roots[r]));
 			add_entry(&w, jsonl ? KIND_JSONL : KIND_TREE, r, "", &st);
 		}
 	}
+	if (w.special)
+		log_warn("import: %zu named pipes, sockets or devices under import.paths skipped",
+			 w.special);
 	if (!w.n)
 		log_warn("import: no input files found under import.paths");
 
@@ -210,9 +237,16 @@ static int import_plan(struct stage_run *run, struct task_list *tasks, struct bu
 
 /* ---- producing documents ---- */
 
+/* What is wrong with a file is a drop (too_large, binary, invalid_utf8, bad_json, a damaged
+ * compressed stream); what is wrong with reading it (EIO, a directory renamed away,
+ * permissions, a file gone since the plan) fails the shard, so that a rerun reads it: a drop
+ * would lose it for good, as a rerun skips a stage that ended done. */
+
 struct importer {
 	struct emit *e;
+	struct stats *st; /* the shard's: repairs made here count in utf8_repaired */
 	struct doc d;
+	struct buf fix; /* a repaired text or line */
 	const char *const *roots;
 	struct import_fields f; /* f.default_source: the source of tree documents too */
 	uint64_t max_size;
@@ -230,17 +264,46 @@ static void warn_limited(struct importer *im, const char *what)
 		log_warn("import: more bad records in this shard; see stats.json for the counts");
 }
 
-/* Applies the UTF-8 policy: 1 keep (repaired on write), 0 dropped. */
+/* Sets the shard's error for a failed read of path; errno says why. */
+static int input_error(const char *path, const char *what)
+{
+	err_set("%s: %s: %s", path, what, strerror(errno));
+	return -1;
+}
+
+/* A listed file that is no longer a regular file has changed since the plan. */
+static int not_regular(const char *path, mode_t mode)
+{
+	err_set("%s: is %s now, not the regular file the plan listed", path, file_kind(mode));
+	return -1;
+}
+
+/* Counts n repairs in the document being kept: in metadata.invalid_utf8, and in the
+ * stage's utf8_repaired, where the shard writer counts the repairs it makes itself. */
+static void count_repairs(struct importer *im, size_t n)
+{
+	json_object_set_new(im->d.meta, "invalid_utf8", json_integer((json_int_t)n));
+	stats_count(im->st, "utf8_repaired", n);
+}
+
+/* Applies the UTF-8 policy to a tree file's text: 1 keep, 0 dropped. The text is repaired
+ * here rather than when written so that bytes_out counts the bytes the shard holds. */
 static int check_utf8(struct importer *im, uint64_t bytes)
 {
-	size_t bad = utf8_invalid_count(im->d.text.p, im->d.text.len);
+	struct doc *d = &im->d;
+	size_t bad = utf8_invalid_count(d->text.p, d->text.len);
 	if (!bad)
 		return 1;
 	if (im->drop_invalid) {
 		emit_drop(im->e, NULL, "invalid_utf8", bytes);
 		return 0;
 	}
-	json_object_set_new(im->d.meta, "invalid_utf8", json_integer((json_int_t)bad));
+	buf_reset(&im->fix);
+	utf8_repair(&im->fix, d->text.p, d->text.len);
+	struct buf t = d->text;
+	d->text = im->fix;
+	im->fix = t;
+	count_repairs(im, bad);
 	return 1;
 }
 
@@ -266,14 +329,19 @@ static int read_whole(int fd, struct buf *b, uint64_t size)
 static int import_file(struct importer *im, const char *path, const char *name)
 {
 	struct doc *d = &im->d;
-	int fd = open(path, O_RDONLY);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st)) {
-		log_warn("import: %s: cannot open: %s; skipped", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		emit_input(im->e, 0);
-		return emit_drop(im->e, NULL, "unreadable", 0);
+	/* O_NONBLOCK: a file replaced by a FIFO since the plan must not block the open */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return input_error(path, "cannot open");
+	if (fstat(fd, &st)) {
+		input_error(path, "cannot stat");
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return not_regular(path, st.st_mode);
 	}
 	uint64_t size = (uint64_t)st.st_size;
 	emit_input(im->e, size);
@@ -282,12 +350,12 @@ static int import_file(struct importer *im, const char *path, const char *name)
 		return emit_drop(im->e, NULL, "too_large", size);
 	}
 	doc_reset(d);
-	int rc = read_whole(fd, &d->text, size);
-	close(fd);
-	if (rc < 0) {
-		log_warn("import: %s: read error: %s; skipped", path, strerror(errno));
-		return emit_drop(im->e, NULL, "unreadable", size);
+	if (read_whole(fd, &d->text, size) < 0) {
+		input_error(path, "read error");
+		close(fd);
+		return -1;
 	}
+	close(fd);
 	buf_set(&d->id, path, strlen(path));
 	buf_set(&d->source, im->f.default_source, strlen(im->f.default_source));
 	json_object_set_new(d->meta, "path", json_string_nocheck(name));
@@ -369,28 +437,107 @@ int import_map_record(const struct import_fields *f, const char *path, uint64_t 
 	return 1;
 }
 
+/* The code unit of the \uXXXX escape at p, or -1 if none is there. */
+static long escape_u(const char *p, const char *end)
+{
+	long v = 0;
+
+	if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+		return -1;
+	for (int i = 2; i < 6; i++) {
+		int c = (unsigned char)p[i], lc = c | 0x20;
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (c - '0');
+		else if (lc >= 'a' && lc <= 'f') /* only A-F and a-f land here */
+			v = v << 4 | (lc - 'a' + 10);
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* How many bytes of the escape at p (a backslash) stay as they are; 0 for a lone surrogate.
+ * Any other escape keeps its backslash and the ASCII char after it, so that \\ud800 stays a
+ * backslash and text; a non-ASCII byte after it is left to the UTF-8 repair. */
+static size_t escape_keep(const char *p, const char *end)
+{
+	long u = escape_u(p, end);
+	if (u >= 0xd800 && u <= 0xdbff) {
+		long lo = escape_u(p + 6, end);
+		return lo >= 0xdc00 && lo <= 0xdfff ? 12 : 0;
+	}
+	if (u >= 0xdc00 && u <= 0xdfff)
+		return 0;
+	if (u >= 0)
+		return 6;
+	return end - p >= 2 && (unsigned char)p[1] < 0x80 ? 2 : 1;
+}
+
+/* Both repairs touch disjoint bytes (UTF-8 repair only non-ASCII ones, escapes are ASCII),
+ * so one pass over the runs between backslashes does both. */
+size_t import_repair_line(struct buf *out, const char *line, size_t len)
+{
+	const char *p = line, *end = line + len;
+	size_t bad = 0;
+
+	while (p < end) {
+		const char *bs = memchr(p, '\\', (size_t)(end - p));
+		size_t run = (size_t)((bs ? bs : end) - p);
+		bad += out ? utf8_repair(out, p, run) : utf8_invalid_count(p, run);
+		if (!bs)
+			break;
+		size_t k = escape_keep(bs, end);
+		if (out)
+			buf_append(out, k ? bs : "\\ufffd", k ? k : 6);
+		bad += !k;
+		p = bs + (k ? k : 6);
+	}
+	return bad;
+}
+
 static int import_record(struct importer *im, const char *path, uint64_t lineno,
 			 const char *line, size_t len)
 {
 	const char *reason;
-	emit_input(im->e, len);
+	uint64_t bytes = len;
+	emit_input(im->e, bytes);
+	/* jansson turns down invalid UTF-8 and lone surrogates: the policy decides first */
+	size_t bad = import_repair_line(NULL, line, len);
+	if (bad && im->drop_invalid)
+		return emit_drop(im->e, NULL, "invalid_utf8", bytes);
+	if (bad) {
+		buf_reset(&im->fix);
+		import_repair_line(&im->fix, line, len);
+		line = im->fix.p;
+		len = im->fix.len;
+	}
 	if (!import_map_record(&im->f, path, lineno, line, len, &im->d, &reason)) {
 		warn_limited(im, err_get());
-		return emit_drop(im->e, NULL, reason, len);
+		return emit_drop(im->e, NULL, reason, bytes);
 	}
-	if (!check_utf8(im, len))
-		return 0;
+	if (bad)
+		count_repairs(im, bad);
 	return emit_keep(im->e, &im->d);
+}
+
+/* lines reports a failed read(2) and damaged content alike, as "PATH: line N (byte offset
+ * O): what"; only its read failures say "read error" (pipeline/lines.c, read_raw). */
+static int is_read_failure(const char *msg)
+{
+	return strstr(msg, "): read error: ") != NULL;
 }
 
 static int import_jsonl(struct importer *im, const char *path)
 {
+	struct stat st;
+	/* lines_open would block on a FIFO that replaced a listed file */
+	if (stat(path, &st))
+		return input_error(path, "cannot stat");
+	if (!S_ISREG(st.st_mode))
+		return not_regular(path, st.st_mode);
 	struct lines *r = lines_open(path, 0);
-	if (!r) {
-		log_warn("import: %s; skipped", err_get());
-		emit_input(im->e, 0);
-		return emit_drop(im->e, NULL, "unreadable", 0);
-	}
+	if (!r)
+		return -1; /* err_set names the file and the errno: a failed open or read */
 	const char *line;
 	size_t len;
 	int rc;
@@ -402,9 +549,15 @@ static int import_jsonl(struct importer *im, const char *path)
 			return -1;
 		}
 	}
+	if (rc < 0 && is_read_failure(err_get())) {
+		lines_close(r);
+		return -1;
+	}
 	if (rc < 0) {
-		/* what came before the damage is kept; the rest of this file is lost */
+		/* damaged content (a truncated or corrupt stream): what came before it is kept,
+		 * the rest of the file is one input dropped, so that in - out = dropped */
 		log_warn("import: %s; the records before it are kept", err_get());
+		emit_input(im->e, 0);
 		emit_drop(im->e, NULL, "read_error", 0);
 	}
 	lines_close(r);
@@ -413,7 +566,7 @@ static int import_jsonl(struct importer *im, const char *path)
 
 static int import_produce(struct stage_run *run, const struct task *t, struct emit *e)
 {
-	struct importer im = {.e = e};
+	struct importer im = {.e = e, .st = stage_stats(run)};
 	doc_init(&im.d);
 	config_list(run->cfg, "import.paths", &im.roots);
 	im.f.default_source = config_str(run->cfg, "import.source");
@@ -438,6 +591,7 @@ static int import_produce(struct stage_run *run, const struct task *t, struct em
 		free(path);
 	}
 	doc_release(&im.d);
+	buf_release(&im.fix);
 	return rc;
 }
 
@@ -446,7 +600,7 @@ const struct stage_def stage_import = {
 	.kind = STAGE_SOURCE,
 	.summary = "read existing corpora: directory trees and JSONL / JSONL.gz / JSONL.zst files",
 	.opts = import_opts,
-	.version = 1,
+	.version = 2, /* 2: JSONL lines with invalid UTF-8 repaired, not dropped */
 	.plan = import_plan,
 	.produce = import_produce,
 };

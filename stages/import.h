@@ -18,4 +18,11 @@ struct import_fields {
 int import_map_record(const struct import_fields *f, const char *path, uint64_t lineno,
 		      const char *line, size_t len, struct doc *d, const char **reason);
 
+/* What import.invalid_utf8=repair mends in a JSONL line before it is mapped, since jansson
+ * turns such lines down: each invalid UTF-8 sequence becomes U+FFFD (as utf8_repair does)
+ * and each lone surrogate escape (a \ud800 without its low half, as Python's json.dumps
+ * writes for such strings) becomes \ufffd. Appends the repaired line to out, or only counts
+ * when out is NULL; returns the number of repairs (0: the line needs none). */
+size_t import_repair_line(struct buf *out, const char *line, size_t len);
+
 #endif
