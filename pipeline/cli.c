@@ -64,6 +64,16 @@ int cli_parse(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args 
 					cmd->name, a, cmd->name);
 			return -1;
 		}
+		/* a second value would silently win over the first: -c a -c b runs b alone */
+		if (o->arg && out->values[idx]) {
+			const char *again = inline_val ? inline_val : i + 1 < argc ? argv[i + 1] : "";
+			if (!quiet)
+				fprintf(stderr, "curate %s: option '--%s' given twice ('%s', then '%s'); "
+						"it takes one value%s\n", cmd->name, o->name, out->values[idx], again,
+					!strcmp(o->name, "config") ? ": one config file per run, with "
+								     "KEY=VALUE overrides after it" : "");
+			return -1;
+		}
 		if (!o->arg) {
 			if (inline_val) {
 				if (!quiet)

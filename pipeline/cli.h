@@ -34,8 +34,8 @@ struct cli_cmd {
 	const struct stage_def *stage; /* for stage commands */
 };
 
-/* Parses argv (after the command name). -1 with a message on stderr for an unknown option
- * or a missing value; 1 if --help was asked (help printed); 0 otherwise. Only rank 0
+/* Parses argv (after the command name). -1 with a message on stderr for an unknown option,
+ * a missing value or an option with a value given twice; 1 if --help was asked (help printed); 0 otherwise. Only rank 0
  * prints (quiet != 0 on the others). */
 int cli_parse(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *out, int quiet);
 const char *cli_get(const struct cli_cmd *cmd, const struct cli_args *a, const char *name);

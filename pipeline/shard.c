@@ -25,6 +25,8 @@ struct shard_writer {
 	sha256_ctx *sha;
 	struct buf line;    /* serialization buffer, reused for every record */
 	uint64_t records, raw_bytes, bytes, repaired;
+	bool ids_only;      /* a rejected shard without texts (shard_writer_ids_only) */
+	struct doc stub;
 };
 
 /* Keeps the message just set with err_set so close can repeat it. */
@@ -118,8 +120,26 @@ int shard_writer_put_line(struct shard_writer *w, const char *line, size_t len)
 	return 0;
 }
 
+void shard_writer_ids_only(struct shard_writer *w, bool on)
+{
+	if (w && on && !w->ids_only)
+		doc_init(&w->stub);
+	if (w)
+		w->ids_only = on;
+}
+
 int shard_writer_put(struct shard_writer *w, const struct doc *d)
 {
+	if (w->ids_only) {
+		/* id, source, metadata (drop_reason and all) and the text's length; no text */
+		doc_reset(&w->stub);
+		buf_set(&w->stub.id, d->id.p ? d->id.p : "", d->id.len);
+		buf_set(&w->stub.source, d->source.p ? d->source.p : "", d->source.len);
+		json_object_update(w->stub.meta, d->meta);
+		json_object_set_new(w->stub.meta, "text_bytes", json_integer((json_int_t)d->text.len));
+		buf_set(&w->stub.text, "", 0);
+		d = &w->stub;
+	}
 	buf_reset(&w->line);
 	w->repaired += doc_serialize(d, &w->line);
 	return shard_writer_put_line(w, w->line.p, w->line.len);
@@ -138,6 +158,8 @@ static void writer_free(struct shard_writer *w)
 	ZSTD_freeCCtx(w->cc);
 	free(w->out.dst);
 	buf_release(&w->line);
+	if (w->ids_only)
+		doc_release(&w->stub);
 	free(w->failure);
 	free(w->tmp);
 	free(w->path);

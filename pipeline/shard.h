@@ -4,6 +4,7 @@
 #ifndef CURATE_SHARD_H
 #define CURATE_SHARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "doc.h"
@@ -21,6 +22,10 @@ struct shard_writer;
 /* Starts path (written as path.tmp.PID until shard_writer_close). level is the zstd level.
  * NULL with err_set on failure. Frames carry zstd content checksums. */
 struct shard_writer *shard_writer_open(const char *path, int level);
+/* From now on, records keep their id, source and metadata and get metadata.text_bytes
+ * instead of their text: rejected shards kept for audit (keep_rejected) without
+ * keep_rejected_text. */
+void shard_writer_ids_only(struct shard_writer *w, bool on);
 int shard_writer_put(struct shard_writer *w, const struct doc *d);
 /* A line already in JSON form, ending in '\n'. */
 int shard_writer_put_line(struct shard_writer *w, const char *line, size_t len);

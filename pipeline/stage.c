@@ -32,13 +32,17 @@ static const struct opt_def global_opts[] = {
 	{"zstd_level", OPT_INT, "3", 1, 19, NULL, "zstd level of document shards."},
 	{"keep_rejected", OPT_BOOL, "true", 0, 0, NULL,
 	 "Write dropped documents to <stage>/rejected/ with metadata.drop_reason, for audit."},
+	{"keep_rejected_text", OPT_BOOL, "false", 0, 0, NULL,
+	 "With keep_rejected: keep the dropped documents' texts too; without it their ids, "
+	 "source, metadata and metadata.text_bytes (a tree's binaries would outweigh its code)."},
 	{"verify_inputs", OPT_BOOL, "true", 0, 0, NULL,
 	 "Check each input shard's SHA-256 against its manifest while reading it."},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
 /* Globals whose value changes the bytes of a stage's output, hence its fingerprint. */
-static const char *const output_globals[] = {"zstd_level", "keep_rejected"};
+static const char *const output_globals[] = {"zstd_level", "keep_rejected",
+					      "keep_rejected_text"};
 
 const struct config_section *stage_config_sections(size_t *n)
 {
@@ -221,6 +225,8 @@ struct task *task_runs_next(struct task_runs *r, uint64_t weight)
 struct plan {
 	struct task_list tasks;
 	char fingerprint[SHA256_HEX], config_sha[SHA256_HEX], input_sha[SHA256_HEX];
+	/* rank 0 only: the inputs alone, without how a source cuts them into shards */
+	char files_sha[SHA256_HEX];
 	int error;
 	/* rank 0 only, to say why a stage reruns: the upstream stage and its fingerprint */
 	const char *upstream;
@@ -520,6 +526,9 @@ static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
 		buf_release(&sig);
 		return;
 	}
+	unsigned char d[SHA256_LEN];
+	sha256(sig.p ? sig.p : "", sig.len, d);
+	sha256_hexstr(d, pl->files_sha);
 	/* a source's task list is part of what defines its input; upstream shards are named
 	 * in sig by name and checksum, so a moved workdir keeps its fingerprints */
 	for (size_t i = 0; i < pl->tasks.n && run->def->kind == STAGE_SOURCE; i++) {
@@ -528,7 +537,6 @@ static void make_plan(struct stage_run *run, struct plan *pl, int quiet)
 		put_u64(&sig, pl->tasks.v[i].arg.len);
 		buf_append(&sig, pl->tasks.v[i].arg.p, pl->tasks.v[i].arg.len);
 	}
-	unsigned char d[SHA256_LEN];
 	sha256(sig.p, sig.len, d);
 	sha256_hexstr(d, pl->input_sha);
 	buf_release(&sig);
@@ -810,9 +818,15 @@ static void stale_reason(const struct stage_run *run, const struct plan *pl, jso
 		buf_puts(why, why->len > start ? "; " : "");
 		options_diff(run, json_object_get(m, "options"), why);
 	}
-	if (!isha || strcmp(isha, pl->input_sha)) {
+	const char *fsha = json_string_value(json_object_get(m, "files_sha256"));
+	bool cut_only = run->def->kind == STAGE_SOURCE && fsha && !strcmp(fsha, pl->files_sha);
+	if ((!isha || strcmp(isha, pl->input_sha)) && !(cut_only && why->len > start)) {
+		/* a source whose files are the same but cut differently (import.shards) says
+		 * so through its options alone */
 		buf_puts(why, why->len > start ? "; " : "");
-		if (pl->upstream && (!ufp || strcmp(ufp, pl->upstream_fp)))
+		if (cut_only)
+			buf_puts(why, "its inputs are cut into shards differently");
+		else if (pl->upstream && (!ufp || strcmp(ufp, pl->upstream_fp)))
 			buf_printf(why, "its input changed (stage %s was rebuilt)", pl->upstream);
 		else if (run->def->kind == STAGE_SOURCE)
 			buf_puts(why, "its inputs changed (files added, removed or modified)");
@@ -821,7 +835,45 @@ static void stale_reason(const struct stage_run *run, const struct plan *pl, jso
 	}
 	if (why->len == start)
 		buf_puts(why, "a global option that changes output bytes (zstd_level, "
-			      "keep_rejected) changed");
+			      "keep_rejected, keep_rejected_text) changed");
+}
+
+/* `curate status --verify`: stage_status also compares checksums. */
+bool verify_outputs;
+
+/* Whether every file a manifest lists (shards, rejected shards, other files) is on disk at
+ * its recorded size; the first that is not is named in why. With verify, also its SHA-256. */
+static int outputs_present(const char *dir, json_t *m, bool verify, struct buf *why,
+			   size_t *nmissing)
+{
+	static const char *const lists[] = {"shards", "rejected", "files"};
+	size_t bad = 0;
+	for (size_t l = 0; l < ARRAY_LEN(lists); l++) {
+		size_t i;
+		json_t *f;
+		json_array_foreach(json_object_get(m, lists[l]), i, f) {
+			const char *name = json_string_value(json_object_get(f, "name"));
+			const char *sha = json_string_value(json_object_get(f, "sha256"));
+			if (!name || !stage_file_name_ok(name))
+				continue;
+			char *p = xasprintf("%s/%s", dir, name);
+			struct stat st;
+			const char *what = NULL;
+			char hex[SHA256_HEX];
+			if (stat(p, &st))
+				what = "is missing";
+			else if ((json_int_t)st.st_size != json_integer_value(json_object_get(f, "bytes")))
+				what = "has another size than the manifest records";
+			else if (verify && sha && (sha256_file_hex(p, hex) < 0 || strcmp(hex, sha)))
+				what = "has another SHA-256 than the manifest records";
+			if (what && !bad++ && why)
+				buf_printf(why, "%s %s", name, what);
+			free(p);
+		}
+	}
+	if (nmissing)
+		*nmissing = bad;
+	return bad == 0;
 }
 
 struct decision {
@@ -856,7 +908,10 @@ static void decide(struct stage_run *run, const struct plan *pl, const struct st
 	char *mpath = xasprintf("%s/manifest.json", run->dir);
 	json_t *m = load_own_manifest(run, mpath, 0);
 	const char *fp = m ? json_string_value(json_object_get(m, "fingerprint")) : NULL;
-	if (fp && !strcmp(fp, pl->fingerprint) && !o->force) {
+	struct buf gone = BUF_INIT;
+	size_t ngone = 0;
+	bool same = fp && !strcmp(fp, pl->fingerprint) && !o->force;
+	if (same && outputs_present(run->dir, m, false, &gone, &ngone)) {
 		dec->skip = 1;
 		json_decref(m);
 		free(mpath);
@@ -864,12 +919,18 @@ static void decide(struct stage_run *run, const struct plan *pl, const struct st
 	}
 	if (o->force) {
 		log_info("stage %s: --force: rerunning from scratch", run->def->name);
+	} else if (same) {
+		/* up to date by its config, but what it wrote is not all there: the finished
+		 * shards that are still intact are kept, the rest redone */
+		log_warn("stage %s: %s (%zu output file%s damaged or gone): rerunning what is "
+			 "missing", run->def->name, gone.p, ngone, ngone == 1 ? "" : "s");
 	} else if (m) {
 		struct buf why = BUF_INIT;
 		stale_reason(run, pl, m, &why);
 		log_info("stage %s: rerunning: %s", run->def->name, why.p);
 		buf_release(&why);
 	}
+	buf_release(&gone);
 	json_decref(m);
 	/* the stage will run: it is not complete until a new manifest says so */
 	unlink(mpath);
@@ -1012,6 +1073,7 @@ static int run_task(struct stage_run *run, const struct task *t, struct progress
 	int rc = e.out ? 0 : -1;
 	if (!rc && config_bool(run->cfg, "keep_rejected")) {
 		e.rej = shard_writer_open(rpath, zl);
+		shard_writer_ids_only(e.rej, !config_bool(run->cfg, "keep_rejected_text"));
 		rc = e.rej ? 0 : -1;
 	}
 	run->stats = &st;
@@ -1122,6 +1184,7 @@ static int write_manifest(struct stage_run *run, const struct plan *pl, size_t n
 	if (json_array_size(files))
 		json_object_set(m, "files", files);
 	json_decref(files);
+	json_object_set_new(m, "files_sha256", json_string(pl->files_sha));
 	json_object_set_new(m, "options", options_json(run->def, run->cfg));
 	json_object_set_new(m, "upstream", pl->upstream ? json_pack("{s:s,s:s}", "stage",
 			pl->upstream, "fingerprint", pl->upstream_fp) : json_null());
@@ -1307,28 +1370,59 @@ enum stage_state stage_status(const struct stage_def *def, const struct config *
 	enum stage_state state = STATE_MISSING;
 	*done = 0;
 	*total = (uint32_t)pl.tasks.n;
-	if (!pl.error && run.rank == 0) {
-		char *mpath = xasprintf("%s/manifest.json", run.dir);
-		json_t *m = load_own_manifest(&run, mpath, 1);
-		free(mpath);
-		const char *fp = m ? json_string_value(json_object_get(m, "fingerprint")) : NULL;
+	char *mpath = xasprintf("%s/manifest.json", run.dir);
+	json_t *m = run.rank == 0 ? load_own_manifest(&run, mpath, 1) : NULL;
+	free(mpath);
+	const char *fp = m ? json_string_value(json_object_get(m, "fingerprint")) : NULL;
+	uint32_t outputs = (uint32_t)json_integer_value(json_object_get(m, "shard_count"));
+	if (run.rank != 0) {
+		/* only rank 0 looks */
+	} else if (pl.error) {
+		/* the plan needs something that is missing (a model, a list): what is on disk is
+		 * still shown, but whether it is current cannot be told */
 		if (fp) {
-			state = strcmp(fp, pl.fingerprint) ? STATE_STALE : STATE_DONE;
-			if (state == STATE_STALE && why)
-				stale_reason(&run, &pl, m, why);
-			*done = (uint32_t)json_integer_value(json_object_get(m, "shard_count"));
-			if (state == STATE_DONE)
-				*total = *done; /* a global stage's output count is its own */
-		} else {
-			for (size_t i = 0; i < pl.tasks.n; i++) {
-				json_t *j = load_part(run.dir, (uint32_t)i, pl.fingerprint);
-				*done += j != NULL;
-				json_decref(j);
-			}
-			state = *done ? STATE_PARTIAL : STATE_MISSING;
+			state = STATE_UNCHECKED;
+			*done = *total = outputs;
 		}
-		json_decref(m);
+		if (why)
+			buf_printf(why, "cannot check: %s", err_get());
+	} else if (fp) {
+		size_t gone = 0;
+		struct buf miss = BUF_INIT;
+		state = strcmp(fp, pl.fingerprint) ? STATE_STALE : STATE_DONE;
+		if (state == STATE_STALE && why)
+			stale_reason(&run, &pl, m, why);
+		if (!outputs_present(run.dir, m, verify_outputs, &miss, &gone)) {
+			if (state == STATE_DONE)
+				state = STATE_PARTIAL;
+			if (why)
+				buf_printf(why, "%s%s (%zu file%s)%s", why->len ? "; " : "", miss.p, gone,
+					   gone == 1 ? "" : "s",
+					   def->kind == STAGE_GLOBAL ? ": a run redoes the whole stage"
+					   : ": a run redoes those shards");
+		}
+		buf_release(&miss);
+		/* what it wrote: a global stage's outputs are its own count, not its inputs' */
+		*done = outputs;
+		if (def->kind == STAGE_GLOBAL || state == STATE_STALE)
+			*total = outputs;
+		if (state == STATE_PARTIAL && def->kind != STAGE_GLOBAL)
+			*done = outputs - (uint32_t)(gone < outputs ? gone : outputs);
+	} else {
+		for (size_t i = 0; i < pl.tasks.n; i++) {
+			json_t *j = load_part(run.dir, (uint32_t)i, pl.fingerprint);
+			*done += j != NULL;
+			json_decref(j);
+		}
+		state = *done ? STATE_PARTIAL : STATE_MISSING;
+		if (def->kind == STAGE_GLOBAL && *done) {
+			/* a global stage keeps no finished part across runs: all of it reruns */
+			*total = 0;
+			if (why)
+				buf_puts(why, "interrupted; a global stage reruns whole");
+		}
 	}
+	json_decref(m);
 	task_list_release(&pl.tasks);
 	run_release(&run);
 	return state;

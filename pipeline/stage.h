@@ -161,9 +161,15 @@ int stage_file_name_ok(const char *name);
 int stage_write_part_files(struct stage_run *run, uint32_t index, const struct stage_file *files,
 			   size_t nfiles, const struct stats *st, double seconds);
 
-enum stage_state { STATE_MISSING, STATE_PARTIAL, STATE_STALE, STATE_DONE };
-/* What `curate status` shows: collective; fills done/total shards and, on rank 0 for a
- * stale stage, appends to why (may be NULL) what changed since its last run. */
+enum stage_state { STATE_MISSING, STATE_PARTIAL, STATE_STALE, STATE_DONE, STATE_UNCHECKED };
+/* With it set, stage_status checks every output's SHA-256 too (curate status --verify). */
+extern bool verify_outputs;
+/* What `curate status` shows: collective; fills done/total shards and, on rank 0, appends
+ * to why (may be NULL) what a run would redo and why: what changed since the last run, the
+ * outputs that are missing or damaged (checked on disk: every listed file at its size, and
+ * its SHA-256 with verify_outputs). DONE: complete and intact; PARTIAL: some shards (or,
+ * for a global stage, total 0: an interrupted run); STALE: outdated; UNCHECKED: complete
+ * on disk but the plan cannot be made (why says what is missing). */
 enum stage_state stage_status(const struct stage_def *def, const struct config *cfg,
 			      uint32_t *done, uint32_t *total, struct buf *why);
 

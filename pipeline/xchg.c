@@ -7,11 +7,15 @@
 #include "par.h"
 #include "util.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A record on the wire and on disk: u32 klen, u32 vlen (little-endian), key, value. */
@@ -96,6 +100,90 @@ struct xchg {
 };
 
 static unsigned xchg_serial; /* names each exchange's spill directory within the process */
+
+/* Spill directories are named xchg-RANK-PID-SERIAL-HOST (before the host was added:
+ * xchg-RANK-PID-SERIAL), so that a later run can tell its own leftovers from those of a
+ * live process. */
+#define HOST_MAX 65
+
+/* This host's name as it goes into a file name: [A-Za-z0-9.-], others as '_'. */
+static void spill_host(char out[HOST_MAX])
+{
+	if (gethostname(out, HOST_MAX) < 0 || !out[0])
+		snprintf(out, HOST_MAX, "unknown");
+	out[HOST_MAX - 1] = 0;
+	for (char *p = out; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			*p = '_';
+}
+
+/* Skips one field of digits and the '-' after it (or the end); NULL if there is none. */
+static const char *digits(const char *p, long *v)
+{
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	*v = strtol(p, (char **)&p, 10);
+	return *p == '-' ? p + 1 : *p ? NULL : p;
+}
+
+/* Parses a spill directory's name: 1 with its PID and host ("" in the old form), 0 when it
+ * is no spill directory of curate's. */
+static int spill_name(const char *name, long *pid, char host[HOST_MAX])
+{
+	long rank, serial;
+	const char *p = strncmp(name, "xchg-", 5) ? NULL : name + 5;
+	if (!(p = p ? digits(p, &rank) : NULL) || !*p || !(p = digits(p, pid)) || !*p ||
+	    !(p = digits(p, &serial)) || *pid <= 0)
+		return 0;
+	if (strlen(p) >= HOST_MAX || (p[-1] == '-' && !*p))
+		return 0;
+	snprintf(host, HOST_MAX, "%s", p);
+	return 1;
+}
+
+/* The bytes of the files directly in dir (a spill directory holds no subdirectories). */
+static uint64_t tree_bytes(const char *dir)
+{
+	uint64_t n = 0;
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		struct stat st;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		if (!lstat(p, &st) && S_ISREG(st.st_mode))
+			n += (uint64_t)st.st_size;
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int xchg_remove_stale(const char *spill_dir, int all, uint64_t *bytes)
+{
+	*bytes = 0;
+	DIR *d = opendir(spill_dir);
+	if (!d)
+		return 0;
+	char me[HOST_MAX], host[HOST_MAX];
+	spill_host(me);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		long pid;
+		if (!spill_name(e->d_name, &pid, host) || pid == (long)getpid())
+			continue;
+		/* the same host and no such process: surely dead; otherwise only when told */
+		int dead = !strcmp(host, me) && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+		if (!all && !dead)
+			continue;
+		char *path = xasprintf("%s/%s", spill_dir, e->d_name);
+		*bytes += tree_bytes(path);
+		if (remove_tree(path) == 0)
+			n++;
+		free(path);
+	}
+	closedir(d);
+	return n;
+}
 
 static uint32_t get32(const char *p)
 {
@@ -233,7 +321,10 @@ struct xchg *xchg_new(MPI_Comm comm, uint64_t budget, const char *spill_dir)
 
 	if (!spill_dir)
 		spill_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	x->dir = xasprintf("%s/xchg-%d-%ld-%u", spill_dir, x->rank, (long)getpid(), xchg_serial++);
+	char host[HOST_MAX];
+	spill_host(host);
+	x->dir = xasprintf("%s/xchg-%d-%ld-%u-%s", spill_dir, x->rank, (long)getpid(),
+			   xchg_serial++, host);
 	x->spill_path = xasprintf("%s/out", x->dir);
 	int ok = mkdir_p(x->dir) == 0, all = 0;
 	MPI_CHECK(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm));

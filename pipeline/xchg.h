@@ -3,7 +3,8 @@
  * collective xchg_finish moves them in rounds of bounded size, and each rank then reads the
  * records it owns in sorted (key, value) order, so the result never depends on arrival order
  * or rank count. Past the memory budget, outgoing records and received runs are spilled to
- * disk as sorted runs and merged on read. */
+ * disk as sorted runs and merged on read; a killed run's spills are removed by the next
+ * (xchg_remove_stale). */
 #ifndef CURATE_XCHG_H
 #define CURATE_XCHG_H
 
@@ -46,5 +47,12 @@ struct xchg_stats {
 void xchg_get_stats(const struct xchg *x, struct xchg_stats *st);
 
 void xchg_free(struct xchg *x); /* NULL is a no-op; removes spill files */
+
+/* Removes what killed runs left in spill_dir: curate's spill directories (xchg-* by their
+ * name pattern; nothing else is touched) of processes on this host that are gone, and with
+ * all set every one but this process's, for a directory no live run can be using (the
+ * workdir's own tmp/ under the workdir lock). Returns how many were removed; *bytes gets
+ * their size. */
+int xchg_remove_stale(const char *spill_dir, int all, uint64_t *bytes);
 
 #endif

@@ -92,6 +92,53 @@ void blend_variants_free(struct blend_variant *v, size_t n)
 	free(v);
 }
 
+int blend_check(const struct config *cfg, struct buf *why)
+{
+	char **phases;
+	size_t np = config_names(cfg, "phases", &phases);
+	int bad = 0;
+	static const char *const opt[3] = {"weight", "tokens", "epochs"};
+	for (size_t p = 0; p < np; p++) {
+		char *gkey = xasprintf("phases.%s.groups", phases[p]);
+		char **groups;
+		size_t ng = config_names(cfg, gkey, &groups);
+		int kinds = 0;
+		const char *origin = NULL;
+		if (!ng) {
+			buf_printf(why, "%s%sphases.%s: names no groups (phases.%s.groups.NAME.weight: W)\n",
+				   config_path(cfg) ? config_path(cfg) : "", config_path(cfg) ? ": " : "",
+				   phases[p], phases[p]);
+			bad++;
+		}
+		for (size_t g = 0; g < ng; g++) {
+			int set = 0, kind = 0;
+			char key[512];
+			for (int i = 0; i < 3; i++) {
+				snprintf(key, sizeof key, "%s.%s.%s", gkey, groups[g], opt[i]);
+				if (is_set(cfg, key))
+					set++, kind = i, origin = config_origin(cfg, key);
+			}
+			if (set != 1) {
+				snprintf(key, sizeof key, "%s.%s.fim.rate", gkey, groups[g]);
+				buf_printf(why, "%s%sphases.%s.groups.%s: give one of weight, tokens or "
+						"epochs (%s)\n", set ? origin : "", set ? ": " : "", phases[p],
+					   groups[g], set ? "more than one is set" : "none is set");
+				bad++;
+			}
+			kinds |= 1 << kind;
+		}
+		if ((kinds & 1) && (kinds & 6)) {
+			buf_printf(why, "%s: phases.%s: weights mix with tokens or epochs; give every "
+					"group of a phase the same kind\n", origin ? origin : "", phases[p]);
+			bad++;
+		}
+		config_names_free(groups);
+		free(gkey);
+	}
+	config_names_free(phases);
+	return bad;
+}
+
 /* One group of a phase. */
 struct entry {
 	const char *group;

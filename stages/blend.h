@@ -29,6 +29,11 @@ void blend_variant_name(const char *group, double rate, char *out, size_t len);
 /* The FIM rate group g is tokenized with (its own option, else tokenize.fim.rate). */
 double tokenize_group_fim_rate(const struct config *cfg, const char *g);
 
+/* The phases' entries as the config gives them (one of weight, tokens, epochs each; no
+ * mix of weights with amounts; at least one group): one line per problem to why, and
+ * their count. The groups' datasets are checked when the blends are written. */
+int blend_check(const struct config *cfg, struct buf *why);
+
 /* Writes the blend files of every phase from the tokenize output's group.json files and
  * removes those of phases no longer configured. 0, or -1 with err_set naming the phase. */
 int blend_write(const struct config *cfg, const char *workdir);

@@ -300,6 +300,7 @@ static int rewrite_shard(struct dedup *d, struct pending *p, dedup_apply_fn fn, 
 	int rc = w.out ? 0 : -1;
 	if (!rc && config_bool(run->cfg, "keep_rejected"))
 		rc = (w.rej = shard_writer_open(rpath, zl)) ? 0 : -1;
+	shard_writer_ids_only(w.rej, !config_bool(run->cfg, "keep_rejected_text"));
 	int verify = config_bool(run->cfg, "verify_inputs");
 	struct shard_reader *r = rc ? NULL
 		: shard_reader_open(t->arg.p, verify && t->input_sha256[0] ? t->input_sha256 : NULL);

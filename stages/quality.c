@@ -303,6 +303,7 @@ static int write_shard(struct stage_run *run, struct quality *q, const struct ta
 		char *rpath = stage_shard_path(rdir, index);
 		if (mkdir_p(rdir) == 0)
 			rw = shard_writer_open(rpath, level);
+		shard_writer_ids_only(rw, !config_bool(run->cfg, "keep_rejected_text"));
 		free(rdir), free(rpath);
 		if (!rw) {
 			shard_writer_abort(w);

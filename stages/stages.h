@@ -18,4 +18,12 @@ extern const struct stage_def stage_filter;
 extern const struct stage_def stage_reshard;
 extern const struct stage_def stage_tokenize;
 
+/* Checks what the config names for the stages of list (stages/check.c): options that must
+ * be set, inputs that must exist, constraints between options. Appends one line per problem
+ * to why ("FILE:LINE: key: what"); returns how many. Cheap: run before any stage starts. */
+int stage_check_config(const struct config *cfg, const char *const *list, size_t n,
+		       struct buf *why);
+/* tokenize's part of it: group_by, the groups' names and rules, the phases. */
+int tokenize_check(const struct config *cfg, struct buf *why);
+
 #endif

@@ -660,6 +660,46 @@ static size_t route_doc(struct tok *t, const struct doc *d, struct dataset **out
 	return n;
 }
 
+int tokenize_check(const struct config *cfg, struct buf *why)
+{
+	int bad = 0;
+	const char *gb = config_str(cfg, "tokenize.group_by");
+	if (*gb && strcmp(gb, "source") && strcmp(gb, "id") && strncmp(gb, "metadata.", 9)) {
+		buf_printf(why, "%s: tokenize.group_by: '%s' is not source, id or metadata.KEY\n",
+			   config_origin(cfg, "tokenize.group_by"), gb);
+		bad++;
+	}
+	char **names;
+	size_t n = config_names(cfg, "tokenize.groups", &names);
+	for (size_t i = 0; i < n; i++) {
+		char key[256];
+		const char *const *rules;
+		size_t nr = config_list(cfg, group_key(names[i], "match", key, sizeof key), &rules);
+		if (strlen(names[i]) > 32 || *names[i] == '.' || strchr(names[i], '/')) {
+			buf_printf(why, "%s: tokenize.groups.%s: a group name is at most 32 bytes, not "
+					"hidden, without '/'\n", config_origin(cfg, key), names[i]);
+			bad++;
+		}
+		if (*gb && nr) {
+			buf_printf(why, "%s: %s: with group_by the groups are its values; match rules "
+					"are for named groups\n", config_origin(cfg, key), key);
+			bad++;
+		}
+		for (size_t r = 0; r < nr; r++) {
+			struct rule *rl = xcalloc(1, sizeof *rl);
+			struct buf rw = BUF_INIT;
+			if (rule_parse(rules[r], rl, &rw) < 0) {
+				buf_printf(why, "%s: %s: %s\n", config_origin(cfg, key), key, rw.p);
+				bad++;
+			}
+			rules_free(rl, 1);
+			buf_release(&rw);
+		}
+	}
+	config_names_free(names);
+	return bad + blend_check(cfg, why);
+}
+
 /* ---- phase 1: tokenize each input shard into .tmp/in-NNNNN.{tok,len} ---- */
 
 static char *tmp_path(const struct stage_run *run, size_t i, const char *ext)
@@ -780,6 +820,11 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 
 /* ---- the datasets of all ranks ---- */
 
+static int cmp_cstr_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int cmp_ds_name(const void *a, const void *b)
 {
 	return strcmp((*(struct dataset *const *)a)->name, (*(struct dataset *const *)b)->name);
@@ -867,6 +912,22 @@ static struct dataset **gather_datasets(struct tok *t, size_t *nall, uint32_t *m
 		json_decref(j);
 	}
 	buf_release(&all);
+	/* languages in name order: the lines came in rank order, which must not show */
+	for (size_t i = 0; i < n; i++) {
+		json_t *sorted = json_object();
+		const char **keys = xmalloc((json_object_size(v[i]->by_lang) + 1) * sizeof *keys);
+		size_t k = 0;
+		const char *lang;
+		json_t *c;
+		json_object_foreach(v[i]->by_lang, lang, c)
+			keys[k++] = lang;
+		qsort(keys, k, sizeof *keys, cmp_cstr_ptr);
+		for (size_t j = 0; j < k; j++)
+			json_object_set(sorted, keys[j], json_object_get(v[i]->by_lang, keys[j]));
+		free(keys);
+		json_decref(v[i]->by_lang);
+		v[i]->by_lang = sorted;
+	}
 	qsort(v, n, sizeof *v, cmp_ds_name);
 	for (size_t i = 0; i < t->nds; i++)
 		for (uint32_t g = 0; g < n; g++)

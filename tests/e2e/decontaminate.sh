@@ -39,7 +39,7 @@ for id in HumanEval/0 HumanEval/1 HumanEval/2; do
     awk '{ for (i = 1; i <= NF; i++) { printf "%s ", $i; if (i % 9 == 0) printf "\n# xyzzy "; } print "" }'
 done | plant "$PY/json/tool.py" "$T/in/planted/nearmiss.py"
 
-common=(stages=[import,decontaminate] import.paths=["$T/in"] import.shards=3
+common=(keep_rejected_text=true stages=[import,decontaminate] import.paths=["$T/in"] import.shards=3
         "decontaminate.evalsets=[he=$T/eval/he.jsonl.gz, 'mbpp=$T/eval/mbpp.jsonl:text,code,test_list', std=$T/eval/dedent.txt]")
 for n in 1 2 3; do
   mpiexec -n $n "$CURATE" run workdir="$T/n$n" "${common[@]}" 2>"$T/n$n.log" ||
@@ -90,5 +90,5 @@ check "no manifest after a failed setup" test ! -e "$T/n1/decontaminate/manifest
 if "$CURATE" decontaminate workdir="$T/n1" "${common[@]}" "decontaminate.evalsets=[]" 2>"$T/none.log"; then
   fail "no evaluation sets did not fail"
 fi
-contains "$T/none.log" "decontaminate.evalsets is empty"
+contains "$T/none.log" "decontaminate.evalsets: empty, and stage decontaminate needs at least one"
 echo "decontaminate: 5 planted/real leaks caught, near-misses kept, identical for 1, 2, 3 ranks"

@@ -104,5 +104,5 @@ jq -e -s 'all(.metadata.quality >= 0) and all(.metadata.category != "qa")' "$T/f
 
 # a missing checkpoint is named
 "$CURATE" run workdir="$T/bad" "${common[@]}" quality.model="$T/nowhere" 2>"$T/bad.log" && fail "missing model accepted"
-contains "$T/bad.log" "$T/nowhere/config.json"
+contains "$T/bad.log" "quality.model: '$T/nowhere' does not exist"
 echo "quality: same output for 1, 2, 3 ranks; per-group quantiles; fixed thresholds"

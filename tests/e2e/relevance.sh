@@ -86,6 +86,7 @@ cat >cfg.yaml <<YAML
 workdir: $T/w1
 stages: [import, relevance]
 keep_rejected: true
+keep_rejected_text: true
 relevance: {model: $T/code.bin, threshold: 0.5}
 YAML
 "$CURATE" relevance -c cfg.yaml 2>log1
@@ -132,7 +133,7 @@ set +e
 "$CURATE" relevance -c cfg.yaml relevance.label=__label__nope --force 2>err2; rc2=$?
 set -e
 check "no model fails" test $rc1 != 0
-contains err1 "relevance.model is empty"
+contains err1 "relevance.model: not set, and stage relevance needs it"
 check "unknown label fails" test $rc2 != 0
 contains err2 "the model has no label '__label__nope'"
 echo "relevance ok"

@@ -2,7 +2,8 @@
 # a temporary directory, ports picked free), the demo config submitted with
 # scripts/slurm/pipeline.sbatch as a 2-task job; its outputs must be those of a local
 # 1-rank run, every stage must have run on 2 ranks (srun's PMI-2 reached MPICH), and the
-# report must exist; then scripts/slurm/stage.sbatch reruns the last stage alone. Everything
+# report must exist; then scripts/slurm/stage.sbatch reruns the last stage alone, and
+# pipeline.sbatch with --force reruns the first and writes the report again. Everything
 # started is stopped on any exit.
 source "$(dirname "$0")/lib.sh"
 for p in munged mungekey slurmctld slurmd sbatch; do
@@ -146,4 +147,14 @@ run_job "$T/stage.log" scripts/slurm/stage.sbatch "$last" -c configs/demo.yaml w
   "${DEMO_ARGS[@]}" zstd_level=4
 contains "$T/stage.log" "stage $last: rerunning: a global option that changes output bytes"
 check "stage $last reran on 2 ranks" test "$(jq .ranks "$T/w/$last/stats.json")" = 2
+# --force goes to `curate run` only: the job reruns the stage from scratch and still ends with
+# the report (config show, which finds the workdir, takes no --force)
+first=$(demo_stages | awk '{print $1}')
+rm "$T/w/report.html"
+run_job "$T/force.log" scripts/slurm/pipeline.sbatch -c configs/demo.yaml workdir="$T/w" \
+  "${DEMO_ARGS[@]}" "stages=[$first]" --force
+contains "$T/force.log" "stages complete"
+grep -q "stage $first: up to date" "$T/force.log" && fail "--force did not rerun stage $first"
+contains "$T/force.log" "report: $T/w/report.html"
+check "the report is written after a --force run" test -s "$T/w/report.html"
 echo "slurm: the demo ran as a 2-task job of $(demo_stages | wc -w) stages and matched a local run"
