@@ -69,6 +69,10 @@ int par_all_ok(int ok)
 {
 	int in = ok ? 1 : 0, out = 0;
 	MPI_CHECK(MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+	/* a healthy rank that logs why the stage stopped says whose failure it was, not
+	 * "unknown error" */
+	if (in && !out && size_ > 1)
+		err_set("another rank failed (its error is logged above)");
 	return out;
 }
 

@@ -56,4 +56,9 @@ PY
 has "$T/st8" "^import +done "
 "$CURATE" status --verify "${common[@]}" >"$T/st9" 2>&1
 has "$T/st9" "^import +partial .*part-00001.jsonl.zst has another SHA-256 than the manifest records"
+# a run over that damaged shard: the rank that reads it names it; the others say another
+# rank failed, never "unknown error"
+! mpiexec -n 2 "$CURATE" run "${common[@]}" reshard.shards=3 2>"$T/dmg.log" || fail "a damaged input shard went unnoticed"
+contains "$T/dmg.log" "part-00001.jsonl.zst"
+grep -q "unknown error" "$T/dmg.log" && { cat "$T/dmg.log"; fail "a rank said 'unknown error'"; }
 echo "ops_status: deleted shards, global counts, option names and unknown plans are told"

@@ -135,6 +135,8 @@ read -r _ nd _ _ _ nf <"$T/repo.read"
 check "repo FIM share within bounds ($nf of $nd)" python3 -c "import math,sys; n,k=$nd,$nf; sys.exit(abs(k-n*0.1)>4*math.sqrt(n*0.09))"
 check "commit: no FIM" test "$(jq .fim_docs "$w/tokenize/commit/group.json")" = 0
 check "web: all FIM" test "$(jq .fim_docs "$w/tokenize/web/group.json")" = "$(jq .docs "$w/tokenize/web/group.json")"
+check "bytes_in counts the texts, not their JSON lines" test "$(jq .bytes_in "$w/tokenize/stats.json")" = \
+  "$(jq -r '.text | utf8bytelength' "$T/all.jsonl" | awk '{s += $1} END {print s}')"
 check "forum pages are in no group" test "$(jq .counters.ungrouped_docs "$w/tokenize/stats.json")" -gt 0
 
 # stats, manifest, tokens info
