@@ -350,7 +350,7 @@ static int read_sampled(struct labeller *L, const struct task_list *in, const st
 			return -1;
 		const char *line;
 		size_t len;
-		int got;
+		int got = 0;
 		uint32_t shard = sel[k].shard;
 		while (k < n && sel[k].shard == shard && (got = shard_reader_next_line(r, &line, &len)) == 1) {
 			if (shard_reader_records(r) - 1 != sel[k].ord)
