@@ -467,10 +467,12 @@ static const struct cli_cmd fixed_cmds[] = {
 	 "spaces; 'decode' reads such ids from FILE and writes the bytes they stand for.\n"
 	 "TOKENIZER is a tokenizer.json (byte-level BPE) or a .tiktoken rank file.",
 	 tokenize_tokenizer_opts, tokenize_cmd_tokenizer, NULL},
-	{"tokens", "info PREFIX | decode PREFIX --doc N [-t TOKENIZER | -c FILE]",
-	 "describe a Megatron token shard, or print one of its documents as text",
-	 "PREFIX names PREFIX.bin and PREFIX.idx (e.g. work/tokenize/part-00000). 'info'\n"
-	 "prints the documents, tokens and dtype; 'decode' prints document N decoded.",
+	{"tokens", "info PREFIX|DIR | decode PREFIX --doc N [-t TOKENIZER | -c FILE]",
+	 "describe Megatron token shards, or print one of their documents as text",
+	 "PREFIX names PREFIX.bin and PREFIX.idx (e.g. work/tokenize/code/part-00000; a\n"
+	 "name ending in .bin or .idx works too). 'info' prints the documents, tokens and\n"
+	 "dtype; given a directory (work/tokenize, or one group's), every dataset in it with\n"
+	 "its shards and the total. 'decode' prints document N decoded.",
 	 tokenize_tokens_opts, tokenize_cmd_tokens, NULL},
 	{"syntax-check", "[--lang L] [--timeout-ms MS] [--list] [--parse-only] FILE...",
 	 "parse files with Tree-sitter: ok, or the first error's line and column",

@@ -28,12 +28,14 @@ bin/curate status -c "$cfg" "${inputs[@]}" 2>/dev/null
 echo
 bin/curate inspect --summary "$workdir/reshard" | tail -8
 echo
-for idx in "$workdir"/tokenize/*.idx; do
-  bin/curate tokens info "${idx%.idx}"
+bin/curate tokens info "$workdir/tokenize"
+for idx in "$workdir"/tokenize/*/part-*.idx "$workdir"/tokenize/part-*.idx; do
+  [ -e "$idx" ] && break
 done
 echo
 bin/curate report "$workdir" -o "$workdir/report.html"
 echo "demo: outputs are under $workdir/ (one folder per stage: shards, manifest.json, stats.json)"
 echo "demo: documents:    bin/curate inspect -n 5 $workdir/reshard"
 echo "demo: token shards: bin/curate tokens decode ${idx%.idx} --doc 0 -t $tok"
+echo "demo: blends:       $workdir/blends/ (Megatron --data-args-path and NeMo files per phase)"
 echo "demo: report:       $workdir/report.html (charts of every stage; open it in a browser)"

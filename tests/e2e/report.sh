@@ -55,10 +55,11 @@ check "quality histogram in stats.json" jq -e '.quality_histogram.counts | lengt
 contains "$R" "<p>Stage <b>quality</b>.</p>"
 # tokens per shard, as curate tokens reads them
 total=0
-for idx in "$W"/tokenize/part-*.idx; do
+for idx in "$W"/tokenize/*/part-*.idx "$W"/tokenize/part-*.idx; do
+  [ -e "$idx" ] || continue
   p=${idx%.idx}
   t=$("$CURATE" tokens info "$p" | sed -n 's/^tokens //p')
-  contains "$R" "<title>$(basename "$p"): $t</title>"
+  contains "$R" "<title>${p#"$W"/tokenize/}: $t</title>"
   total=$((total + t))
 done
 check "token total is the tokenize stage's" test "$total" = "$(jq .counters.tokens "$W/tokenize/stats.json")"
