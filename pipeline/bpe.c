@@ -938,6 +938,8 @@ int bpe_encode_max(struct bpe *b, const char *text, size_t len, size_t max,
 		   struct bpe_ids *out)
 {
 	size_t start = out->n;
+	if (!max)
+		return 0;
 	b->stop_at = start + max;
 	bpe_encode(b, text, len, out);
 	b->stop_at = 0;

@@ -132,8 +132,8 @@ static bool has_star_after(const char *p, size_t from)
 	return false;
 }
 
-static void slot_init(struct config *cfg, struct slot *s, const struct config_section *sec,
-		      const struct opt_def *d, char *key);
+static void slot_init(struct slot *s, const struct config_section *sec, const struct opt_def *d,
+		      char *key);
 
 /* Makes the options a key names into being: for "tokenize.groups.code" (or any key below
  * it) every "tokenize.groups.*.X" becomes "tokenize.groups.code.X" with its default, once.
@@ -169,7 +169,7 @@ static void instantiate(struct config *cfg, const char *key)
 				cfg->slots = xrealloc(cfg->slots, (cfg->nslots + 1) * sizeof *cfg->slots);
 				struct slot *s = &cfg->slots[cfg->nslots++];
 				memset(s, 0, sizeof *s);
-				slot_init(cfg, s, sec, d, concrete);
+				slot_init(s, sec, d, concrete);
 				s->instance = true;
 			}
 		}
@@ -199,12 +199,10 @@ size_t config_names(const struct config *cfg, const char *key, char ***names)
 		const char *at, *name;
 		if (s->pattern || components(s->key) <= k || !prefix_matches(s->key, key, k))
 			continue;
-		/* only where the declared name has '*': "tokenize.fim" has no names */
-		char *full = s->sec->name ? xasprintf("%s.%s", s->sec->name, s->def->name)
-					  : xstrdup(s->def->name);
-		size_t dl = component(full, k, &at);
-		bool star = dl == 1 && *at == '*';
-		free(full);
+		/* only where the declared name has '*': "tokenize.fim" has no names (def->name
+		 * lacks the section's component) */
+		size_t ds = s->sec->name ? 1 : 0;
+		bool star = k >= ds && component(s->def->name, k - ds, &at) == 1 && *at == '*';
 		size_t len = component(s->key, k, &name);
 		if (!star || !prefix_matches(key, s->key, k))
 			continue;
@@ -523,7 +521,7 @@ static struct config *config_new(const struct config_section *sections, size_t n
 	for (size_t i = 0; i < nsections; i++) {
 		const struct config_section *sec = &sections[i];
 		for (const struct opt_def *d = sec->opts; d && d->name; d++, s++) {
-			slot_init(cfg, s, sec, d,
+			slot_init(s, sec, d,
 				  sec->name ? xasprintf("%s.%s", sec->name, d->name) : xstrdup(d->name));
 			check_def(cfg, s);
 		}
@@ -532,10 +530,9 @@ static struct config *config_new(const struct config_section *sections, size_t n
 }
 
 /* A slot of option d under key (taken), holding its default. */
-static void slot_init(struct config *cfg, struct slot *s, const struct config_section *sec,
-		      const struct opt_def *d, char *key)
+static void slot_init(struct slot *s, const struct config_section *sec, const struct opt_def *d,
+		      char *key)
 {
-	(void)cfg;
 	struct val v = {0};
 	struct buf why = BUF_INIT;
 	s->sec = sec;
@@ -988,6 +985,12 @@ const char *config_origin(const struct config *cfg, const char *key)
 	if (!s)
 		DIE("config: no option '%s' is declared", key);
 	return s->origin;
+}
+
+bool config_is_set(const struct config *cfg, const char *key)
+{
+	const struct slot *s = find_slot(cfg, key);
+	return s && strcmp(s->origin, "default");
 }
 
 const char *config_path(const struct config *cfg) { return cfg->path; }

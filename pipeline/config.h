@@ -72,6 +72,9 @@ size_t config_names(const struct config *cfg, const char *key, char ***names);
 void config_names_free(char **names);
 /* Where the effective value came from: "default", "FILE:LINE" or "command line". */
 const char *config_origin(const struct config *cfg, const char *key);
+/* Whether the file or an override gave key a value (false for a default, and for a named
+ * option whose name was never given: "tokenize.groups.web.eod" when there is no web). */
+bool config_is_set(const struct config *cfg, const char *key);
 /* The path given to config_load, or NULL. */
 const char *config_path(const struct config *cfg);
 

@@ -102,7 +102,7 @@ static int begin_writing(const struct cli_cmd *cmd, const struct config *cfg)
 	 * every spill there is a leftover. A tmpdir of the user's may be shared with other
 	 * workdirs: only spills of this host's dead processes go, on every node. */
 	const char *t = config_str(cfg, "tmpdir");
-	char *dir = *t ? xstrdup(t) : xasprintf("%s/tmp", workdir);
+	char *dir = stage_spill_dir(cfg);
 	uint64_t bytes = 0;
 	int n = 0;
 	if (*t || par_rank() == 0)

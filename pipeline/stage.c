@@ -99,11 +99,13 @@ const char *stage_upstream(const struct config *cfg, const char *name)
 	return NULL;
 }
 
-char *stage_tmpdir(const struct stage_run *run)
+char *stage_spill_dir(const struct config *cfg)
 {
-	const char *t = config_str(run->cfg, "tmpdir");
-	return *t ? xstrdup(t) : xasprintf("%s/tmp", run->workdir);
+	const char *t = config_str(cfg, "tmpdir");
+	return *t ? xstrdup(t) : xasprintf("%s/tmp", config_str(cfg, "workdir"));
 }
+
+char *stage_tmpdir(const struct stage_run *run) { return stage_spill_dir(run->cfg); }
 
 int stage_scan_inputs(struct stage_run *run, const struct task_list *in, const int *owner,
 		      stage_scan_fn fn, void *ud)

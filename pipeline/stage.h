@@ -189,6 +189,7 @@ const char *stage_upstream(const struct config *cfg, const char *name);
 
 /* Where a stage spills: the `tmpdir` option, or <workdir>/tmp. Caller frees. */
 char *stage_tmpdir(const struct stage_run *run);
+char *stage_spill_dir(const struct config *cfg); /* the same, from the config alone */
 
 /* Progress of a global stage's own loops: counts one input document (collective
  * stage_progress_begin/_end bracket the loop on every rank). */

@@ -34,11 +34,6 @@ const struct opt_def blend_phase_opts[] = {
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-static bool is_set(const struct config *cfg, const char *key)
-{
-	return strcmp(config_origin(cfg, key), "default") != 0;
-}
-
 void blend_variant_name(const char *group, double rate, char *out, size_t len)
 {
 	snprintf(out, len, "%s.fim%g", group, rate);
@@ -51,7 +46,7 @@ static int cmp_variant(const void *a, const void *b)
 	return c ? c : (x->fim_rate > y->fim_rate) - (x->fim_rate < y->fim_rate);
 }
 
-int blend_variants(const struct config *cfg, struct blend_variant **out, size_t *nout)
+void blend_variants(const struct config *cfg, struct blend_variant **out, size_t *nout)
 {
 	char **phases;
 	size_t np = config_names(cfg, "phases", &phases), n = 0;
@@ -63,7 +58,7 @@ int blend_variants(const struct config *cfg, struct blend_variant **out, size_t 
 		for (size_t g = 0; g < ng; g++) {
 			char *k = xasprintf("%s.%s.fim.rate", gkey, groups[g]);
 			double r = config_float(cfg, k);
-			if (is_set(cfg, k) && r != tokenize_group_fim_rate(cfg, groups[g])) {
+			if (config_is_set(cfg, k) && r != tokenize_group_fim_rate(cfg, groups[g])) {
 				size_t i = 0;
 				while (i < n && (strcmp(v[i].group, groups[g]) || v[i].fim_rate != r))
 					i++;
@@ -82,7 +77,6 @@ int blend_variants(const struct config *cfg, struct blend_variant **out, size_t 
 	if (n)
 		qsort(v, n, sizeof *v, cmp_variant);
 	*out = v, *nout = n;
-	return 0;
 }
 
 void blend_variants_free(struct blend_variant *v, size_t n)
@@ -115,7 +109,7 @@ int blend_check(const struct config *cfg, struct buf *why)
 			char key[512];
 			for (int i = 0; i < 3; i++) {
 				snprintf(key, sizeof key, "%s.%s.%s", gkey, groups[g], opt[i]);
-				if (is_set(cfg, key))
+				if (config_is_set(cfg, key))
 					set++, kind = i, origin = config_origin(cfg, key);
 			}
 			if (set != 1) {
@@ -141,7 +135,7 @@ int blend_check(const struct config *cfg, struct buf *why)
 
 /* One group of a phase. */
 struct entry {
-	const char *group;
+	char *group;
 	char dataset[96];
 	double fim_rate, weight, target, epochs;
 	json_t *info; /* the dataset's group.json */
@@ -157,29 +151,35 @@ static json_t *load_group(const char *tdir, const char *dataset)
 	return j;
 }
 
-/* Resolves phase p's groups: their datasets, held tokens and normalized weights. */
+static void entries_free(struct entry *e, size_t n)
+{
+	for (size_t g = 0; e && g < n; g++) {
+		free(e[g].group);
+		json_decref(e[g].info);
+	}
+	free(e);
+}
+
+/* Resolves phase p's groups: their datasets, held tokens and normalized weights. The
+ * entries are as blend_check passed them: one of weight, tokens or epochs each, one kind. */
 static int phase_entries(const struct config *cfg, const char *p, const char *tdir,
 			 struct entry **out, size_t *nout)
 {
+	static const char *const opt[3] = {"weight", "tokens", "epochs"};
 	char *gkey = xasprintf("phases.%s.groups", p);
 	char **groups;
 	size_t ng = config_names(cfg, gkey, &groups);
 	struct entry *e = xcalloc(ng + 1, sizeof *e);
-	int rc = 0, kinds = 0;
-	if (!ng) {
-		err_set("phases.%s: names no groups (phases.%s.groups.NAME.weight: W)", p, p);
-		rc = -1;
-	}
+	int rc = 0;
+	bool weights = false;
 	double sum = 0;
 	for (size_t g = 0; g < ng && !rc; g++) {
 		struct entry *x = &e[g];
-		x->group = groups[g];
-		char *k = xasprintf("%s.%s.", gkey, groups[g]);
-		size_t kl = strlen(k);
+		x->group = xstrdup(groups[g]);
 		char key[512];
-		snprintf(key, sizeof key, "%sfim.rate", k);
+		snprintf(key, sizeof key, "%s.%s.fim.rate", gkey, groups[g]);
 		double own = tokenize_group_fim_rate(cfg, groups[g]);
-		x->fim_rate = is_set(cfg, key) ? config_float(cfg, key) : own;
+		x->fim_rate = config_is_set(cfg, key) ? config_float(cfg, key) : own;
 		if (x->fim_rate != own)
 			blend_variant_name(groups[g], x->fim_rate, x->dataset, sizeof x->dataset);
 		else
@@ -194,73 +194,43 @@ static int phase_entries(const struct config *cfg, const char *p, const char *td
 				"tokenize.groups or a tokenize.group_by value)",
 				config_origin(cfg, key), p, groups[g], x->dataset, tdir);
 			rc = -1;
+			break;
 		}
 		x->tokens = (uint64_t)json_integer_value(json_object_get(x->info, "tokens"));
-		int set = 0, kind = 0;
-		static const char *const opt[3] = {"weight", "tokens", "epochs"};
+		int kind = 0;
 		for (int i = 0; i < 3; i++) {
-			snprintf(key, sizeof key, "%s%s", k, opt[i]);
-			if (is_set(cfg, key))
-				set++, kind = i;
+			snprintf(key, sizeof key, "%s.%s.%s", gkey, groups[g], opt[i]);
+			if (config_is_set(cfg, key))
+				kind = i;
 		}
-		key[kl] = 0;
-		if (!rc && set != 1) {
-			err_set("phases.%s.groups.%s: give one of weight, tokens or epochs (%s)", p,
-				groups[g], set ? "more than one is set" : "none is set");
-			rc = -1;
-		}
-		kinds |= 1 << kind;
-		snprintf(key, sizeof key, "%s%s", k, opt[kind]);
+		snprintf(key, sizeof key, "%s.%s.%s", gkey, groups[g], opt[kind]);
 		if (kind == 0)
-			x->weight = config_float(cfg, key);
+			x->weight = config_float(cfg, key), weights = true;
 		else if (kind == 1)
 			x->target = (double)config_int(cfg, key);
 		else
 			x->epochs = config_float(cfg, key), x->target = x->epochs * (double)x->tokens;
-		if (!rc && (kind ? x->target : x->weight) > 0 && !x->tokens) {
+		if ((kind ? x->target : x->weight) > 0 && !x->tokens) {
 			err_set("phases.%s.groups.%s: the dataset '%s' holds no tokens", p, groups[g],
 				*x->dataset ? x->dataset : "(all)");
 			rc = -1;
 		}
 		sum += kind ? x->target : x->weight;
-		free(k);
-	}
-	if (!rc && (kinds & 1) && (kinds & 6)) {
-		err_set("phases.%s: weights mix with tokens or epochs; give every group of a phase "
-			"the same kind", p);
-		rc = -1;
 	}
 	if (!rc && !(sum > 0)) {
 		err_set("phases.%s: the weights sum to 0", p);
 		rc = -1;
 	}
-	for (size_t g = 0; g < ng && !rc; g++) {
-		double v = (kinds & 1) ? e[g].weight : e[g].target;
-		e[g].weight = v / sum;
-	}
+	for (size_t g = 0; g < ng && !rc; g++)
+		e[g].weight = (weights ? e[g].weight : e[g].target) / sum;
 	free(gkey);
-	/* the names stay owned by the array until the caller is done */
-	*out = e, *nout = ng;
+	config_names_free(groups);
 	if (rc) {
-		for (size_t g = 0; g < ng; g++)
-			json_decref(e[g].info);
-		free(e);
-		config_names_free(groups);
-		*out = NULL;
-		return -1;
+		entries_free(e, ng);
+		e = NULL;
 	}
-	e[ng].group = (const char *)groups; /* freed with the entries */
-	return 0;
-}
-
-static void entries_free(struct entry *e, size_t n)
-{
-	if (!e)
-		return;
-	for (size_t g = 0; g < n; g++)
-		json_decref(e[g].info);
-	config_names_free((char **)e[n].group);
-	free(e);
+	*out = e, *nout = ng;
+	return rc;
 }
 
 /* Each shard of each group with a weight: the group's weight split by the shards' tokens. */
@@ -378,7 +348,12 @@ int blend_write(const struct config *cfg, const char *workdir)
 	char *tdir = xasprintf("%s/tokenize", workdir), *bdir = xasprintf("%s/blends", workdir);
 	char abs[PATH_MAX];
 	int rc = 0;
-	if (!realpath(tdir, abs)) {
+	struct buf why = BUF_INIT;
+	if (blend_check(cfg, &why)) { /* curate run checked this before its first stage */
+		why.p[why.len - 1] = 0;
+		err_set("%s", why.p);
+		rc = -1;
+	} else if (!realpath(tdir, abs)) {
 		err_set("%s: %s", tdir, strerror(errno));
 		rc = -1;
 	}
@@ -392,6 +367,7 @@ int blend_write(const struct config *cfg, const char *workdir)
 			log_info("tokenize: blends of %zu phase%s in %s/", n, n == 1 ? "" : "s", bdir);
 	}
 	config_names_free(phases);
+	buf_release(&why);
 	free(tdir), free(bdir);
 	return rc;
 }

@@ -21,8 +21,8 @@ struct blend_variant {
 	char *group;
 	double fim_rate;
 };
-/* The variants the phases ask for, sorted and unique. 0, or -1 with err_set. */
-int blend_variants(const struct config *cfg, struct blend_variant **v, size_t *n);
+/* The variants the phases ask for, sorted and unique. */
+void blend_variants(const struct config *cfg, struct blend_variant **v, size_t *n);
 void blend_variants_free(struct blend_variant *v, size_t n);
 /* "code.fim0.1": the dataset of group at rate. */
 void blend_variant_name(const char *group, double rate, char *out, size_t len);

@@ -105,7 +105,7 @@ static int check_dedup_near(const struct config *cfg, struct buf *why)
 		h = config_int(cfg, "dedup-near.num_hashes");
 	if (b * r <= h)
 		return 0;
-	where(why, cfg, strcmp(config_origin(cfg, "dedup-near.bands"), "default")
+	where(why, cfg, config_is_set(cfg, "dedup-near.bands")
 			    ? "dedup-near.bands" : "dedup-near.rows");
 	buf_printf(why, "bands x rows (%lld x %lld = %lld) is more than num_hashes (%lld)\n",
 		   (long long)b, (long long)r, (long long)(b * r), (long long)h);

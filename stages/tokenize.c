@@ -187,6 +187,7 @@ struct tok {
 	char tokenizer_sha[SHA256_HEX];
 	char *input_id; /* the inputs' names and checksums, for the datasets' fingerprints */
 	const char *group_by; /* "" for none */
+	enum rule_field group_field; /* what group_by names */
 	struct group *groups;
 	size_t ngroups;
 	struct blend_variant *variants; /* (group, FIM rate) pairs the phases ask for */
@@ -348,13 +349,7 @@ static const char *group_key(const char *g, const char *opt, char *key, size_t l
 static bool group_sets(const struct config *cfg, const char *g, const char *opt)
 {
 	char key[256];
-	char **names;
-	size_t n = config_names(cfg, "tokenize.groups", &names);
-	bool named = false;
-	for (size_t i = 0; i < n && !named; i++)
-		named = !strcmp(names[i], g);
-	config_names_free(names);
-	return named && strcmp(config_origin(cfg, group_key(g, opt, key, sizeof key)), "default");
+	return config_is_set(cfg, group_key(g, opt, key, sizeof key));
 }
 
 #define GROUP_OPT(type, cfg, g, opt)                                                        \
@@ -535,6 +530,9 @@ static int tok_init(struct tok *t, const struct config *cfg, const char *dir, bo
 		return -1;
 	t->seed = (uint64_t)config_int(cfg, "tokenize.seed");
 	t->group_by = config_str(cfg, "tokenize.group_by");
+	t->group_field = !strcmp(t->group_by, "source") ? F_SOURCE
+			 : !strcmp(t->group_by, "id")   ? F_ID
+							: F_META;
 	struct buf ids = BUF_INIT;
 	for (size_t i = 0; i < in->n; i++) { /* by name, so a moved workdir keeps its groups */
 		const char *slash = strrchr(in->v[i].arg.p, '/');
@@ -550,13 +548,13 @@ static int tok_init(struct tok *t, const struct config *cfg, const char *dir, bo
 			t->sent[0] = t->sent[1] = t->sent[2] = -1;
 			break;
 		}
+	/* the groups' names and rules as curate run checked them before any stage (a caller
+	 * that did not gets the same lines) */
 	struct buf why = BUF_INIT;
+	if (tokenize_check(cfg, &why) && why.len && why.p[why.len - 1] == '\n')
+		why.p[--why.len] = 0;
 	char **names;
 	size_t n = config_names(cfg, "tokenize.groups", &names);
-	if (*t->group_by && strcmp(t->group_by, "source") && strcmp(t->group_by, "id") &&
-	    strncmp(t->group_by, "metadata.", 9))
-		buf_printf(&why, "%s: tokenize.group_by: '%s' is not source, id or metadata.KEY",
-			   config_origin(cfg, "tokenize.group_by"), t->group_by);
 	t->groups = xcalloc(n + 1, sizeof *t->groups);
 	for (size_t i = 0; i < n && !why.len; i++) {
 		char key[256];
@@ -565,22 +563,15 @@ static int tok_init(struct tok *t, const struct config *cfg, const char *dir, bo
 		struct group *g = &t->groups[t->ngroups++];
 		g->name = xstrdup(names[i]);
 		g->rules = xcalloc(nr + 1, sizeof *g->rules);
-		if (strlen(names[i]) > 32 || *names[i] == '.' || strcspn(names[i], "/") != strlen(names[i]))
-			buf_printf(&why, "%s: tokenize.groups.%s: a group name is at most 32 bytes, "
-					 "not hidden, without '/'", config_origin(cfg, key), names[i]);
-		if (*t->group_by && nr)
-			buf_printf(&why, "%s: %s: with group_by the groups are its values; match "
-					 "rules are for named groups", config_origin(cfg, key), key);
-		for (size_t r = 0; r < nr && !why.len; r++, g->nrules++) {
+		for (size_t r = 0; r < nr; r++, g->nrules++) {
 			struct buf rw = BUF_INIT;
 			if (rule_parse(rules[r], &g->rules[r], &rw) < 0)
-				buf_printf(&why, "%s: %s: %s", config_origin(cfg, key), key, rw.p);
+				DIE("tokenize: %s: a rule tokenize_check passed: %s", key, rw.p);
 			buf_release(&rw);
 		}
 	}
 	config_names_free(names);
-	if (!why.len && blend_variants(cfg, &t->variants, &t->nvariants) < 0)
-		buf_puts(&why, err_get());
+	blend_variants(cfg, &t->variants, &t->nvariants);
 	/* named groups (and the single dataset) exist before any document: made now, each
 	 * checked (tokens, sentinels) once */
 	t->why = &why;
@@ -645,10 +636,8 @@ static size_t route_doc(struct tok *t, const struct doc *d, struct dataset **out
 	size_t n = 0;
 	if (*t->group_by) {
 		char tmp[64], name[48];
-		enum rule_field f = !strcmp(t->group_by, "source") ? F_SOURCE
-				    : !strcmp(t->group_by, "id")   ? F_ID
-								   : F_META;
-		value_name(field_value(d, f, t->group_by + 9, tmp, sizeof tmp), name);
+		const char *path = t->group_field == F_META ? t->group_by + 9 : NULL;
+		value_name(field_value(d, t->group_field, path, tmp, sizeof tmp), name);
 		ds_with_variants(t, NULL, name, out, &n);
 	} else if (!t->ngroups) {
 		out[n++] = t->ds[0];
@@ -755,7 +744,7 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 		ungrouped += !n;
 		uint64_t fst;
 		double u = fim_draw(t->seed, &d, &fst);
-		bool have_plain = false, have_fim = false, kept_any = false;
+		bool have_plain = false, have_fim = false;
 		uint64_t key = id_hash(t->seed ^ 0x5348554646ull, d.id.p ? d.id.p : "", d.id.len);
 		for (size_t k = 0; k < n && got >= 0; k++) {
 			struct dataset *ds = to[k];
@@ -788,7 +777,6 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 				got = -1;
 				break;
 			}
-			kept_any = true;
 			ds->docs++, ds->tokens += ntok, ds->fim_docs += f;
 			json_t *lv = json_object_get(d.meta, "lang");
 			const char *lang = json_is_string(lv) ? json_string_value(lv) : "unknown";
@@ -798,7 +786,6 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 		}
 		if (got < 0)
 			break;
-		(void)kept_any;
 		if (n)
 			st->docs_out++, st->bytes_out += d.text.len;
 	}
@@ -1033,11 +1020,12 @@ struct token_file {
 	size_t idx;
 };
 
-static void stage_file_json(json_t *arr, const struct stage_file *f)
+/* A shard file for group.json, named relative to its dataset's directory ("part-00000.bin"). */
+static json_t *shard_file_json(const struct stage_file *f)
 {
-	json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:s}", "name", f->name, "bytes",
-					     (json_int_t)f->bytes, "records", (json_int_t)f->records,
-					     "sha256", f->sha256));
+	const char *slash = strchr(f->name, '/');
+	return json_pack("{s:s,s:I,s:I,s:s}", "name", slash ? slash + 1 : f->name, "bytes",
+			 (json_int_t)f->bytes, "records", (json_int_t)f->records, "sha256", f->sha256);
 }
 
 /* Records shard `index` (its .bin and .idx described by f[2]) for the manifest. */
@@ -1121,19 +1109,9 @@ static int write_shard(struct stage_run *run, const struct dataset *d, uint32_t 
 	memcpy(files[0].sha256, info.bin_sha256, SHA256_HEX);
 	memcpy(files[1].sha256, info.idx_sha256, SHA256_HEX);
 	rc = write_part(run, index, files, info.tokens, info.docs, add, now_seconds() - t0);
-	/* for group.json: names relative to the dataset's directory */
-	json_t *arr = json_array();
-	for (int i = 0; i < 2; i++) {
-		struct stage_file f = files[i];
-		if (*d->name)
-			memmove(f.name, f.name + strlen(d->name) + 1, strlen(f.name) - strlen(d->name));
-		stage_file_json(arr, &f);
-	}
 	json_t *j = json_pack("{s:s,s:I,s:o,s:o,s:I,s:I}", "ds", d->name, "num", (json_int_t)num,
-			      "bin", json_incref(json_array_get(arr, 0)), "idx",
-			      json_incref(json_array_get(arr, 1)), "tokens", (json_int_t)info.tokens,
-			      "docs", (json_int_t)info.docs);
-	json_decref(arr);
+			      "bin", shard_file_json(&files[0]), "idx", shard_file_json(&files[1]),
+			      "tokens", (json_int_t)info.tokens, "docs", (json_int_t)info.docs);
 	char *line = json_dumps(j, JSON_COMPACT);
 	buf_puts(done, line);
 	buf_putc(done, '\n');
@@ -1458,8 +1436,7 @@ static int tokenize_signature(struct stage_run *run, struct buf *sig)
 	buf_printf(sig, "tokenizer %s\n", hex);
 	struct blend_variant *v;
 	size_t n;
-	if (blend_variants(run->cfg, &v, &n) < 0)
-		return -1;
+	blend_variants(run->cfg, &v, &n);
 	for (size_t i = 0; i < n; i++)
 		buf_printf(sig, "variant %s %.17g\n", v[i].group, v[i].fim_rate);
 	blend_variants_free(v, n);

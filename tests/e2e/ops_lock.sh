@@ -146,7 +146,8 @@ for attempt in $(seq 10); do
   "$CURATE" reshard --force workdir="$S" "${common[@]}" 2>"$T/s-killed.log" &
   pid=$!
   while kill -0 $pid 2>/dev/null && ! spilled; do sleep 0.01; done
-  if spilled && kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null || true; break; fi
+  # spills seen, then killed: unless the run removed them in between, as it ended
+  if spilled && kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null || true; spilled && break; fi
   wait $pid 2>/dev/null || true
 done
 check "a reshard was killed while it had spilled" spilled
