@@ -64,6 +64,9 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/fuzz_%)
 
+# the sub-makes of test, all and demo build with one job a core
+JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
+
 DEPS_STAMP := $(HOME)/.cache/curate/deps-$(shell cat scripts/deps.version 2>/dev/null || echo 0).stamp
 
 .PHONY: all help deps test demo bench fuzz clean tests-bin fuzz-bin binary
@@ -71,7 +74,7 @@ DEPS_STAMP := $(HOME)/.cache/curate/deps-$(shell cat scripts/deps.version 2>/dev
 
 ## all: build bin/curate (installs missing dependencies first)
 all: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory MODE=release binary
+	@$(MAKE) --no-print-directory -j$(JOBS) MODE=release binary
 	@mkdir -p bin && ln -sf ../build/release/curate bin/curate
 
 binary: $(BUILD)/curate
@@ -119,8 +122,8 @@ $(DEPS_STAMP): scripts/deps.sh scripts/deps.version
 
 ## test: build with -Werror and under ASan/UBSan, then run every test
 test: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory MODE=dev tests-bin
-	@$(MAKE) --no-print-directory MODE=asan tests-bin
+	@$(MAKE) --no-print-directory -j$(JOBS) MODE=dev tests-bin
+	@$(MAKE) --no-print-directory -j$(JOBS) MODE=asan tests-bin
 	@$(MAKE) --no-print-directory all
 	@bash tests/run.sh
 

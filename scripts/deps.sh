@@ -29,6 +29,7 @@ PACKAGES=(
   libarchive-dev libxml2-dev  # crawl-web: WARC.gz members, the HTML parser
   wget                        # crawl-web: the test crawls a local site into a WARC
   git-doc                     # crawl-web: the HTML site (with <pre> pages) the test crawls
+  licensecheck                # crawl-github: the reference licence identifier for the tests
   fasttext weka               # relevance: the reference fastText, Reuters data for its test
   python3-torch               # quality: the PyTorch reference of the scorer's equations
   slurmctld slurmd munge      # operations: the one-node Slurm cluster of the Slurm test
