@@ -7,6 +7,7 @@ const struct stage_def *const stage_table[] = {
 	&stage_import,
 	&stage_crawl_github,
 	&stage_crawl_web,
+	&stage_langid,
 	&stage_dedup_exact,
 	&stage_dedup_near,
 	&stage_syntax,
