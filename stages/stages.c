@@ -8,6 +8,7 @@ const struct stage_def *const stage_table[] = {
 	&stage_crawl_github,
 	&stage_crawl_web,
 	&stage_langid,
+	&stage_web_filter,
 	&stage_dedup_exact,
 	&stage_dedup_near,
 	&stage_syntax,
