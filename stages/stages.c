@@ -9,6 +9,7 @@ const struct stage_def *const stage_table[] = {
 	&stage_crawl_web,
 	&stage_langid,
 	&stage_web_filter,
+	&stage_redact,
 	&stage_dedup_exact,
 	&stage_dedup_near,
 	&stage_syntax,

@@ -9,6 +9,7 @@ extern const struct stage_def stage_crawl_github;
 extern const struct stage_def stage_crawl_web;
 extern const struct stage_def stage_langid;
 extern const struct stage_def stage_web_filter;
+extern const struct stage_def stage_redact;
 extern const struct stage_def stage_dedup_exact;
 extern const struct stage_def stage_dedup_near;
 extern const struct stage_def stage_syntax;
