@@ -111,9 +111,18 @@ static uint64_t stars_of(const struct doc *doc)
 	return v > 0 ? (v < 1.8e19 ? (uint64_t)v : UINT64_MAX) : 0;
 }
 
-void dedup_keep_key(struct buf *out, const struct doc *doc, uint32_t shard, uint64_t record)
+/* 0 for a permissive copy, which The Stack v2 keeps when it deduplicates; 1 for the rest. */
+static unsigned char licence_rank(const struct doc *doc)
+{
+	const char *t = json_string_value(json_object_get(doc->meta, "license_type"));
+	return !(t && !strcmp(t, "permissive"));
+}
+
+void dedup_keep_key(struct buf *out, const struct doc *doc, uint32_t shard, uint64_t record,
+		    int prefer_permissive)
 {
 	unsigned char b[12];
+	buf_putc(out, (char)(prefer_permissive ? licence_rank(doc) : 0));
 	be_put(b, ~stars_of(doc), 8);
 	buf_append(out, b, 8);
 	/* escaping keeps memcmp order of ids and lets the terminator sort first */
@@ -132,7 +141,7 @@ void dedup_key_id(const void *key, size_t n, struct buf *out)
 {
 	const unsigned char *k = key;
 	buf_reset(out);
-	for (size_t i = 8; i + 14 <= n; i++) {
+	for (size_t i = 9; i + 14 <= n; i++) {
 		if (!k[i] && k[i + 1] == 0xff)
 			buf_putc(out, 0), i++;
 		else if (!k[i])

@@ -54,10 +54,13 @@ void dedup_phases_report(struct dedup *d);
 int dedup_level(const struct dedup *d, const struct doc *doc);
 
 /* The keep key of doc at (shard, record), appended to out:
- * [~stars u64 BE][id with 0x00 -> 0x00 0xff][0x00 0x00][shard u32 BE][record u64 BE].
- * memcmp order is the keep rule: most stars (metadata.stars, missing or not a number = 0),
- * then the smallest id bytewise, then the smallest (shard, record). */
-void dedup_keep_key(struct buf *out, const struct doc *doc, uint32_t shard, uint64_t record);
+ * [licence rank u8][~stars u64 BE][id with 0x00 -> 0x00 0xff][0x00 0x00][shard u32 BE]
+ * [record u64 BE]. memcmp order is the keep rule: with prefer_permissive, a document whose
+ * metadata.license_type is "permissive" first (rank 0, else 1; without it every rank is 0);
+ * then most stars (metadata.stars, missing or not a number = 0), then the smallest id
+ * bytewise, then the smallest (shard, record). */
+void dedup_keep_key(struct buf *out, const struct doc *doc, uint32_t shard, uint64_t record,
+		    int prefer_permissive);
 /* The id inside a keep key, unescaped, into out (replacing it); its shard and record. */
 void dedup_key_id(const void *key, size_t n, struct buf *out);
 void dedup_key_place(const void *key, size_t n, uint32_t *shard, uint64_t *record);

@@ -17,6 +17,9 @@ static const struct opt_def dedup_exact_opts[] = {
 	 "What the hash sees: none (the text as it is), trailing (each line without trailing "
 	 "whitespace, CR included, and no trailing blank lines), whitespace (every whitespace "
 	 "run one space, ends trimmed)."},
+	{"prefer_permissive", OPT_BOOL, "false", 0, 0, NULL,
+	 "Of equal copies keep one whose metadata.license_type is permissive (crawl-github's "
+	 "licence detection) before the rule of most stars, as The Stack v2 does."},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -24,6 +27,7 @@ enum norm { NORM_NONE, NORM_TRAILING, NORM_WHITESPACE };
 
 struct exact {
 	enum norm norm;
+	int prefer_permissive;
 	struct buf text, key, val, id;
 	struct xchg *x;
 };
@@ -84,7 +88,7 @@ static int put_hash(struct dedup *d, struct doc *doc, void *arg)
 	k[0] = (unsigned char)dedup_level(d, doc);
 	content_hash(e, doc, k + 1);
 	buf_reset(&e->val);
-	dedup_keep_key(&e->val, doc, d->shard, d->record);
+	dedup_keep_key(&e->val, doc, d->shard, d->record, e->prefer_permissive);
 	return xchg_put(e->x, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k, e->val.p,
 			e->val.len);
 }
@@ -140,6 +144,7 @@ static int exact_run(struct stage_run *run, const struct task_list *in)
 	const char *n = config_str(run->cfg, "dedup-exact.normalize");
 	e.norm = !strcmp(n, "none") ? NORM_NONE : !strcmp(n, "trailing") ? NORM_TRAILING
 									 : NORM_WHITESPACE;
+	e.prefer_permissive = config_bool(run->cfg, "dedup-exact.prefer_permissive");
 	struct xchg *dec = NULL;
 	int rc = -1;
 	e.x = dedup_xchg(&d, 2);

@@ -68,7 +68,7 @@ static int put_bands(struct dedup *d, struct doc *doc, void *arg)
 	if (!minhash_signature(nr->mh, doc->text.p ? doc->text.p : "", doc->text.len, nr->sig))
 		return 0; /* nothing to compare: a cluster of its own */
 	buf_reset(&nr->val);
-	dedup_keep_key(&nr->val, doc, d->shard, d->record);
+	dedup_keep_key(&nr->val, doc, d->shard, d->record, 0);
 	/* a band key carries a 64-bit hash of its rows: equal rows collide by design, unequal
 	 * ones with probability 2^-64 (and the check would catch those) */
 	unsigned char k[12], rows[4 * MINHASH_MAX_HASHES];

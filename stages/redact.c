@@ -36,7 +36,10 @@ struct redact;
 typedef int (*validator)(const struct redact *r, const char *text, size_t n, size_t s,
 			 size_t e);
 
-enum { CONF_ONLY = 1 }; /* the rule runs on configuration files and shell scripts only */
+enum {
+	CONF_ONLY = 1,	/* the rule runs on configuration files and shell scripts only */
+	LOCAL_PART = 2, /* the match starts at an e-mail's '@': its local part goes before */
+};
 
 struct rule {
 	enum kind kind;
@@ -57,10 +60,14 @@ static int v_ipv4(const struct redact *, const char *, size_t, size_t, size_t);
 
 /* A key name of a password, and of a secret, in an assignment: `name = "value"`,
  * `"name": "value"`, `name := value`, `name => value`, `name == "value"`. */
-#define PW_NAME "[A-Za-z0-9_.-]{0,40}(?i:password|passwd|passphrase)[A-Za-z0-9_.-]{0,20}"
-#define SECRET_NAME                                                                     \
-	"[A-Za-z0-9_.-]{0,40}(?i:secret|token|api[_.-]?key|apikey|access[_.-]?key|"       \
-	"auth[_.-]?key|private[_.-]?key|credential|client[_.-]?secret)[A-Za-z0-9_.-]{0,20}"
+#define PW_WORD "(?i:password|passwd|passphrase)[A-Za-z0-9_.-]{0,20}"
+#define SECRET_WORD                                                                     \
+	"(?i:secret|token|api[_.-]?key|apikey|access[_.-]?key|auth[_.-]?key|"             \
+	"private[_.-]?key|credential|client[_.-]?secret)[A-Za-z0-9_.-]{0,20}"
+/* The whole name, for the rules anchored at a line's start; the others start at the word,
+ * so that PCRE2 skips to its first letters instead of trying a name at every byte. */
+#define PW_NAME "[A-Za-z0-9_.-]{0,40}" PW_WORD
+#define SECRET_NAME "[A-Za-z0-9_.-]{0,40}" SECRET_WORD
 #define ASSIGN "[\"']?[ \\t]*(?::=|=>|==?|:)[ \\t]*"
 #define QUOTED(least) "(?<q>[\"'`])(?<s>[^\"'`\\s\\\\]{" #least ",200})\\k<q>"
 #define BARE(least) "(?<s>[^\\s\"'`]{" #least ",200})[ \\t]*\\r?$"
@@ -113,19 +120,21 @@ static const struct rule rules[] = {
 	 v_token, 0},
 	/* user and password of the characters a URL holds unescaped (RFC 3986); percent-encoded
 	 * ones are left alone, as secretlint does: URL parsers' test suites are full of them */
-	{K_url_password, "(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://"
-			 "[A-Za-z0-9._~!$&*+;=-]{1,64}:(?<s>[A-Za-z0-9._~!$&*+;=-]{4,128})@(?<host>[A-Za-z0-9_.-]{1,253})",
+	{K_url_password, "://[A-Za-z0-9._~!$&*+;=-]{1,64}:(?<s>[A-Za-z0-9._~!$&*+;=-]{4,128})@"
+			 "(?<host>[A-Za-z0-9_.-]{1,253})",
 	 v_url_password, 0},
-	{K_password, "(?<![A-Za-z0-9_.-])" PW_NAME ASSIGN "[bru]?" QUOTED(4), v_password, 0},
+	{K_password, PW_WORD ASSIGN "[bru]?" QUOTED(4), v_password, 0},
 	{K_password, "(?m)^[ \\t]*(?:export[ \\t]+|set[ \\t]+)?[\"']?" PW_NAME ASSIGN BARE(4),
 	 v_password, CONF_ONLY},
-	{K_high_entropy, "(?<![A-Za-z0-9_.-])" SECRET_NAME ASSIGN "[bru]?" QUOTED(8), v_entropy, 0},
+	{K_high_entropy, SECRET_WORD ASSIGN "[bru]?" QUOTED(8), v_entropy, 0},
 	{K_high_entropy, "(?m)^[ \\t]*(?:export[ \\t]+)?[\"']?" SECRET_NAME ASSIGN BARE(8), v_entropy,
 	 CONF_ONLY},
-	{K_email, "(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
-		  "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,24}"
+	/* from the '@' on; the local part before it is found by local_part() (PCRE2 10.42 has
+	 * no variable-length lookbehind, and a pattern that starts at the local part is tried at
+	 * every letter of the text) */
+	{K_email, "@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,24}"
 		  "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])",
-	 v_email, 0},
+	 v_email, LOCAL_PART},
 	{K_ipv4, "(?<![A-Za-z0-9_.-])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
 		 "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?![A-Za-z0-9_-]|\\.[0-9])",
 	 v_ipv4, 0},
@@ -189,6 +198,12 @@ struct redact {
 };
 
 /* ---- validators ---- */
+
+/* 1 if c is one of set's characters (never for NUL, which strchr would find). */
+static int in(const char *set, char c)
+{
+	return c && strchr(set, c) != NULL;
+}
 
 static int v_any(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
@@ -300,7 +315,7 @@ static int placeholder(const char *v, size_t n)
 		same += v[i] == v[0];
 	if (same == n)
 		return 1; /* "xxxxxx", "******" */
-	if (strchr("$%{<@:&*.\\/!?=", v[0]) || memchr(v, '{', n) || memchr(v, '(', n))
+	if (in("$%{<@:&*.\\/!?=", v[0]) || memchr(v, '{', n) || memchr(v, '(', n))
 		return 1; /* ${VAR}, %(x)s, {{ tpl }}, <password>, @secret, paths, expressions */
 	for (size_t i = 0; words[i]; i++)
 		if (ieq(v, n, words[i]))
@@ -332,7 +347,7 @@ static int allowed_domain(const struct redact *r, const char *d, size_t n);
 static int v_url_password(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
 	const char *host = t + e + 1, *end = host;
-	while (end < t + n && (isalnum((unsigned char)*end) || strchr("_.-", *end)))
+	while (end < t + n && (isalnum((unsigned char)*end) || in("_.-", *end)))
 		end++;
 	return !placeholder(t + s, e - s) && !allowed_domain(r, host, (size_t)(end - host));
 }
@@ -371,7 +386,7 @@ static int v_entropy(const struct redact *r, const char *t, size_t n, size_t s, 
 	if (len < r->min_entropy_len || placeholder(v, len))
 		return 0;
 	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)v[i]) && !strchr("+/=_-.~", v[i]))
+		if (!isalnum((unsigned char)v[i]) && !in("+/=_-.~", v[i]))
 			return 0;
 	if (wordy(v, len))
 		return 0;
@@ -570,6 +585,19 @@ static int config_like(const char *path)
 	return 0;
 }
 
+/* The start of the e-mail local part that ends at t[at] == '@': the longest run of its
+ * characters, at most 64, starting with a letter or digit; (size_t)-1 when there is none. */
+static size_t local_part(const char *t, size_t at)
+{
+	size_t s = at;
+	while (s > 0 && at - s <= 64 &&
+	       (isalnum((unsigned char)t[s - 1]) || in("._%+-", t[s - 1])))
+		s--;
+	if (s == at || at - s > 64 || !isalnum((unsigned char)t[s]))
+		return (size_t)-1;
+	return s;
+}
+
 /* 1 when [s, e) overlaps a finding already made (a higher rule's). */
 static int taken(const struct redact *r, size_t s, size_t e)
 {
@@ -598,6 +626,8 @@ static int scan(struct redact *r, struct stats *st, const char *t, size_t n, int
 			}
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
 			size_t g = r->re[i].group, s = ov[2 * g], e = ov[2 * g + 1];
+			if (ru->flags & LOCAL_PART)
+				s = local_part(t, s);
 			if (s < e && !taken(r, s, e) && ru->valid(r, t, n, s, e)) {
 				if (r->nf == r->capf) {
 					r->capf = r->capf ? 2 * r->capf : 16;

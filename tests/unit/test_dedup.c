@@ -1,5 +1,5 @@
 /* test_dedup: the keep key both dedup stages name documents by. Its memcmp order must be the
- * keep rule (most stars, then the smallest id bytewise, a prefix first, then shard and
+ * keep rule (with prefer_permissive a permissive licence first; most stars, then the smallest id bytewise, a prefix first, then shard and
  * record), and the id, shard and record must read back from it, NUL bytes included. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,23 +12,55 @@
 
 #include "dedup.h"
 
-static void key_of(struct buf *k, const char *id, size_t idlen, const char *stars,
-		   uint32_t shard, uint64_t rec)
+static void key_lic(struct buf *k, const char *id, size_t idlen, const char *stars,
+		    uint32_t shard, uint64_t rec, const char *license_type, int prefer)
 {
 	struct doc d;
 	doc_init(&d);
 	buf_set(&d.id, id, idlen);
 	if (stars)
 		json_object_set_new(d.meta, "stars", json_loads(stars, JSON_DECODE_ANY, NULL));
+	if (license_type)
+		json_object_set_new(d.meta, "license_type", json_string(license_type));
 	buf_reset(k);
-	dedup_keep_key(k, &d, shard, rec);
+	dedup_keep_key(k, &d, shard, rec, prefer);
 	doc_release(&d);
+}
+
+static void key_of(struct buf *k, const char *id, size_t idlen, const char *stars,
+		   uint32_t shard, uint64_t rec)
+{
+	key_lic(k, id, idlen, stars, shard, rec, NULL, 0);
 }
 
 static int cmp(const struct buf *a, const struct buf *b)
 {
 	int c = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
 	return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* prefer_permissive: a permissive copy first whatever its stars; without it, the licence
+ * counts for nothing; the id reads back either way. */
+static void test_prefer_permissive(void **state)
+{
+	(void)state;
+	struct buf a = BUF_INIT, b = BUF_INIT, id = BUF_INIT;
+	key_lic(&a, "mit", 3, "0", 0, 0, "permissive", 1);
+	key_lic(&b, "gpl", 3, "1e6", 0, 0, "copyleft", 1);
+	assert_true(cmp(&a, &b) < 0);
+	key_lic(&b, "none", 4, "1e6", 0, 0, NULL, 1);
+	assert_true(cmp(&a, &b) < 0);
+	key_lic(&a, "mit", 3, "0", 0, 0, "permissive", 0);
+	key_lic(&b, "gpl", 3, "1e6", 0, 0, "copyleft", 0);
+	assert_true(cmp(&b, &a) < 0);
+	dedup_key_id(a.p, a.len, &id);
+	assert_int_equal(id.len, 3);
+	assert_memory_equal(id.p, "mit", 3);
+	key_lic(&a, "x\0y", 3, "5", 7, 8, "permissive", 1);
+	dedup_key_id(a.p, a.len, &id);
+	assert_int_equal(id.len, 3);
+	assert_memory_equal(id.p, "x\0y", 3);
+	buf_release(&a), buf_release(&b), buf_release(&id);
 }
 
 static void test_order_is_keep_rule(void **state)
@@ -90,6 +122,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_is_keep_rule),
 		cmocka_unit_test(test_big_endian_helpers),
+		cmocka_unit_test(test_prefer_permissive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
