@@ -58,6 +58,12 @@ $(EMU_SO): $(BUILD)/cuda_emu/scorer_cuda.cc $(EMU_SRC) $(wildcard tests/cuda_emu
 $(BUILD)/curate: $(EMU_SO)
 # data files pulled into objects with .incbin, which the compiler's dependency files miss
 $(BUILD)/stages/github/lang.o: stages/github/langs.tsv
+# the SPDX licence texts (npm spdx-license-list, pinned by scripts/spdx.sh), built in
+$(BUILD)/spdx-full.json: scripts/spdx.sh
+	@mkdir -p $(dir $@)
+	cp "$$(bash scripts/spdx.sh)" $@
+$(BUILD)/stages/github/spdx.o: $(BUILD)/spdx-full.json
+$(BUILD)/stages/github/spdx.o: CFLAGS += -DSPDX_JSON='"$(BUILD)/spdx-full.json"'
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -13,6 +13,9 @@
 #include "github/deps.h"
 #include "github/filter.h"
 #include "github/lang.h"
+#include "github/license.h"
+#include "github/license_tree.h"
+#include "github/spdx.h"
 #include "github/mirror.h"
 #include "github/repo.h"
 #include "lines.h"
@@ -78,6 +81,21 @@ static const struct opt_def gh_opts[] = {
 	 "The line before each file in a repository document; {path} is the file's path."},
 	{"repo.seed", OPT_INT, "0", 0, 9e18, NULL,
 	 "Seed of the random order of HTML, SQL and shell files (mixed with the repository name)."},
+	{"license.detect", OPT_BOOL, "true", 0, 0, NULL,
+	 "Identify licence files (LICENSE, COPYING, ... in any directory) against the SPDX "
+	 "texts, and SPDX-License-Identifier lines of source files: metadata.license (an SPDX "
+	 "expression), license_type and license_source of every document (docs/license.md). "
+	 "false: the repository list's license field only."},
+	{"license.texts", OPT_STR, "", 0, 0, NULL,
+	 "SPDX licence texts (spdx-license-list's spdx-full.json); empty: the copy built in "
+	 "(npm spdx-license-list 6.12.0)."},
+	{"license.permissive", OPT_LIST, "[]", 0, 0, NULL,
+	 "SPDX ids whose files are license_type permissive (any other identified licence is "
+	 "copyleft: The Stack v2's non-permissive); empty: the built-in list of 60 ids "
+	 "(docs/license.md)."},
+	{"license.keep", OPT_LIST, "[]", 0, 0, NULL,
+	 "License types kept (permissive, copyleft, none, unknown); documents of other types are "
+	 "dropped with reason license_<type>. Empty: all."},
 	{"commit.min_stars", OPT_INT, "100", 0, 1e12, NULL,
 	 "Commit documents only for repositories with at least this many stars (from the list)."},
 	{"commit.min_forks", OPT_INT, "10", 0, 1e12, NULL, "... and at least this many forks."},
@@ -302,6 +320,12 @@ static int gh_signature(struct stage_run *run, struct buf *sig)
 	}
 	buf_printf(sig, "languages %s\n", hex);
 	gh_langs_free(t);
+	const char *lt = config_str(run->cfg, "crawl-github.license.texts");
+	if (config_bool(run->cfg, "crawl-github.license.detect")) {
+		if (*lt && sha256_file_hex(lt, hex))
+			return -1;
+		buf_printf(sig, "license texts %s\n", *lt ? hex : lic_builtin_version());
+	}
 	return 0;
 }
 
@@ -309,6 +333,10 @@ static int gh_signature(struct stage_run *run, struct buf *sig)
 
 struct crawler {
 	struct gh_langs *langs;
+	struct lic_db *lic; /* NULL: licence detection is off */
+	const char *const *permissive;
+	size_t npermissive;
+	int keep_type[4]; /* by enum lic_kind; all 1 when license.keep is empty */
 	struct gh_filter f;
 	int keep_unknown, want_file, want_repo, want_commit;
 	uint64_t repo_max;
@@ -317,6 +345,35 @@ struct crawler {
 	int64_t min_stars, min_forks, min_commits, min_days;
 	struct gh_commit_opts co;
 };
+
+static const char *const lic_kinds[4] = {"permissive", "copyleft", "none", "unknown"};
+
+static int lic_kind(const char *type)
+{
+	int k = 0;
+	while (k < 3 && strcmp(lic_kinds[k], type))
+		k++;
+	return k;
+}
+
+/* license.keep into keep[kind]: all 1 for an empty list. */
+static int license_keep(const struct config *c, int keep[4])
+{
+	const char *const *types;
+	size_t n = config_list(c, "crawl-github.license.keep", &types);
+	for (int k = 0; k < 4; k++)
+		keep[k] = n == 0;
+	for (size_t i = 0; i < n; i++) {
+		int k = lic_kind(types[i]);
+		if (strcmp(lic_kinds[k], types[i])) {
+			err_set("%s: crawl-github.license.keep: '%s' is not permissive, copyleft, none "
+				"or unknown", config_origin(c, "crawl-github.license.keep"), types[i]);
+			return -1;
+		}
+		keep[k] = 1;
+	}
+	return 0;
+}
 
 static int gh_setup(struct stage_run *run)
 {
@@ -335,6 +392,16 @@ static int gh_setup(struct stage_run *run)
 	g->f.ngen = config_list(c, "crawl-github.generated_names", &g->f.generated_names);
 	g->f.nmark = config_list(c, "crawl-github.generated_markers", &g->f.generated_markers);
 	g->keep_unknown = !strcmp(config_str(c, "crawl-github.unknown_language"), "keep");
+	if (config_bool(c, "crawl-github.license.detect")) {
+		const char *lt = config_str(c, "crawl-github.license.texts");
+		if (!(g->lic = *lt ? lic_db_load(lt) : lic_db_builtin()))
+			return -1;
+	}
+	g->npermissive = config_list(c, "crawl-github.license.permissive", &g->permissive);
+	if (!g->npermissive)
+		g->permissive = lic_default_permissive, g->npermissive = SIZE_MAX;
+	if (license_keep(c, g->keep_type))
+		return -1;
 	const char *const *kinds;
 	size_t nk = config_list(c, "crawl-github.documents", &kinds);
 	for (size_t i = 0; i < nk; i++) {
@@ -376,8 +443,10 @@ static int gh_setup(struct stage_run *run)
 static void gh_teardown(struct stage_run *run)
 {
 	struct crawler *g = run->state;
-	if (g)
+	if (g) {
 		gh_langs_free(g->langs);
+		lic_db_free(g->lic);
+	}
 	free(g);
 	git_libgit2_shutdown();
 }
@@ -385,6 +454,7 @@ static void gh_teardown(struct stage_run *run)
 /* What became of one file of the tree. */
 struct item {
 	const char *reason; /* NULL: kept */
+	int license_file;   /* a licence file: read whatever becomes of it */
 	const char *lang;
 	const char *encoding;
 	uint64_t size;
@@ -398,7 +468,9 @@ struct repo_run {
 	struct stats *st;
 	git_repository *repo;
 	const char *name, *head;
-	json_t *meta; /* repo, stars, forks, license, url */
+	json_t *meta; /* repo, stars, forks, license, license_type, license_source, url */
+	const char *list_license; /* the repository list's license field, or NULL */
+	struct gh_lic_tree lic;
 	struct gh_entry *ent;
 	size_t n;
 	struct item *it;
@@ -438,7 +510,8 @@ static int decide(struct repo_run *r)
 		if (!it->reason && sz > r->g->f.max_size)
 			it->reason = "too_large";
 		int gomod = is_gomod(path) && sz <= r->g->f.max_size;
-		if (it->reason && !gomod)
+		it->license_file = r->g->lic && lic_is_license_path(path) && sz <= LIC_MAX_TEXT;
+		if (it->reason && !gomod && !it->license_file)
 			continue;
 		git_blob *b;
 		if (git_blob_lookup(&b, r->repo, &r->ent[i].id)) {
@@ -456,6 +529,75 @@ static int decide(struct repo_run *r)
 	git_odb_free(odb);
 	return rc;
 }
+
+/* Sets metadata.license, license_type and license_source: expr's type, or unknown when
+ * there are licence files none of which was identified, or none when there is nothing. */
+static void set_license(struct repo_run *r, json_t *meta, const char *expr, const char *source,
+			int unknown)
+{
+	const char *type = expr	   ? lic_type(expr, r->g->permissive, r->g->npermissive)
+			   : unknown ? "unknown"
+				     : "none";
+	if (expr)
+		json_object_set_new(meta, "license", json_string(expr));
+	else
+		json_object_del(meta, "license");
+	json_object_set_new(meta, "license_type", json_string(type));
+	if (source)
+		json_object_set_new(meta, "license_source", json_string(source));
+	else
+		json_object_del(meta, "license_source");
+}
+
+/* What covers a path: the licence files of the deepest directory above it that has any
+ * (files that were not identified count only when none of their directory was: a short
+ * notice beside LICENSE-MIT is no other licence), else the repository list's license field. */
+static void license_of(struct repo_run *r, const struct gh_lic_dir *l, json_t *meta)
+{
+	if (l && (l->expr || !r->list_license))
+		set_license(r, meta, l->expr, l->sources, l->unknown);
+	else
+		set_license(r, meta, r->list_license, r->list_license ? "list" : NULL, 0);
+}
+
+static void file_license(struct repo_run *r, size_t i, struct doc *d)
+{
+	struct item *it = &r->it[i];
+	struct buf expr = BUF_INIT;
+	if (it->read && lic_spdx_header(it->text.p, it->text.len, &expr))
+		set_license(r, d->meta, expr.p, "spdx_header", 0);
+	else
+		license_of(r, gh_lic_tree_for(&r->lic, r->ent[i].path), d->meta);
+	buf_release(&expr);
+}
+
+/* Identifies the tree's licence files into r->lic, and gives r->meta (repository and commit
+ * documents) the licence of the root. */
+static void tree_licenses(struct repo_run *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct item *it = &r->it[i];
+		if (!it->license_file || !it->read)
+			continue;
+		const char *id = lic_identify(r->g->lic, it->text.p ? it->text.p : "", it->text.len,
+					      NULL);
+		stats_count(r->st, id ? "license_files_identified" : "license_files_unidentified", 1);
+		gh_lic_tree_add(&r->lic, r->ent[i].path, id);
+	}
+	const struct gh_lic_dir *root = gh_lic_tree_for(&r->lic, "");
+	license_of(r, root && !*root->dir ? root : NULL, r->meta);
+}
+
+/* Whether the document's license_type is one license.keep keeps; else the drop reason. */
+static const char *license_drop(const struct crawler *g, const json_t *meta)
+{
+	static const char *const reasons[4] = {"license_permissive", "license_copyleft",
+					       "license_none", "license_unknown"};
+	const char *t = json_string_value(json_object_get(meta, "license_type"));
+	int k = t ? lic_kind(t) : 2;
+	return g->keep_type[k] ? NULL : reasons[k];
+}
+
 
 static void file_doc(struct repo_run *r, size_t i, struct doc *d)
 {
@@ -480,6 +622,8 @@ static void file_doc(struct repo_run *r, size_t i, struct doc *d)
 	json_object_set_new(d->meta, "commit", json_string(r->head));
 	if (it->encoding)
 		json_object_set_new(d->meta, "encoding", json_string(it->encoding));
+	if (r->g->lic)
+		file_license(r, i, d);
 }
 
 static int emit_files(struct repo_run *r)
@@ -495,7 +639,8 @@ static int emit_files(struct repo_run *r)
 			continue;
 		}
 		file_doc(r, i, &d);
-		rc = it->reason ? emit_drop(r->e, &d, it->reason, it->size) : emit_keep(r->e, &d);
+		const char *why = it->reason ? it->reason : license_drop(r->g, d.meta);
+		rc = why ? emit_drop(r->e, &d, why, it->size) : emit_keep(r->e, &d);
 		if (it->read) { /* the text was lent to the document: take it back */
 			it->text = d.text;
 			d.text = (struct buf)BUF_INIT;
@@ -604,6 +749,7 @@ static int crawl_repo(struct stage_run *run, struct emit *e, json_t *j)
 	r.meta = json_pack("{s:s,s:I,s:I}", "repo", r.name, "stars", (json_int_t)stars, "forks",
 			   (json_int_t)forks);
 	json_t *lic = json_object_get(j, "license"), *url = json_object_get(j, "url");
+	r.list_license = json_string_value(lic);
 	if (lic)
 		json_object_set(r.meta, "license", lic);
 	if (url)
@@ -634,17 +780,26 @@ static int crawl_repo(struct stage_run *run, struct emit *e, json_t *j)
 	stats_count(r.st, "repositories", 1);
 	if (skipped)
 		stats_count(r.st, "links_and_submodules", skipped);
+	if (g->lic)
+		tree_licenses(&r);
+	else /* the list's field alone; without it, nobody looked: unknown */
+		set_license(&r, r.meta, r.list_license, r.list_license ? "list" : NULL,
+			    !r.list_license);
+	int repo_kept = !license_drop(g, r.meta);
+	if (!repo_kept)
+		stats_count(r.st, "license_repos_without_repo_commit_docs", 1);
 	if (g->want_file)
 		rc = emit_files(&r);
-	if (!rc && g->want_repo)
+	if (!rc && g->want_repo && repo_kept)
 		rc = emit_repo_docs(&r);
-	if (!rc && g->want_commit)
+	if (!rc && g->want_commit && repo_kept)
 		rc = emit_commits(&r, &head, stars, forks);
 out:
 	for (size_t i = 0; r.it && i < r.n; i++)
 		buf_release(&r.it[i].text);
 	free(r.it);
 	gh_entries_free(r.ent, r.n);
+	gh_lic_tree_release(&r.lic);
 	git_tree_free(tree);
 	git_commit_free(c);
 	git_repository_free(r.repo);
