@@ -250,17 +250,6 @@ static int split_add(struct bpe *b, const char *pattern, bool keep_gaps)
 
 /* ---- tiktoken files ---- */
 
-static int b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* Decodes standard base64 (with padding) into out; -1 if malformed. */
 static int b64_decode(const char *s, size_t n, struct buf *out)
 {
@@ -270,7 +259,7 @@ static int b64_decode(const char *s, size_t n, struct buf *out)
 	for (size_t i = 0; i < n; i += 4) {
 		int v[4], pad = 0;
 		for (int k = 0; k < 4; k++) {
-			v[k] = s[i + k] == '=' && i + 4 == n && k >= 2 ? (pad++, 0) : b64val(s[i + k]);
+			v[k] = s[i + k] == '=' && i + 4 == n && k >= 2 ? (pad++, 0) : b64_digit(s[i + k], 0);
 			if (v[k] < 0 || (pad && s[i + k] != '='))
 				return -1;
 		}

@@ -21,6 +21,11 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* The value of a base64 digit (RFC 4648; url: the base64url alphabet, - and _ for + and /),
+ * or -1 for any other character. */
+int b64_digit(int c, int url);
+/* 1 if s equals one of the n strings of list. */
+int str_listed(const char *s, const char *const *list, size_t n);
 /* Returns a malloc'd formatted string; caller frees. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

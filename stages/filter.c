@@ -45,14 +45,6 @@ static int filter_setup(struct stage_run *run)
 
 static void filter_teardown(struct stage_run *run) { free(run->state); }
 
-static int listed(const char *s, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, list[i]))
-			return 1;
-	return 0;
-}
-
 /* The longest line in bytes, by memchr over the newlines. */
 static size_t longest_line(const char *p, size_t n)
 {
@@ -83,7 +75,7 @@ static int filter_map(struct stage_run *run, struct doc *d, const char **reason)
 		return *reason = "too_short", 0;
 	if (f->max_chars && (int64_t)n > f->max_chars)
 		return *reason = "too_long", 0;
-	if (f->nsources && !listed(d->source.p ? d->source.p : "", f->sources, f->nsources))
+	if (f->nsources && !str_listed(d->source.p ? d->source.p : "", f->sources, f->nsources))
 		return *reason = "source", 0;
 	for (size_t i = 0; i < f->nrequired; i++)
 		if (!json_object_get(d->meta, f->required[i]))

@@ -11,6 +11,7 @@
 #include "fasttext/fasttext.h"
 #include "log.h"
 #include "stages.h"
+#include "web/fence.h"
 
 static const struct opt_def langid_opts[] = {
 	{"model", OPT_STR, "", 0, 0, NULL,
@@ -118,56 +119,20 @@ fail:
 	return -1;
 }
 
-static int listed(const char *s, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, list[i]))
-			return 1;
-	return 0;
-}
-
-/* Backticks a line starts with (after up to 3 spaces, as CommonMark allows), 0 if < 3. */
-static size_t fence_len(const char *p, size_t n)
-{
-	size_t i = 0, k = 0;
-	while (i < n && i < 3 && p[i] == ' ')
-		i++;
-	while (i + k < n && p[i + k] == '`')
-		k++;
-	return k >= 3 ? k : 0;
-}
-
-/* 1 if the line closes a fence of open backticks: at least as many, then only blanks. */
-static int closes(const char *p, size_t n, size_t open)
-{
-	size_t k = fence_len(p, n), i = 0;
-	if (k < open)
-		return 0;
-	while (i < n && p[i] == ' ')
-		i++;
-	for (i += k; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
-			return 0;
-	return 1;
-}
-
 /* The text fastText reads into l->text: the lines outside fences (an unclosed fence runs to
  * the end, as in CommonMark), newlines as spaces, one newline at the end. Returns the number
  * of bytes of prose that are not blanks. */
 static size_t langid_prose(struct buf *out, const char *p, size_t n, int fences)
 {
-	size_t open = 0, words = 0;
+	struct md_fences f = {0};
+	size_t words = 0;
 	const char *end = p + n;
 	buf_reset(out);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl ? nl : end) - p);
-		if (fences && open) {
-			if (closes(p, len, open))
-				open = 0;
-		} else if (fences && (open = fence_len(p, len))) {
-			/* the opening line (``` and an info string) is markup, not prose */
-		} else {
+		/* the opening line (``` and an info string) is markup, not prose */
+		if (!fences || !md_fence_line(&f, p, len)) {
 			buf_append(out, p, len);
 			buf_putc(out, ' ');
 			for (size_t i = 0; i < len; i++)
@@ -185,7 +150,7 @@ static int langid_map(struct stage_run *run, struct doc *d, const char **reason)
 {
 	struct langid *l = run->state;
 	struct stats *st = stage_stats(run);
-	if (!listed(d->source.p ? d->source.p : "", l->sources, l->nsources)) {
+	if (!str_listed(d->source.p ? d->source.p : "", l->sources, l->nsources)) {
 		stats_count(st, "other_source", 1);
 		return 1;
 	}

@@ -251,17 +251,6 @@ static int v_token(const struct redact *r, const char *t, size_t n, size_t s, si
 	return entropy(t + s, len) >= 3.0;
 }
 
-static int b64url(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '-' ? 62 : c == '_' ? 63 : -1;
-}
-
 /* A JWT's header decodes to a JSON object naming its algorithm. */
 static int v_jwt(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
@@ -271,7 +260,7 @@ static int v_jwt(const struct redact *r, const char *t, size_t n, size_t s, size
 	unsigned acc = 0;
 	int bits = 0;
 	for (size_t i = s; i < e && t[i] != '.' && len < sizeof head - 1; i++) {
-		int v = b64url((unsigned char)t[i]);
+		int v = b64_digit((unsigned char)t[i], 1);
 		if (v < 0)
 			return 0;
 		acc = acc << 6 | (unsigned)v;
@@ -663,19 +652,11 @@ static void put_placeholder(struct buf *out, const char *tpl, enum kind k)
 	}
 }
 
-static int listed(const char *s, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, list[i]))
-			return 1;
-	return 0;
-}
-
 static int redact_map(struct stage_run *run, struct doc *d, const char **reason)
 {
 	struct redact *r = run->state;
 	struct stats *st = stage_stats(run);
-	if (r->nsources && !listed(d->source.p ? d->source.p : "", r->sources, r->nsources)) {
+	if (r->nsources && !str_listed(d->source.p ? d->source.p : "", r->sources, r->nsources)) {
 		stats_count(st, "other_source", 1);
 		return 1;
 	}

@@ -102,14 +102,6 @@ static int relevance_setup(struct stage_run *run)
 	return 0;
 }
 
-static int listed(const char *s, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, list[i]))
-			return 1;
-	return 0;
-}
-
 /* P(label) of the page as fastText gives it, newlines read as spaces and one newline at
  * the end (one example per page, as datatrove and DCLM feed pages to fastText), clamped to 1 and rounded to the six
  * digits fastText prints. */
@@ -134,7 +126,7 @@ static int relevance_map(struct stage_run *run, struct doc *d, const char **reas
 {
 	struct relevance *r = run->state;
 	struct stats *st = stage_stats(run);
-	if (!listed(d->source.p ? d->source.p : "", r->sources, r->nsources)) {
+	if (!str_listed(d->source.p ? d->source.p : "", r->sources, r->nsources)) {
 		stats_count(st, "other_source", 1);
 		return 1;
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "stages.h"
+#include "web/fence.h"
 
 #define WF(name, type, def, lo, hi, help) {name, type, def, lo, hi, NULL, help}
 static const struct opt_def web_filter_opts[] = {
@@ -500,49 +501,18 @@ static int c4_line(struct wf *w, struct stats *st, const char *p, size_t n, size
 	return 1;
 }
 
-/* Backticks a line starts with (after up to 3 spaces, as CommonMark allows), 0 if < 3. */
-static size_t fence_len(const char *p, size_t n)
-{
-	size_t i = 0, k = 0;
-	while (i < n && i < 3 && p[i] == ' ')
-		i++;
-	while (i + k < n && p[i + k] == '`')
-		k++;
-	return k >= 3 ? k : 0;
-}
-
-/* 1 if the line closes a fence opened with open backticks: as many or more, then blanks. */
-static int fence_closes(const char *p, size_t n, size_t open)
-{
-	size_t k = fence_len(p, n), i = 0;
-	if (k < open)
-		return 0;
-	while (i < n && p[i] == ' ')
-		i++;
-	for (i += k; i < n; i++)
-		if (!is_space(p[i]))
-			return 0;
-	return 1;
-}
-
 /* Calls fn for each line of text, with in_code set for the lines of fences (their opening and
  * closing lines too) when fences are honoured. Returns what the last call returned when it
  * was negative, else 0. */
 typedef int line_fn(struct wf *w, void *arg, const char *p, size_t n, int in_code);
 static int each_line(struct wf *w, const char *p, size_t n, line_fn *fn, void *arg)
 {
-	size_t open = 0;
+	struct md_fences f = {0};
 	const char *end = p + n;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl ? nl : end) - p);
-		int code = 0;
-		if (w->fences && open) {
-			code = 1;
-			if (fence_closes(p, len, open))
-				open = 0;
-		} else if (w->fences && (open = fence_len(p, len)))
-			code = 1;
+		int code = w->fences && md_fence_line(&f, p, len);
 		int rc = fn(w, arg, p, len, code);
 		if (rc < 0)
 			return rc;
@@ -733,20 +703,12 @@ static int web_filter_setup(struct stage_run *run)
 	return 0;
 }
 
-static int listed(const char *s, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, list[i]))
-			return 1;
-	return 0;
-}
-
 static int web_filter_map(struct stage_run *run, struct doc *d, const char **reason)
 {
 	struct wf *w = run->state;
 	struct stats *st = stage_stats(run);
 	const char *r = NULL;
-	if (!listed(d->source.p ? d->source.p : "", w->sources, w->nsources)) {
+	if (!str_listed(d->source.p ? d->source.p : "", w->sources, w->nsources)) {
 		stats_count(st, "other_source", 1);
 		return 1;
 	}

@@ -80,14 +80,6 @@ static const char *const LANG_NONE[] = {
 	"nolang", "unknown", "generic",
 };
 
-static int in_list(const char *s, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, list[i]))
-			return 1;
-	return 0;
-}
-
 /* Normalizes a candidate name into out; 0 if it names a language. */
 static int lang_normalize(const char *s, size_t n, char *out, size_t outlen)
 {
@@ -106,7 +98,7 @@ static int lang_normalize(const char *s, size_t n, char *out, size_t outlen)
 	for (size_t i = 0; i < ARRAY_LEN(LANG_ALIAS); i++)
 		if (!strcmp(low, LANG_ALIAS[i][0]))
 			name = LANG_ALIAS[i][1];
-	if (in_list(name, LANG_NONE, ARRAY_LEN(LANG_NONE)) || isdigit((unsigned char)name[0]))
+	if (str_listed(name, LANG_NONE, ARRAY_LEN(LANG_NONE)) || isdigit((unsigned char)name[0]))
 		return -1;
 	snprintf(out, outlen, "%s", name);
 	return 0;
@@ -136,11 +128,11 @@ void html_lang_from_class(const char *cls, char *out, size_t outlen)
 			    !lang_normalize(t + k, n - k, out, outlen))
 				return;
 		}
-		if (in_list(prev, LANG_LEADER, ARRAY_LEN(LANG_LEADER)) &&
+		if (str_listed(prev, LANG_LEADER, ARRAY_LEN(LANG_LEADER)) &&
 		    !lang_normalize(t, n, out, outlen))
 			return;
 		char tok[40];
-		if (!lang_normalize(t, n, tok, sizeof tok) && in_list(tok, LANG_KNOWN, ARRAY_LEN(LANG_KNOWN))) {
+		if (!lang_normalize(t, n, tok, sizeof tok) && str_listed(tok, LANG_KNOWN, ARRAY_LEN(LANG_KNOWN))) {
 			snprintf(out, outlen, "%s", tok);
 			return;
 		}
@@ -262,7 +254,7 @@ static int is_boilerplate(const xmlNode *n)
 	if (is(n, "header") && !inside(n, holders, ARRAY_LEN(holders)))
 		return 1;
 	char *role = attr(n, "role"), *cls = attr(n, "class"), *id = attr(n, "id");
-	int hit = (role && in_list(role, BOILER_ROLES, ARRAY_LEN(BOILER_ROLES))) ||
+	int hit = (role && str_listed(role, BOILER_ROLES, ARRAY_LEN(BOILER_ROLES))) ||
 		  (cls && class_hit(cls, BOILER_WORDS, ARRAY_LEN(BOILER_WORDS), BOILER_SUBS,
 				    ARRAY_LEN(BOILER_SUBS))) ||
 		  (id && class_hit(id, BOILER_WORDS, ARRAY_LEN(BOILER_WORDS), BOILER_SUBS,
