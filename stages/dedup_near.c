@@ -31,6 +31,11 @@ static const struct opt_def dedup_near_opts[] = {
 	 "Keep a candidate pair only if its estimated Jaccard similarity (the fraction of equal "
 	 "signature entries) reaches threshold; drops LSH false positives."},
 	{"threshold", OPT_FLOAT, "0.7", 0, 1, NULL, "Jaccard threshold of check_jaccard."},
+	{"check_window", OPT_INT, "64", 1, 4096, NULL,
+	 "With check_jaccard, each member of a bucket is paired with up to this many members "
+	 "before it in keep order: every pair of a bucket of up to check_window + 1 members, so "
+	 "that no similar pair is lost because another member was dissimilar; in larger buckets "
+	 "(big duplicate clusters) a band of pairs that links runs of similar members."},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -44,6 +49,8 @@ struct near {
 	double threshold;
 	uint32_t *sig;
 	struct buf key, val, a, b, c;
+	struct buf *win; /* the bucket's last members, a ring of check_window */
+	size_t window, nwin, wpos;
 	struct xchg *x;
 	uint64_t candidates, checked, below, rounds;
 	double t0; /* for the debug log of phase times */
@@ -118,8 +125,12 @@ static int put_edge(struct dedup *d, struct xchg *cc, const void *u, size_t ul, 
 	return put_link(d, cc, v, vl, u, ul, tmp);
 }
 
-/* Buckets: the first (smallest) keep key of a run of equal band keys is paired with each
- * other member. Signatures ('s' keys, sorted after all bands) pass on to the check. */
+/* Buckets, runs of equal band keys, their members in keep order. Without the check, each
+ * member is linked to the first (a star: the component is the same as with every pair).
+ * With it, a pair is an edge only if it passes, so a star would lose the pairs of members
+ * that are similar to each other but not to the first; each member is paired instead with
+ * the up to check_window members before it (a ring). Signatures ('s' keys, sorted after all
+ * bands) pass on to the check. */
 static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 {
 	const void *k, *v;
@@ -135,14 +146,26 @@ static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 		}
 		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
 			buf_set(&nr->key, k, kl);
-			buf_set(&nr->b, v, vl); /* the bucket's first member */
+			nr->nwin = nr->wpos = 0;
+		} else if (!nr->check) {
+			nr->candidates++;
+			if (put_edge(d, out, nr->win[0].p, nr->win[0].len, v, vl, &nr->c) < 0)
+				return -1;
 			continue;
+		} else {
+			for (size_t i = 0; i < nr->nwin; i++) {
+				nr->candidates++;
+				if (put_link(d, out, nr->win[i].p, nr->win[i].len, v, vl, &nr->c) < 0)
+					return -1;
+			}
 		}
-		nr->candidates++;
-		int rc = nr->check ? put_link(d, out, nr->b.p, nr->b.len, v, vl, &nr->c)
-				   : put_edge(d, out, nr->b.p, nr->b.len, v, vl, &nr->c);
-		if (rc < 0)
-			return -1;
+		/* into the ring: the first member stays at 0 for the star */
+		if (nr->nwin < nr->window) {
+			buf_set(&nr->win[nr->nwin++], v, vl);
+		} else if (nr->check) {
+			buf_set(&nr->win[nr->wpos], v, vl);
+			nr->wpos = (nr->wpos + 1) % nr->window;
+		}
 	}
 	return got;
 }
@@ -505,6 +528,8 @@ static int near_setup(struct stage_run *run, struct near *nr)
 	nr->rows = (unsigned)config_int(c, "dedup-near.rows");
 	nr->check = config_bool(c, "dedup-near.check_jaccard");
 	nr->threshold = config_float(c, "dedup-near.threshold");
+	nr->window = (size_t)config_int(c, "dedup-near.check_window");
+	nr->win = xcalloc(nr->window, sizeof *nr->win);
 	if ((uint64_t)nr->bands * nr->rows > nr->nh) {
 		err_set("dedup-near: bands x rows (%u x %u) is more than num_hashes (%u)",
 			nr->bands, nr->rows, nr->nh);
@@ -609,6 +634,9 @@ out:
 	xchg_free(nr.x), xchg_free(cc), xchg_free(fin), xchg_free(dec);
 	minhash_free(nr.mh);
 	free(nr.sig);
+	for (size_t i = 0; i < nr.window; i++)
+		buf_release(&nr.win[i]);
+	free(nr.win);
 	buf_release(&nr.key), buf_release(&nr.val), buf_release(&nr.a), buf_release(&nr.b),
 		buf_release(&nr.c);
 	stats_release(&extra);
@@ -622,6 +650,6 @@ const struct stage_def stage_dedup_near = {
 	.summary = "drop near duplicates: MinHash LSH, Jaccard check, connected components "
 		   "across ranks; keep one per cluster",
 	.opts = dedup_near_opts,
-	.version = 1,
+	.version = 2, /* 2: with the check, pairs within a bucket's window, not a star */
 	.run = near_run,
 };
