@@ -31,7 +31,7 @@ static const struct opt_def dedup_near_opts[] = {
 	 "Keep a candidate pair only if its estimated Jaccard similarity (the fraction of equal "
 	 "signature entries) reaches threshold; drops LSH false positives."},
 	{"threshold", OPT_FLOAT, "0.7", 0, 1, NULL, "Jaccard threshold of check_jaccard."},
-	{"check_window", OPT_INT, "64", 1, 4096, NULL,
+	{"check_window", OPT_INT, "8", 1, 4096, NULL,
 	 "With check_jaccard, each member of a bucket is paired with up to this many members "
 	 "before it in keep order: every pair of a bucket of up to check_window + 1 members, so "
 	 "that no similar pair is lost because another member was dissimilar; in larger buckets "
