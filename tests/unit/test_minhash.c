@@ -149,6 +149,49 @@ static void test_seed_and_golden(void **state)
 	assert_null(minhash_new(&bad));
 }
 
+/* Word shingles depend on the words only, not on what separates them: random texts (words
+ * of ASCII letters, digits, '_' and bytes >= 0x80, of 1 to 150 bytes, so that words cross the
+ * scanner's 64-byte blocks; separators of punctuation, blanks and control bytes, NUL
+ * included) sign the same as their words joined by single spaces, at every length, and with
+ * unigrams give one shingle a word. */
+static void test_words_whatever_separates_them(void **state)
+{
+	(void)state;
+	static const char sep[] = " \t\n\r.,;:(){}[]<>=+-*/&|!?\"'`~@#$%^\\\x01\x7f";
+	static const char wb[] = "abcxyzABCXYZ0189_\x80\xc3\xa9\xff";
+	struct minhash *m = make(32, 3, MINHASH_WORD, 7), *m1 = make(8, 1, MINHASH_WORD, 7);
+	uint64_t seed = 42;
+	struct buf text = BUF_INIT, canon = BUF_INIT;
+	uint32_t a[32], b[32];
+	for (int round = 0; round < 300; round++) {
+		buf_reset(&text), buf_reset(&canon);
+		int words = (int)(splitmix(&seed) % 40);
+		if (splitmix(&seed) % 2)
+			buf_putc(&text, sep[splitmix(&seed) % (sizeof sep - 1)]);
+		for (int w = 0; w < words; w++) {
+			size_t len = 1 + splitmix(&seed) % (w % 7 == 3 ? 150 : 9);
+			for (size_t i = 0; i < len; i++) {
+				char c = wb[splitmix(&seed) % (sizeof wb - 1)];
+				buf_putc(&text, c), buf_putc(&canon, c);
+			}
+			size_t ns = 1 + splitmix(&seed) % 70;
+			for (size_t i = 0; i < ns && (w + 1 < words || splitmix(&seed) % 2); i++)
+				buf_putc(&text, i % 5 == 4 ? 0 : sep[splitmix(&seed) % (sizeof sep - 1)]);
+			if (w + 1 < words)
+				buf_putc(&canon, ' ');
+		}
+		size_t na = minhash_signature(m, text.p ? text.p : "", text.len, a);
+		size_t nb = minhash_signature(m, canon.p ? canon.p : "", canon.len, b);
+		assert_int_equal(na, nb);
+		assert_memory_equal(a, b, sizeof a);
+		/* unigrams: one shingle a word, so the scanner's word count is the test's */
+		size_t n1 = minhash_signature(m1, text.p ? text.p : "", text.len, a);
+		assert_int_equal(n1, (size_t)words);
+	}
+	buf_release(&text), buf_release(&canon);
+	minhash_free(m), minhash_free(m1);
+}
+
 static void test_s_curve(void **state)
 {
 	(void)state;
@@ -212,6 +255,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_short_and_empty),
 		cmocka_unit_test(test_seed_and_golden),
 		cmocka_unit_test(test_s_curve),
+		cmocka_unit_test(test_words_whatever_separates_them),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
