@@ -184,11 +184,16 @@ static int clear_stale(const char *path, const char *text)
 	return removed;
 }
 
-static void on_signal(int sig)
+void lock_release_on_signal(void)
 {
 	if (held && getpid() == held_by)
 		unlink(held_path);
 	held = 0;
+}
+
+static void on_signal(int sig)
+{
+	lock_release_on_signal();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }

@@ -15,6 +15,8 @@ int lock_take(const char *workdir, const char *command);
 
 /* Removes the lock this process holds; a no-op when it holds none. */
 void lock_release(void);
+/* From a signal handler (async-signal-safe): removes the lock file this process holds. */
+void lock_release_on_signal(void);
 
 /* For `curate unlock`, rank 0 only: removes workdir's lock unless its holder is alive on
  * this host. 1 removed (what is written to *holder, caller frees), 0 no lock, -1 with

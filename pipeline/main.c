@@ -93,6 +93,8 @@ static char *command_line;
 static int begin_writing(const struct cli_cmd *cmd, const struct config *cfg)
 {
 	const char *workdir = config_str(cfg, "workdir");
+	/* before the lock, whose own handler then stays out of the way */
+	stage_catch_stop(config_float(cfg, "stop_grace"));
 	if (lock_take(workdir, command_line) < 0) {
 		if (!quiet())
 			fprintf(stderr, "curate %s: %s\n", cmd->name, err_get());
@@ -260,8 +262,16 @@ static int cmd_run(const struct cli_cmd *cmd, struct cli_args *a)
 	struct stage_opts o = {cli_get(cmd, a, "force") != NULL};
 	double t0 = now_seconds();
 	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++)
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (i && stage_stop_anywhere()) { /* after a global stage that ran to its end */
+			if (par_rank() == 0)
+				log_warn("run: stopped on request before stage %s; run the same command "
+					 "again to resume", list[i]);
+			rc = 1;
+			break;
+		}
 		rc = stage_execute(stage_find(list[i]), cfg, &o);
+	}
 	if (!rc)
 		log_info("run: %zu stages complete in %.1fs; outputs under %s/", n,
 			 now_seconds() - t0, config_str(cfg, "workdir"));

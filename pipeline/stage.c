@@ -5,12 +5,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "log.h"
 #include "par.h"
 #include "progress.h"
@@ -37,6 +39,10 @@ static const struct opt_def global_opts[] = {
 	 "source, metadata and metadata.text_bytes (a tree's binaries would outweigh its code)."},
 	{"verify_inputs", OPT_BOOL, "true", 0, 0, NULL,
 	 "Check each input shard's SHA-256 against its manifest while reading it."},
+	{"stop_grace", OPT_FLOAT, "60", 0.1, 86400, NULL,
+	 "After SIGTERM or SIGINT, seconds a rank may take to finish or abandon its shard (a "
+	 "global stage, a wait on the network) before it ends anyway, its lock released; "
+	 "keep it under Slurm's KillWait or the --signal lead time."},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -993,8 +999,63 @@ struct emit {
 	struct progress *prog;
 };
 
+/* ---- graceful stop ---- */
+
+static volatile sig_atomic_t stop_sig;
+static unsigned stop_grace = 60;
+
+/* The end of a stop that did not come in time, or a second signal: the lock goes, then the
+ * process, by the signal that asked. */
+static void stop_now(int sig)
+{
+	(void)sig;
+	lock_release_on_signal();
+	signal(stop_sig, SIG_DFL);
+	raise(stop_sig);
+}
+
+static void on_stop(int sig)
+{
+	if (stop_sig) { /* the second: now */
+		stop_now(sig);
+		return;
+	}
+	stop_sig = sig;
+	alarm(stop_grace);
+}
+
+void stage_catch_stop(double grace)
+{
+	static const int sigs[] = {SIGTERM, SIGINT};
+	stop_grace = grace < 1 ? 1 : (unsigned)(grace + 0.5);
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++) {
+		struct sigaction sa = {0};
+		sa.sa_handler = on_stop;
+		sa.sa_flags = SA_RESTART; /* reads and writes go on; the loops look at the flag */
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
+	struct sigaction al = {0};
+	al.sa_handler = stop_now;
+	sigemptyset(&al.sa_mask);
+	sigaction(SIGALRM, &al, NULL);
+}
+
+int stage_stop_requested(void) { return stop_sig; }
+
+int stage_stop_anywhere(void) { return !par_all_ok(!stop_sig); }
+
+/* The error of a shard abandoned for a stop; stop_sig is set. */
+static int stopping(void)
+{
+	err_set("a stop was asked (%s)", stop_sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	return -1;
+}
+
 int emit_keep(struct emit *e, const struct doc *d)
 {
+	if (stop_sig)
+		return stopping(); /* produce() gives up its shard */
 	e->st->docs_out++;
 	e->st->bytes_out += d->text.len;
 	if (shard_writer_put(e->out, d) < 0)
@@ -1004,6 +1065,8 @@ int emit_keep(struct emit *e, const struct doc *d)
 
 int emit_drop(struct emit *e, struct doc *d, const char *reason, uint64_t bytes)
 {
+	if (stop_sig)
+		return stopping();
 	stats_drop(e->st, reason, bytes);
 	if (!e->rej || !d)
 		return 0;
@@ -1035,6 +1098,10 @@ static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 	size_t len;
 	int rc;
 	while ((rc = shard_reader_next_line(r, &line, &len)) == 1) {
+		if (stop_sig) {
+			rc = stopping();
+			break;
+		}
 		if (doc_parse(&d, line, len) < 0) {
 			err_set("%s: record %llu: %s", t->arg.p,
 				(unsigned long long)shard_reader_records(r), err_get());
@@ -1062,8 +1129,19 @@ static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 	return rc;
 }
 
+/* Tests only: CURATE_TEST_SHARD_DELAY seconds of waiting before each shard, so that a test
+ * can stop a run halfway (tests/e2e/stop.sh). A stop cuts the wait short. */
+static void test_delay(void)
+{
+	const char *v = getenv("CURATE_TEST_SHARD_DELAY");
+	double end = v ? now_seconds() + atof(v) : 0;
+	while (v && !stop_sig && now_seconds() < end)
+		usleep(10000);
+}
+
 static int run_task(struct stage_run *run, const struct task *t, struct progress *prog)
 {
+	test_delay();
 	double t0 = now_seconds();
 	int zl = (int)config_int(run->cfg, "zstd_level");
 	char *path = stage_shard_path(run->dir, t->index);
@@ -1100,7 +1178,9 @@ static int run_task(struct stage_run *run, const struct task *t, struct progress
 		rc = write_part_record(run, current_fingerprint, t->index, &info,
 				       e.rej ? &rinfo : NULL, &st, now_seconds() - t0, NULL, 0);
 	}
-	if (rc < 0)
+	if (rc < 0 && stop_sig)
+		log_info("stage %s: shard %u abandoned: %s", run->def->name, t->index, err_get());
+	else if (rc < 0)
 		log_error("stage %s: shard %u failed: %s", run->def->name, t->index, err_get());
 	stats_release(&st);
 	free(path);
@@ -1290,11 +1370,19 @@ static int run_tasks(struct stage_run *run, const struct plan *pl, const struct 
 	int ok = ready;
 	struct progress *prog =
 		progress_new(run->def->name, total, config_float(run->cfg, "progress_interval"));
-	/* a failed shard does not stop the others: their work is kept for the rerun */
-	for (size_t k = 0; k < npending && ready; k++)
+	/* a failed shard does not stop the others: their work is kept for the rerun; a stop
+	 * does, before the next shard */
+	for (size_t k = 0; k < npending && ready && !stop_sig; k++)
 		if (owner[k] == run->rank && run_task(run, &pl->tasks.v[which[k]], prog) < 0)
 			ok = 0;
 	progress_finish(prog);
+	if (stage_stop_anywhere()) {
+		ok = 0;
+		if (run->rank == 0)
+			log_warn("stage %s: stopped on request (SIGTERM or SIGINT); the shards that "
+				 "were finished are kept: run the same command again to resume",
+				 run->def->name);
+	}
 	if (run->def->teardown && ready)
 		run->def->teardown(run);
 	free(sizes), free(which), free(owner);

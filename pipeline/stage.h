@@ -139,6 +139,19 @@ struct stage_opts {
 	bool force; /* rerun from scratch even if up to date, redoing finished shards */
 };
 
+/* Graceful stop. SIGTERM (what Slurm sends before the time limit) and SIGINT, once
+ * stage_catch_stop has run, ask the run to stop: no rank starts another shard, a shard in
+ * progress of a map or source stage is abandoned (nothing of it is written), finished shards
+ * stay for the rerun, and the stage fails with a line saying how to resume. A global stage
+ * runs to its end (its collectives cannot stop halfway on one rank), and no stage starts
+ * after it. A second signal, or grace seconds without the stop done, ends the process at
+ * once (its lock released). */
+void stage_catch_stop(double grace);
+/* The signal that asked to stop on this rank, or 0. */
+int stage_stop_requested(void);
+/* Collective: 1 if a stop was asked on any rank. */
+int stage_stop_anywhere(void);
+
 /* Runs one stage on every rank (collective). 0 when the stage is complete (run or up to
  * date), -1 if any shard failed (the failures are logged; a rerun redoes only them). */
 int stage_execute(const struct stage_def *def, const struct config *cfg,
