@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "par.h"
 #include "progress.h"
+#include "queue.h"
 #include "schedule.h"
 
 /* Global options: the top level of the config file. */
@@ -39,6 +41,10 @@ static const struct opt_def global_opts[] = {
 	 "source, metadata and metadata.text_bytes (a tree's binaries would outweigh its code)."},
 	{"verify_inputs", OPT_BOOL, "true", 0, 0, NULL,
 	 "Check each input shard's SHA-256 against its manifest while reading it."},
+	{"schedule", OPT_ENUM, "queue", 0, 0, "queue|static",
+	 "How map and source stages give shards to ranks: queue (each rank asks rank 0 for the "
+	 "next, largest first, when it is done with one, so a slow rank takes fewer) or static "
+	 "(the same longest-first plan on every rank, fixed up front). Outputs are the same."},
 	{"stop_grace", OPT_FLOAT, "60", 0.1, 86400, NULL,
 	 "After SIGTERM or SIGINT, seconds a rank may take to finish or abandon its shard (a "
 	 "global stage, a wait on the network) before it ends anyway, its lock released; "
@@ -999,6 +1005,18 @@ struct emit {
 	struct progress *prog;
 };
 
+/* ---- the shard queue (queue.h) ---- */
+
+static struct task_queue *serving; /* rank 0's queue while its tasks run */
+static pthread_t serving_thread;
+
+/* Between documents: rank 0 answers the other ranks' requests for shards. */
+static void serve(void)
+{
+	if (serving && pthread_equal(pthread_self(), serving_thread))
+		queue_serve(serving);
+}
+
 /* ---- graceful stop ---- */
 
 static volatile sig_atomic_t stop_sig;
@@ -1056,6 +1074,7 @@ int emit_keep(struct emit *e, const struct doc *d)
 {
 	if (stop_sig)
 		return stopping(); /* produce() gives up its shard */
+	serve();
 	e->st->docs_out++;
 	e->st->bytes_out += d->text.len;
 	if (shard_writer_put(e->out, d) < 0)
@@ -1102,6 +1121,7 @@ static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 			rc = stopping();
 			break;
 		}
+		serve();
 		if (doc_parse(&d, line, len) < 0) {
 			err_set("%s: record %llu: %s", t->arg.p,
 				(unsigned long long)shard_reader_records(r), err_get());
@@ -1130,10 +1150,13 @@ static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 }
 
 /* Tests only: CURATE_TEST_SHARD_DELAY seconds of waiting before each shard, so that a test
- * can stop a run halfway (tests/e2e/stop.sh). A stop cuts the wait short. */
-static void test_delay(void)
+ * can stop a run halfway (tests/e2e/stop.sh); with CURATE_TEST_SLOW_RANK, on that rank only
+ * (the queue's benchmark). A stop cuts the wait short. */
+static void test_delay(int rank)
 {
-	const char *v = getenv("CURATE_TEST_SHARD_DELAY");
+	const char *v = getenv("CURATE_TEST_SHARD_DELAY"), *r = getenv("CURATE_TEST_SLOW_RANK");
+	if (r && atoi(r) != rank)
+		v = NULL;
 	double end = v ? now_seconds() + atof(v) : 0;
 	while (v && !stop_sig && now_seconds() < end)
 		usleep(10000);
@@ -1141,7 +1164,7 @@ static void test_delay(void)
 
 static int run_task(struct stage_run *run, const struct task *t, struct progress *prog)
 {
-	test_delay();
+	test_delay(run->rank);
 	double t0 = now_seconds();
 	int zl = (int)config_int(run->cfg, "zstd_level");
 	char *path = stage_shard_path(run->dir, t->index);
@@ -1348,6 +1371,17 @@ static void log_resumed(const struct stage_def *def, const struct decision *dec,
 	buf_release(&b);
 }
 
+/* Pending tasks in the order the queue hands them out: largest first, ties by index (the
+ * longest-processing-time order of the static plan). */
+static const uint64_t *order_sizes;
+static int by_size_desc(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (order_sizes[x] != order_sizes[y])
+		return order_sizes[x] > order_sizes[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
 static int run_tasks(struct stage_run *run, const struct plan *pl, const struct decision *dec)
 {
 	size_t n = pl->tasks.n, npending = 0;
@@ -1361,8 +1395,14 @@ static int run_tasks(struct stage_run *run, const struct plan *pl, const struct 
 		sizes[npending++] = pl->tasks.v[i].size;
 		total += pl->tasks.v[i].size;
 	}
+	int dynamic = run->nranks > 1 && !strcmp(config_str(run->cfg, "schedule"), "queue");
 	int *owner = xmalloc((npending + 1) * sizeof *owner);
+	size_t *order = xmalloc((npending + 1) * sizeof *order);
 	schedule_assign(sizes, npending, run->nranks, owner);
+	for (size_t k = 0; k < npending; k++)
+		order[k] = k;
+	order_sizes = sizes;
+	qsort(order, npending, sizeof *order, by_size_desc);
 
 	int ready = !run->def->setup || run->def->setup(run) == 0;
 	if (!ready)
@@ -1372,9 +1412,21 @@ static int run_tasks(struct stage_run *run, const struct plan *pl, const struct 
 		progress_new(run->def->name, total, config_float(run->cfg, "progress_interval"));
 	/* a failed shard does not stop the others: their work is kept for the rerun; a stop
 	 * does, before the next shard */
-	for (size_t k = 0; k < npending && ready && !stop_sig; k++)
-		if (owner[k] == run->rank && run_task(run, &pl->tasks.v[which[k]], prog) < 0)
-			ok = 0;
+	if (dynamic) {
+		struct task_queue *q = queue_open(npending);
+		if (run->rank == 0)
+			serving = q, serving_thread = pthread_self();
+		long k;
+		while (ready && (k = queue_next(q, stop_sig != 0)) >= 0)
+			if (run_task(run, &pl->tasks.v[which[order[k]]], prog) < 0)
+				ok = 0;
+		serving = NULL;
+		queue_close(q);
+	} else {
+		for (size_t k = 0; k < npending && ready && !stop_sig; k++)
+			if (owner[k] == run->rank && run_task(run, &pl->tasks.v[which[k]], prog) < 0)
+				ok = 0;
+	}
 	progress_finish(prog);
 	if (stage_stop_anywhere()) {
 		ok = 0;
@@ -1385,7 +1437,7 @@ static int run_tasks(struct stage_run *run, const struct plan *pl, const struct 
 	}
 	if (run->def->teardown && ready)
 		run->def->teardown(run);
-	free(sizes), free(which), free(owner);
+	free(sizes), free(which), free(owner), free(order);
 	return par_all_ok(ok);
 }
 
