@@ -34,8 +34,8 @@ static const struct opt_def dedup_near_opts[] = {
 	{"check_window", OPT_INT, "8", 1, 4096, NULL,
 	 "With check_jaccard, each member of a bucket is paired with up to this many members "
 	 "before it in keep order: every pair of a bucket of up to check_window + 1 members, so "
-	 "that no similar pair is lost because another member was dissimilar; in larger buckets "
-	 "(big duplicate clusters) a band of pairs that links runs of similar members."},
+	 "that no similar pair is lost because another member was dissimilar; after the first 4 x "
+	 "check_window members of a bucket (big clusters of near-copies), the member before only."},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -50,7 +50,7 @@ struct near {
 	uint32_t *sig;
 	struct buf key, val, a, b, c;
 	struct buf *win; /* the bucket's last members, a ring of check_window */
-	size_t window, nwin, wpos;
+	size_t window, nwin, wpos, member; /* member: the index of v in its bucket */
 	struct xchg *x;
 	uint64_t candidates, checked, below, rounds;
 	double t0; /* for the debug log of phase times */
@@ -129,7 +129,9 @@ static int put_edge(struct dedup *d, struct xchg *cc, const void *u, size_t ul, 
  * member is linked to the first (a star: the component is the same as with every pair).
  * With it, a pair is an edge only if it passes, so a star would lose the pairs of members
  * that are similar to each other but not to the first; each member is paired instead with
- * the up to check_window members before it (a ring). Signatures ('s' keys, sorted after all
+ * the up to check_window members before it (a ring), and past the first 4 x check_window
+ * members of a bucket (large buckets are mostly one cluster of near-copies) with the one
+ * before it only, so a bucket of k costs about k pairs, as the star did. Signatures ('s' keys, sorted after all
  * bands) pass on to the check. */
 static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 {
@@ -146,18 +148,24 @@ static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 		}
 		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
 			buf_set(&nr->key, k, kl);
-			nr->nwin = nr->wpos = 0;
+			nr->nwin = nr->wpos = nr->member = 0;
 		} else if (!nr->check) {
 			nr->candidates++;
 			if (put_edge(d, out, nr->win[0].p, nr->win[0].len, v, vl, &nr->c) < 0)
 				return -1;
 			continue;
-		} else {
+		} else if (++nr->member <= 4 * nr->window) {
 			for (size_t i = 0; i < nr->nwin; i++) {
 				nr->candidates++;
 				if (put_link(d, out, nr->win[i].p, nr->win[i].len, v, vl, &nr->c) < 0)
 					return -1;
 			}
+		} else { /* a large bucket, mostly one cluster: the member before only */
+			size_t last = nr->nwin < nr->window ? nr->nwin - 1
+							    : (nr->wpos + nr->window - 1) % nr->window;
+			nr->candidates++;
+			if (put_link(d, out, nr->win[last].p, nr->win[last].len, v, vl, &nr->c) < 0)
+				return -1;
 		}
 		/* into the ring: the first member stays at 0 for the star */
 		if (nr->nwin < nr->window) {
