@@ -115,24 +115,30 @@ static void sig_update_c(const struct minhash *m, uint32_t *restrict sig,
 }
 
 #if defined(__x86_64__)
+/* One block of eight hash functions over the batch. */
+__attribute__((target("avx2"))) static inline void
+block_avx2(const struct minhash *m, uint32_t *restrict sig, const uint64_t *restrict x,
+	   size_t n, unsigned i)
+{
+	__m256i a = _mm256_loadu_si256((const __m256i *)(m->a + i));
+	__m256i b = _mm256_loadu_si256((const __m256i *)(m->b + i));
+	__m256i c = _mm256_loadu_si256((const __m256i *)(m->c + i));
+	__m256i s = _mm256_loadu_si256((const __m256i *)(sig + i));
+	for (size_t k = 0; k < n; k++) {
+		__m256i lo = _mm256_set1_epi32((int)(uint32_t)x[k]);
+		__m256i hi = _mm256_set1_epi32((int)(uint32_t)(x[k] >> 32));
+		__m256i v = _mm256_add_epi32(_mm256_mullo_epi32(a, lo), _mm256_mullo_epi32(b, hi));
+		s = _mm256_min_epu32(s, _mm256_add_epi32(v, c));
+	}
+	_mm256_storeu_si256((__m256i *)(sig + i), s);
+}
+
 __attribute__((target("avx2"))) static void
 sig_update_avx2(const struct minhash *m, uint32_t *restrict sig, const uint64_t *restrict x,
 		size_t n)
 {
-	for (unsigned i = 0; i < m->padded; i += 8) {
-		__m256i a = _mm256_loadu_si256((const __m256i *)(m->a + i));
-		__m256i b = _mm256_loadu_si256((const __m256i *)(m->b + i));
-		__m256i c = _mm256_loadu_si256((const __m256i *)(m->c + i));
-		__m256i s = _mm256_loadu_si256((const __m256i *)(sig + i));
-		for (size_t k = 0; k < n; k++) {
-			__m256i lo = _mm256_set1_epi32((int)(uint32_t)x[k]);
-			__m256i hi = _mm256_set1_epi32((int)(uint32_t)(x[k] >> 32));
-			__m256i v = _mm256_add_epi32(_mm256_mullo_epi32(a, lo),
-						     _mm256_mullo_epi32(b, hi));
-			s = _mm256_min_epu32(s, _mm256_add_epi32(v, c));
-		}
-		_mm256_storeu_si256((__m256i *)(sig + i), s);
-	}
+	for (unsigned i = 0; i < m->padded; i += 8)
+		block_avx2(m, sig, x, n, i);
 }
 
 /* The same with sixteen lanes a block (the last eight lanes, if any, as in AVX2). */
@@ -155,20 +161,8 @@ sig_update_avx512(const struct minhash *m, uint32_t *restrict sig, const uint64_
 		}
 		_mm512_storeu_si512((void *)(sig + i), s);
 	}
-	if (i < m->padded) {
-		__m256i a = _mm256_loadu_si256((const __m256i *)(m->a + i));
-		__m256i b = _mm256_loadu_si256((const __m256i *)(m->b + i));
-		__m256i c = _mm256_loadu_si256((const __m256i *)(m->c + i));
-		__m256i s = _mm256_loadu_si256((const __m256i *)(sig + i));
-		for (size_t k = 0; k < n; k++) {
-			__m256i lo = _mm256_set1_epi32((int)(uint32_t)x[k]);
-			__m256i hi = _mm256_set1_epi32((int)(uint32_t)(x[k] >> 32));
-			__m256i v = _mm256_add_epi32(_mm256_mullo_epi32(a, lo),
-						     _mm256_mullo_epi32(b, hi));
-			s = _mm256_min_epu32(s, _mm256_add_epi32(v, c));
-		}
-		_mm256_storeu_si256((__m256i *)(sig + i), s);
-	}
+	if (i < m->padded)
+		block_avx2(m, sig, x, n, i);
 }
 
 static void sig_update(const struct minhash *m, uint32_t *sig, const uint64_t *x, size_t n)
