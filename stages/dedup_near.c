@@ -31,11 +31,11 @@ static const struct opt_def dedup_near_opts[] = {
 	 "Keep a candidate pair only if its estimated Jaccard similarity (the fraction of equal "
 	 "signature entries) reaches threshold; drops LSH false positives."},
 	{"threshold", OPT_FLOAT, "0.7", 0, 1, NULL, "Jaccard threshold of check_jaccard."},
-	{"check_window", OPT_INT, "8", 1, 4096, NULL,
-	 "With check_jaccard, each member of a bucket is paired with up to this many members "
-	 "before it in keep order: every pair of a bucket of up to check_window + 1 members, so "
-	 "that no similar pair is lost because another member was dissimilar; after the first 4 x "
-	 "check_window members of a bucket (big clusters of near-copies), the member before only."},
+	{"check_window", OPT_INT, "2", 1, 4096, NULL,
+	 "With check_jaccard, each member of a bucket is paired with the bucket's first this many "
+	 "members in keep order: every pair of a bucket of up to check_window + 1 members, so "
+	 "that no similar pair is lost because the first member was dissimilar; in larger "
+	 "buckets each member against those first ones. 1: a star from the first member."},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -49,8 +49,8 @@ struct near {
 	double threshold;
 	uint32_t *sig;
 	struct buf key, val, a, b, c;
-	struct buf *win; /* the bucket's last members, a ring of check_window */
-	size_t window, nwin, wpos, member; /* member: the index of v in its bucket */
+	struct buf *win; /* the bucket's first members (its hubs), check_window at most */
+	size_t window, nwin;
 	struct xchg *x;
 	uint64_t candidates, checked, below, rounds;
 	double t0; /* for the debug log of phase times */
@@ -126,13 +126,14 @@ static int put_edge(struct dedup *d, struct xchg *cc, const void *u, size_t ul, 
 }
 
 /* Buckets, runs of equal band keys, their members in keep order. Without the check, each
- * member is linked to the first (a star: the component is the same as with every pair).
- * With it, a pair is an edge only if it passes, so a star would lose the pairs of members
- * that are similar to each other but not to the first; each member is paired instead with
- * the up to check_window members before it (a ring), and past the first 4 x check_window
- * members of a bucket (large buckets are mostly one cluster of near-copies) with the one
- * before it only, so a bucket of k costs about k pairs, as the star did. Signatures ('s' keys, sorted after all
- * bands) pass on to the check. */
+ * member is linked to the first (a star: the component is the same as with every pair, and
+ * its diameter 2). With it, a pair is an edge only if it passes, so a star would lose the
+ * pairs of members that are similar to each other but not to the first. So each member is
+ * paired with the bucket's first check_window members, its hubs: every pair of a bucket of
+ * up to check_window + 1 members, and in larger ones every member against each hub, which
+ * keeps the component's diameter small (a chain of neighbours would make it the bucket's
+ * size, and label propagation's rounds with it) and the pairs at most check_window a member.
+ * Signatures ('s' keys, sorted after all bands) pass on to the check. */
 static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 {
 	const void *k, *v;
@@ -148,32 +149,20 @@ static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 		}
 		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
 			buf_set(&nr->key, k, kl);
-			nr->nwin = nr->wpos = nr->member = 0;
-		} else if (!nr->check) {
-			nr->candidates++;
-			if (put_edge(d, out, nr->win[0].p, nr->win[0].len, v, vl, &nr->c) < 0)
-				return -1;
-			continue;
-		} else if (++nr->member <= 4 * nr->window) {
-			for (size_t i = 0; i < nr->nwin; i++) {
+			nr->nwin = 0;
+		} else {
+			size_t hubs = nr->check ? nr->nwin : 1;
+			for (size_t i = 0; i < hubs; i++) {
 				nr->candidates++;
-				if (put_link(d, out, nr->win[i].p, nr->win[i].len, v, vl, &nr->c) < 0)
+				int rc = nr->check
+						 ? put_link(d, out, nr->win[i].p, nr->win[i].len, v, vl, &nr->c)
+						 : put_edge(d, out, nr->win[i].p, nr->win[i].len, v, vl, &nr->c);
+				if (rc < 0)
 					return -1;
 			}
-		} else { /* a large bucket, mostly one cluster: the member before only */
-			size_t last = nr->nwin < nr->window ? nr->nwin - 1
-							    : (nr->wpos + nr->window - 1) % nr->window;
-			nr->candidates++;
-			if (put_link(d, out, nr->win[last].p, nr->win[last].len, v, vl, &nr->c) < 0)
-				return -1;
 		}
-		/* into the ring: the first member stays at 0 for the star */
-		if (nr->nwin < nr->window) {
+		if (nr->nwin < (nr->check ? nr->window : 1))
 			buf_set(&nr->win[nr->nwin++], v, vl);
-		} else if (nr->check) {
-			buf_set(&nr->win[nr->wpos], v, vl);
-			nr->wpos = (nr->wpos + 1) % nr->window;
-		}
 	}
 	return got;
 }

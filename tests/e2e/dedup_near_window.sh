@@ -4,8 +4,8 @@
 # 0.9). With one band of one row, the seeds are tried in order until one puts all three in
 # the bucket (the candidate pairs say so): a star from A would check only A-B and A-C, both
 # below the threshold, and lose B-C; pairing within the window checks B-C too, so C goes as
-# B's duplicate while A stays. The same on 2 ranks, and with a window of 1 (pairs of
-# neighbours in keep order).
+# B's duplicate while A stays (check_window 2, the default, pairs every member with the
+# bucket's first two). The same on 2 ranks; with a window of 1, the star, the pair is lost.
 source "$(dirname "$0")/lib.sh"
 cd "$T"
 py=$(ls -d /usr/lib/python3.[0-9]* | head -1)
@@ -41,5 +41,6 @@ sha=$(cat "$T"/w/dedup-near/part-*.jsonl.zst | sha256sum)
 mpiexec -n 2 "$CURATE" dedup-near stages=[import,dedup-near] workdir="$T/w" dedup-near.bands=1 dedup-near.rows=1 \
   dedup-near.num_hashes=128 dedup-near.seed=$seed --force >/dev/null 2>&1 || fail "2 ranks"
 check "2 ranks: the same shards" test "$(cat "$T"/w/dedup-near/part-*.jsonl.zst | sha256sum)" = "$sha"
-check "window 1: neighbours a-b, b-c; b-c found" test "$(near dedup-near.seed=$seed dedup-near.check_window=1)" = "a b "
-check "window 1: two pairs" test "$(counter candidate_pairs)" = 2
+check "window 1, the star from a: b-c is lost, c kept" test \
+  "$(near dedup-near.seed=$seed dedup-near.check_window=1)" = "a b c "
+check "window 1: two pairs, a-b and a-c" test "$(counter candidate_pairs)" = 2
