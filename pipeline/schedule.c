@@ -43,13 +43,18 @@ static int by_size_desc(const void *a, const void *b)
 	return i < j ? -1 : i > j;
 }
 
-uint64_t schedule_assign(const uint64_t *sizes, size_t n, int nranks, int *owner)
+void schedule_order(const uint64_t *sizes, size_t n, size_t *order)
 {
-	size_t *order = xmalloc((n + 1) * sizeof *order);
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
 	sort_sizes = sizes;
 	qsort(order, n, sizeof *order, by_size_desc);
+}
+
+uint64_t schedule_assign(const uint64_t *sizes, size_t n, int nranks, int *owner)
+{
+	size_t *order = xmalloc((n + 1) * sizeof *order);
+	schedule_order(sizes, n, order);
 
 	struct load *heap = xmalloc((size_t)nranks * sizeof *heap);
 	for (int r = 0; r < nranks; r++)

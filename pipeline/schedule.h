@@ -11,5 +11,8 @@
  * index) and each goes to the least-loaded rank so far (ties by rank). Returns the largest
  * load of any rank, the plan's makespan in size units. */
 uint64_t schedule_assign(const uint64_t *sizes, size_t n, int nranks, int *owner);
+/* order[0..n) receives the task indices by decreasing size, ties by index: the order in which
+ * schedule_assign places tasks, and the shard queue hands them out. */
+void schedule_order(const uint64_t *sizes, size_t n, size_t *order);
 
 #endif

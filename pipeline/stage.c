@@ -1010,10 +1010,12 @@ struct emit {
 static struct task_queue *serving; /* rank 0's queue while its tasks run */
 static pthread_t serving_thread;
 
-/* Between documents: rank 0 answers the other ranks' requests for shards. */
+/* Between documents: rank 0 answers the other ranks' requests for shards, every 16th
+ * document (a probe of MPI costs about what a small document does). */
 static void serve(void)
 {
-	if (serving && pthread_equal(pthread_self(), serving_thread))
+	static unsigned calls;
+	if (serving && !(++calls & 15) && pthread_equal(pthread_self(), serving_thread))
 		queue_serve(serving);
 }
 
@@ -1026,7 +1028,6 @@ static unsigned stop_grace = 60;
  * process, by the signal that asked. */
 static void stop_now(int sig)
 {
-	(void)sig;
 	lock_release_on_signal();
 	signal(stop_sig, SIG_DFL);
 	raise(stop_sig);
@@ -1058,8 +1059,6 @@ void stage_catch_stop(double grace)
 	sigemptyset(&al.sa_mask);
 	sigaction(SIGALRM, &al, NULL);
 }
-
-int stage_stop_requested(void) { return stop_sig; }
 
 int stage_stop_anywhere(void) { return !par_all_ok(!stop_sig); }
 
@@ -1371,17 +1370,6 @@ static void log_resumed(const struct stage_def *def, const struct decision *dec,
 	buf_release(&b);
 }
 
-/* Pending tasks in the order the queue hands them out: largest first, ties by index (the
- * longest-processing-time order of the static plan). */
-static const uint64_t *order_sizes;
-static int by_size_desc(const void *a, const void *b)
-{
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	if (order_sizes[x] != order_sizes[y])
-		return order_sizes[x] > order_sizes[y] ? -1 : 1;
-	return x < y ? -1 : x > y;
-}
-
 static int run_tasks(struct stage_run *run, const struct plan *pl, const struct decision *dec)
 {
 	size_t n = pl->tasks.n, npending = 0;
@@ -1396,13 +1384,13 @@ static int run_tasks(struct stage_run *run, const struct plan *pl, const struct 
 		total += pl->tasks.v[i].size;
 	}
 	int dynamic = run->nranks > 1 && !strcmp(config_str(run->cfg, "schedule"), "queue");
+	/* the queue hands out tasks largest first; the static plan fixes their owners */
 	int *owner = xmalloc((npending + 1) * sizeof *owner);
 	size_t *order = xmalloc((npending + 1) * sizeof *order);
-	schedule_assign(sizes, npending, run->nranks, owner);
-	for (size_t k = 0; k < npending; k++)
-		order[k] = k;
-	order_sizes = sizes;
-	qsort(order, npending, sizeof *order, by_size_desc);
+	if (dynamic)
+		schedule_order(sizes, npending, order);
+	else
+		schedule_assign(sizes, npending, run->nranks, owner);
 
 	int ready = !run->def->setup || run->def->setup(run) == 0;
 	if (!ready)

@@ -147,8 +147,6 @@ struct stage_opts {
  * after it. A second signal, or grace seconds without the stop done, ends the process at
  * once (its lock released). */
 void stage_catch_stop(double grace);
-/* The signal that asked to stop on this rank, or 0. */
-int stage_stop_requested(void);
 /* Collective: 1 if a stop was asked on any rank. */
 int stage_stop_anywhere(void);
 

@@ -336,7 +336,7 @@ struct crawler {
 	struct lic_db *lic; /* NULL: licence detection is off */
 	const char *const *permissive;
 	size_t npermissive;
-	int keep_type[4]; /* by enum lic_kind; all 1 when license.keep is empty */
+	int keep_type[4]; /* by lic_kinds' index; all 1 when license.keep is empty */
 	struct gh_filter f;
 	int keep_unknown, want_file, want_repo, want_commit;
 	uint64_t repo_max;
@@ -597,7 +597,6 @@ static const char *license_drop(const struct crawler *g, const json_t *meta)
 	int k = t ? lic_kind(t) : 2;
 	return g->keep_type[k] ? NULL : reasons[k];
 }
-
 
 static void file_doc(struct repo_run *r, size_t i, struct doc *d)
 {

@@ -121,7 +121,7 @@ static const struct rule rules[] = {
 	/* user and password of the characters a URL holds unescaped (RFC 3986); percent-encoded
 	 * ones are left alone, as secretlint does: URL parsers' test suites are full of them */
 	{K_url_password, "://[A-Za-z0-9._~!$&*+;=-]{1,64}:(?<s>[A-Za-z0-9._~!$&*+;=-]{4,128})@"
-			 "(?<host>[A-Za-z0-9_.-]{1,253})",
+			 "[A-Za-z0-9_.-]{1,253}",
 	 v_url_password, 0},
 	{K_password, PW_WORD ASSIGN "[bru]?" QUOTED(4), v_password, 0},
 	{K_password, "(?m)^[ \\t]*(?:export[ \\t]+|set[ \\t]+)?[\"']?" PW_NAME ASSIGN BARE(4),
@@ -189,7 +189,7 @@ struct redact {
 	const char *const *allow;
 	size_t nallow;
 	const char *placeholder;
-	int action; /* 0 redact, 1 drop, 2 tag */
+	enum { ACT_REDACT, ACT_DROP, ACT_TAG } action;
 	const char *const *sources;
 	size_t nsources;
 	struct finding *f;
@@ -207,7 +207,6 @@ static int in(const char *set, char c)
 
 static int v_any(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
-	(void)r, (void)t, (void)n, (void)s, (void)e;
 	return 1;
 }
 
@@ -230,7 +229,6 @@ static double entropy(const char *p, size_t n)
  * nothing between; a key has hundreds of base64 characters. */
 static int v_key_body(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
-	(void)r, (void)n;
 	size_t b64 = 0;
 	const char *p = memchr(t + s + 10, '-', e - s - 10); /* the end of "-----BEGIN ..." */
 	for (p = p ? p : t + s; p < t + e; p++)
@@ -242,7 +240,6 @@ static int v_key_body(const struct redact *r, const char *t, size_t n, size_t s,
  * templates), and not low entropy (a counting sequence). */
 static int v_token(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
-	(void)r, (void)n;
 	size_t len = e - s, x = 0;
 	for (size_t i = s; i < e; i++)
 		x += t[i] == 'x' || t[i] == 'X' || t[i] == '0' || t[i] == '*';
@@ -254,7 +251,6 @@ static int v_token(const struct redact *r, const char *t, size_t n, size_t s, si
 /* A JWT's header decodes to a JSON object naming its algorithm. */
 static int v_jwt(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
-	(void)r, (void)n;
 	char head[256];
 	size_t len = 0;
 	unsigned acc = 0;
@@ -325,7 +321,6 @@ static int placeholder(const char *v, size_t n)
 /* A password: not a placeholder. */
 static int v_password(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
-	(void)r, (void)n;
 	return !placeholder(t + s, e - s);
 }
 
@@ -369,7 +364,6 @@ static int wordy(const char *v, size_t n)
 /* A high-entropy value: long enough, random enough, of a key-like alphabet, not a word. */
 static int v_entropy(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
-	(void)n;
 	const char *v = t + s;
 	size_t len = e - s;
 	if (len < r->min_entropy_len || placeholder(v, len))
@@ -404,7 +398,6 @@ static int allowed_domain(const struct redact *r, const char *d, size_t n)
  * image or file name (icon@2x.png), not an allowed domain. */
 static int v_email(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
-	(void)n;
 	static const char *const files[] = {"png", "jpg", "jpeg", "gif", "svg", "webp", "js",
 					    "css", "py", "c", "h", "so", "txt", "json", "html",
 					    "md", "ts", "zip", "gz", "tar", "exe", "dll", NULL};
@@ -426,7 +419,6 @@ static int v_email(const struct redact *r, const char *t, size_t n, size_t s, si
  * ("version 1.2.3.4", "v2.0.0.1"). */
 static int v_ipv4(const struct redact *r, const char *t, size_t n, size_t s, size_t e)
 {
-	(void)r, (void)n;
 	unsigned o[4];
 	if (sscanf(t + s, "%u.%u.%u.%u", &o[0], &o[1], &o[2], &o[3]) != 4)
 		return 0;
@@ -454,7 +446,7 @@ static int v_ipv4(const struct redact *r, const char *t, size_t n, size_t s, siz
 	for (size_t i = from; i < s; i++)
 		before[m++] = (char)tolower((unsigned char)t[i]);
 	before[m] = 0;
-	while (m > 0 && strchr(" \t:=(\"'", before[m - 1]))
+	while (m > 0 && in(" \t:=(\"'", before[m - 1]))
 		before[--m] = 0;
 	while (m > 0 && before[m - 1] == '.')
 		before[--m] = 0; /* "ver. 1.2.3.4" */
@@ -462,7 +454,6 @@ static int v_ipv4(const struct redact *r, const char *t, size_t n, size_t s, siz
 	while (w > 0 && isalpha((unsigned char)before[w - 1]))
 		w--;
 	const char *last = before + w; /* the word just before, or "v" glued to the number */
-	(void)e;
 	return strcmp(last, "v") && strcmp(last, "ver") && strcmp(last, "rev") &&
 	       !strstr(before, "version") && !strstr(before, "release");
 }
@@ -485,7 +476,7 @@ static void redact_teardown(struct stage_run *run)
 	run->state = NULL;
 }
 
-/* The placeholder template is checked here too, so a bad one fails at planning. */
+/* redact.kinds into on[kind]; the signature calls it too, so a bad kind fails at planning. */
 static int redact_kinds(const struct config *c, int on[NKINDS])
 {
 	const char *const *kinds;
@@ -508,7 +499,6 @@ static int redact_kinds(const struct config *c, int on[NKINDS])
 static int redact_signature(struct stage_run *run, struct buf *sig)
 {
 	int on[NKINDS];
-	(void)sig;
 	return redact_kinds(run->cfg, on);
 }
 
@@ -545,7 +535,7 @@ static int redact_setup(struct stage_run *run)
 	r->nallow = config_list(c, "redact.email_allow", &r->allow);
 	r->placeholder = config_str(c, "redact.placeholder");
 	const char *a = config_str(c, "redact.action");
-	r->action = !strcmp(a, "drop") ? 1 : !strcmp(a, "tag") ? 2 : 0;
+	r->action = !strcmp(a, "drop") ? ACT_DROP : !strcmp(a, "tag") ? ACT_TAG : ACT_REDACT;
 	r->nsources = config_list(c, "redact.sources", &r->sources);
 	return 0;
 fail:
@@ -663,8 +653,8 @@ static int redact_map(struct stage_run *run, struct doc *d, const char **reason)
 	const char *t = d->text.p ? d->text.p : "";
 	const char *path = json_string_value(json_object_get(d->meta, "path"));
 	if (scan(r, st, t, d->text.len, config_like(path)) < 0) {
-		log_warn("redact: %s: the matcher failed (%s); the document is kept unchanged",
-			 d->id.p ? d->id.p : "?", "match or JIT stack limit");
+		log_warn("redact: %s: the matcher failed (a match or JIT stack limit); the document "
+			 "is kept unchanged", d->id.p ? d->id.p : "?");
 		return 1;
 	}
 	if (!r->nf)
@@ -679,13 +669,13 @@ static int redact_map(struct stage_run *run, struct doc *d, const char **reason)
 			char name[64];
 			json_object_set_new(m, kind_names[k], json_integer((json_int_t)count[k]));
 			snprintf(name, sizeof name, "found_%s", kind_names[k]);
-			stats_count(st, name, (long long)count[k]);
+			stats_count(st, name, count[k]);
 		}
 	json_object_set_new(d->meta, "redacted", m);
 	stats_count(st, "documents_with_findings", 1);
-	if (r->action == 1)
+	if (r->action == ACT_DROP)
 		return *reason = kind_names[r->f[0].kind], 0;
-	if (r->action == 2)
+	if (r->action == ACT_TAG)
 		return 1;
 	buf_reset(&r->out);
 	size_t at = 0;

@@ -26,7 +26,6 @@ done_before=$(ls "$T"/w/redact/part-*.jsonl.zst 2>/dev/null | wc -l)
 if grep -q "stopped on request" stop.log; then
   contains stop.log "run the same command again to resume"
   check "every rank ends failed" test "$(grep -c 'stage redact failed' stop.log)" = 2
-  check "some shards left for the rerun ($done_before of 12 done)" test "$done_before" -lt 12
   check "no manifest for a stopped stage" test ! -e "$T/w/redact/manifest.json"
   leftovers=$(cd "$T/w/redact" && find . -type f | sed 's|^\./||' |
     grep -Ev '^(rejected/)?part-[0-9]+\.jsonl\.zst$|^\.parts/part-[0-9]+\.json$' || true)
