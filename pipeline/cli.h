@@ -15,7 +15,7 @@ struct cli_opt {
 	const char *help;
 };
 
-#define CLI_MAX_OPTS 16
+#define CLI_MAX_OPTS 24
 
 struct cli_args {
 	const char *values[CLI_MAX_OPTS]; /* per option in table order: value, "1" for a

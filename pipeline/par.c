@@ -128,3 +128,56 @@ void par_allgather_bytes(const char *data, size_t len, struct buf *out)
 	out->p[total] = 0;
 	free(lens), free(offs);
 }
+
+/* The ring: P chunks; in P-1 steps each rank adds the chunk its left neighbour sends into
+ * its own and passes it on, so rank r ends with the whole sum of chunk r+1; then P-1 steps
+ * pass the sums around. A chunk travels in pieces of at most 1 GiB (MPI counts are ints);
+ * both neighbours know its length, so the pieces match. */
+static void sendrecv_big(const char *send, size_t sbytes, int to, char *recv, size_t rbytes,
+			 int from, int tag)
+{
+	const size_t piece = (size_t)1 << 30;
+	for (size_t off = 0; off < sbytes || off < rbytes; off += piece) {
+		int sn = off < sbytes ? (int)(sbytes - off < piece ? sbytes - off : piece) : 0;
+		int rn = off < rbytes ? (int)(rbytes - off < piece ? rbytes - off : piece) : 0;
+		MPI_CHECK(MPI_Sendrecv(send + (off < sbytes ? off : 0), sn, MPI_BYTE, to, tag,
+				       recv + (off < rbytes ? off : 0), rn, MPI_BYTE, from, tag,
+				       MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+	}
+}
+
+static void ring_allreduce(void *v, size_t n, size_t elem, int dbl)
+{
+	int P = size_, r = rank_;
+	if (P == 1 || n == 0)
+		return;
+	size_t chunk = (n + (size_t)P - 1) / (size_t)P;
+	char *tmp = xmalloc(chunk * elem), *base = v;
+	int to = (r + 1) % P, from = (r + P - 1) % P;
+#define CHUNK_AT(c) ((size_t)(c) * chunk < n ? (size_t)(c) * chunk : n)
+#define CHUNK_LEN(c) (CHUNK_AT((c) + 1) - CHUNK_AT(c))
+	for (int s = 0; s < P - 1; s++) {
+		int out = ((r - s) % P + P) % P, in = ((r - s - 1) % P + P) % P;
+		size_t lo = CHUNK_AT(in), len = CHUNK_LEN(in);
+		sendrecv_big(base + CHUNK_AT(out) * elem, CHUNK_LEN(out) * elem, to, tmp, len * elem,
+			     from, 78);
+		if (dbl)
+			for (size_t i = 0; i < len; i++)
+				((double *)v)[lo + i] += ((double *)tmp)[i];
+		else
+			for (size_t i = 0; i < len; i++)
+				((float *)v)[lo + i] += ((float *)tmp)[i];
+	}
+	for (int s = 0; s < P - 1; s++) {
+		int out = ((r + 1 - s) % P + P) % P, in = ((r - s) % P + P) % P;
+		sendrecv_big(base + CHUNK_AT(out) * elem, CHUNK_LEN(out) * elem, to,
+			     base + CHUNK_AT(in) * elem, CHUNK_LEN(in) * elem, from, 79);
+	}
+#undef CHUNK_AT
+#undef CHUNK_LEN
+	free(tmp);
+}
+
+void par_allreduce_sum_f32(float *v, size_t n) { ring_allreduce(v, n, sizeof(float), 0); }
+
+void par_allreduce_sum_f64(double *v, size_t n) { ring_allreduce(v, n, sizeof(double), 1); }

@@ -41,4 +41,10 @@ void par_bcast_bytes(char **data, size_t *len);
 struct buf;
 void par_allgather_bytes(const char *data, size_t len, struct buf *out);
 
+/* In-place sums over ranks of n floats (doubles), the same on every rank, in an order fixed
+ * by the rank count alone (a ring: reduce-scatter, then all-gather), so a training step
+ * gives the same bits on every run; MPI_Allreduce promises no order. */
+void par_allreduce_sum_f32(float *v, size_t n);
+void par_allreduce_sum_f64(double *v, size_t n);
+
 #endif

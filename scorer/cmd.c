@@ -1,6 +1,7 @@
-/* cmd: `curate scorer init|score|bench`, the command-line face of the scorer: make a random
- * checkpoint, score files one line each (or print a causal LM's next-token logits of chosen
- * tokens: --lm), and measure tokens/s and MFU. Runs on rank 0. */
+/* cmd: `curate scorer init|score|bench|train`, the command-line face of the scorer: make a
+ * random checkpoint, score files one line each (or print a causal LM's next-token logits of
+ * chosen tokens: --lm), measure tokens/s and MFU (on rank 0), and train one from rated
+ * documents (on every rank: scorer/train.c). */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,10 +12,12 @@
 #include "cli.h"
 #include "par.h"
 #include "scorer.h"
+#include "stage.h"
+#include "train.h"
 #include "util.h"
 
 const struct cli_opt scorer_cmd_opts[] = {
-	{"model", 'm', "DIR", "the checkpoint directory (score, bench)"},
+	{"model", 'm', "DIR", "the checkpoint directory (score, bench; train: the base)"},
 	{"device", 0, "DEV", "auto, cpu or cuda (default auto: the GPU when there is one)"},
 	{"max-tokens", 0, "N", "truncate documents to N tokens (default 2048)"},
 	{"threads", 0, "N", "CPU threads (default: all CPUs)"},
@@ -22,7 +25,7 @@ const struct cli_opt scorer_cmd_opts[] = {
 	{"ids", 0, NULL, "score: each FILE holds token ids (decimal, space-separated), not text"},
 	{"preset", 0, "NAME", "init: tiny or 1.3b"},
 	{"seed", 0, "S", "init: the random seed (default 0)"},
-	{"output", 'o', "DIR", "init: where the checkpoint goes"},
+	{"output", 'o', "DIR", "init, train: where the checkpoint goes"},
 	{"tokenizer", 't', "FILE", "init: the tokenizer.json to copy beside the weights"},
 	{"dtype", 0, "T", "init: f32 or bf16 (default f32 for tiny, bf16 for 1.3b)"},
 	{"tokens", 0, "N", "bench: tokens per sequence (default max-tokens); 0: a length mix"},
@@ -32,6 +35,9 @@ const struct cli_opt scorer_cmd_opts[] = {
 	{"lm", 0, "X", "init: a LlamaForCausalLM, X = untied (with lm_head.weight) or tied (to "
 		       "the embedding); score, bench: DIR is a causal LM: output the next-token "
 		       "logits of the token ids X (comma-separated), one column each"},
+	{"config", 'c', "FILE", "train: take the scorer-train options of this pipeline config"},
+	{"restart", 0, NULL, "train: start over, ignoring a training state in OUT/checkpoint"},
+	{"dump-grads", 0, "FILE", "train: write the first step's gradient (safetensors) and stop"},
 	{NULL, 0, NULL, NULL},
 };
 /* cli_args holds the values of CLI_MAX_OPTS options */
@@ -340,11 +346,69 @@ static int cmd_bench(const struct cli_cmd *cmd, struct cli_args *a)
 	return rc < 0;
 }
 
+/* `scorer train -m BASE -o OUT LABELS... [KEY=VALUE...]`: KEY is an option of the
+ * scorer-train section (`curate config defaults`), "scorer-train." optional. */
+static int cmd_train(const struct cli_cmd *cmd, struct cli_args *a)
+{
+	const char *base = cli_get(cmd, a, "model"), *out = cli_get(cmd, a, "output");
+	if (!base || !out) {
+		if (par_rank() == 0)
+			fprintf(stderr, "curate scorer train: -m BASE and -o OUT are required\n");
+		return 2;
+	}
+	char **over = xcalloc((size_t)a->npos + 4, sizeof *over);
+	const char **labels = xcalloc((size_t)a->npos + 1, sizeof *labels);
+	size_t nover = 0, nlabels = 0;
+	for (int i = 0; i < a->npos; i++) {
+		const char *x = a->pos[i];
+		if (!strchr(x, '='))
+			labels[nlabels++] = x;
+		else
+			over[nover++] = strncmp(x, "scorer-train.", 13) ? xasprintf("scorer-train.%s", x)
+								       : xstrdup(x);
+	}
+	static const char *const flags[][2] = {{"device", "device"}, {"threads", "threads"},
+					       {"max-tokens", "max_tokens"}};
+	for (size_t i = 0; i < ARRAY_LEN(flags); i++)
+		if (cli_get(cmd, a, flags[i][0]))
+			over[nover++] = xasprintf("scorer-train.%s=%s", flags[i][1],
+						  cli_get(cmd, a, flags[i][0]));
+	size_t nsec;
+	const struct config_section *sec = stage_config_sections(&nsec);
+	struct config *cfg = config_load(cli_get(cmd, a, "config"), sec, nsec, over, nover);
+	int rc = 2;
+	if (!cfg) {
+		if (par_rank() == 0)
+			fprintf(stderr, "curate scorer train: %s\n", err_get());
+	} else if (!nlabels) {
+		if (par_rank() == 0)
+			fprintf(stderr, "curate scorer train: no label files (JSONL of id, text and "
+					"score)\n");
+	} else {
+		struct train_io io = {base, out, labels, nlabels, cli_get(cmd, a, "dump-grads"),
+				      cli_get(cmd, a, "restart") != NULL, false};
+		rc = scorer_train(cfg, &io) < 0;
+		if (rc && par_rank() == 0)
+			fprintf(stderr, "curate scorer train: %s\n", err_get());
+	}
+	config_free(cfg);
+	for (size_t i = 0; i < nover; i++)
+		free(over[i]);
+	free(over), free(labels);
+	return rc;
+}
+
 int scorer_cmd(const struct cli_cmd *cmd, struct cli_args *a)
 {
+	const char *verb = a->npos ? a->pos[0] : "";
+	if (!strcmp(verb, "train")) { /* every rank trains */
+		a->pos++, a->npos--;
+		int rc = cmd_train(cmd, a);
+		a->pos--, a->npos++;
+		return rc;
+	}
 	if (par_rank() != 0)
 		return 0; /* one process does the work; the others have nothing to score */
-	const char *verb = a->npos ? a->pos[0] : "";
 	a->pos++, a->npos--;
 	int rc;
 	if (!strcmp(verb, "init"))
@@ -354,7 +418,8 @@ int scorer_cmd(const struct cli_cmd *cmd, struct cli_args *a)
 	else if (!strcmp(verb, "bench"))
 		rc = cmd_bench(cmd, a);
 	else {
-		fprintf(stderr, "curate scorer: unknown verb '%s' (init, score or bench)\n", verb);
+		fprintf(stderr, "curate scorer: unknown verb '%s' (init, score, bench or train)\n",
+			verb);
 		rc = 2;
 	}
 	a->pos--, a->npos++;

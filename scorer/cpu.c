@@ -14,9 +14,9 @@
 
 /* ---- thread pool: the caller works as thread 0 ---- */
 
-typedef void (*pool_fn)(void *ctx, size_t task, int tid);
+typedef cpu_task_fn pool_fn;
 
-struct pool {
+struct cpu_pool {
 	int n;
 	pthread_t *th;
 	pthread_mutex_t mu;
@@ -30,11 +30,11 @@ struct pool {
 };
 
 struct worker_arg {
-	struct pool *p;
+	struct cpu_pool *p;
 	int tid;
 };
 
-static void pool_drain(struct pool *p, int tid)
+static void pool_drain(struct cpu_pool *p, int tid)
 {
 	size_t t;
 	while ((t = atomic_fetch_add(&p->next, 1)) < p->ntasks)
@@ -44,7 +44,7 @@ static void pool_drain(struct pool *p, int tid)
 static void *pool_main(void *arg)
 {
 	struct worker_arg *w = arg;
-	struct pool *p = w->p;
+	struct cpu_pool *p = w->p;
 	uint64_t seen = 0;
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
@@ -66,7 +66,7 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-static void pool_init(struct pool *p, int n)
+static void pool_init(struct cpu_pool *p, int n)
 {
 	memset(p, 0, sizeof *p);
 	p->n = n;
@@ -82,7 +82,7 @@ static void pool_init(struct pool *p, int n)
 	}
 }
 
-static void pool_run(struct pool *p, pool_fn fn, void *ctx, size_t ntasks)
+void cpu_pool_run(struct cpu_pool *p, pool_fn fn, void *ctx, size_t ntasks)
 {
 	if (p->n == 1 || ntasks == 1) {
 		for (size_t t = 0; t < ntasks; t++)
@@ -103,7 +103,7 @@ static void pool_run(struct pool *p, pool_fn fn, void *ctx, size_t ntasks)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void pool_release(struct pool *p)
+static void pool_release(struct cpu_pool *p)
 {
 	pthread_mutex_lock(&p->mu);
 	p->stop = 1;
@@ -116,6 +116,27 @@ static void pool_release(struct pool *p)
 	pthread_cond_destroy(&p->go);
 	pthread_cond_destroy(&p->done);
 }
+
+struct cpu_pool *cpu_pool_new(int threads)
+{
+	if (threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (int)n : 1;
+	}
+	struct cpu_pool *p = xmalloc(sizeof *p);
+	pool_init(p, threads);
+	return p;
+}
+
+void cpu_pool_free(struct cpu_pool *p)
+{
+	if (p) {
+		pool_release(p);
+		free(p);
+	}
+}
+
+int cpu_pool_size(const struct cpu_pool *p) { return p->n; }
 
 /* ---- GEMM ---- */
 
@@ -156,8 +177,8 @@ kernel2x4(const float *x, size_t ldx, const float *w, size_t ldw, float *y, size
 	y[ldy + 2] = finish(&a12, x1, w2, k8, k), y[ldy + 3] = finish(&a13, x1, w3, k8, k);
 }
 
-__attribute__((target_clones("avx2", "default"))) static float dot1(const float *x,
-								    const float *w, size_t k)
+__attribute__((target_clones("avx2", "default"))) float cpu_dot(const float *x, const float *w,
+								   size_t k)
 {
 	size_t k8 = k & ~(size_t)7;
 	v8f acc = {0};
@@ -190,9 +211,86 @@ static void gemm_task(void *ctx, size_t task, int tid)
 			}
 			for (size_t a = i; a < i + 2 && a < i1; a++)
 				for (size_t b = j; b < j + 4 && b < j1; b++)
-					g->y[a * g->n + b] = dot1(g->x + a * k, g->w + b * k, k);
+					g->y[a * g->n + b] = cpu_dot(g->x + a * k, g->w + b * k, k);
 		}
 	}
+}
+
+static void gemm_nt(struct cpu_pool *p, const float *x, const float *w, float *y, size_t rows,
+		    size_t n, size_t k)
+{
+	struct gemm_job g = {x, w, y, rows, n, k, (rows + GEMM_MB - 1) / GEMM_MB,
+			     (n + GEMM_NB - 1) / GEMM_NB};
+	cpu_pool_run(p, gemm_task, &g, g.mtiles * g.ntiles);
+}
+
+void cpu_gemm_nt(struct cpu_pool *p, const float *x, const float *w, float *y, size_t rows,
+		 size_t n, size_t k)
+{
+	gemm_nt(p, x, w, y, rows, n, k);
+}
+
+/* y[4][16] (+)= a[4][k] . b[k][16]: 8 accumulators, each element summed over k in order (as
+ * the edge code does, so a tile's shape never changes a result). */
+__attribute__((target_clones("avx2", "default"))) static void
+kernel_nn4x16(const float *a, size_t lda, const float *b, size_t ldb, float *y, size_t ldy,
+	      size_t k, bool acc)
+{
+	v8f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+	for (size_t p = 0; p < k; p++) {
+		v8f b0 = LOAD8(b + p * ldb), b1 = LOAD8(b + p * ldb + 8), x;
+		x = (v8f){0} + a[p], c00 += x * b0, c01 += x * b1;
+		x = (v8f){0} + a[lda + p], c10 += x * b0, c11 += x * b1;
+		x = (v8f){0} + a[2 * lda + p], c20 += x * b0, c21 += x * b1;
+		x = (v8f){0} + a[3 * lda + p], c30 += x * b0, c31 += x * b1;
+	}
+	v8f *out[8] = {&c00, &c01, &c10, &c11, &c20, &c21, &c30, &c31};
+	for (int r = 0; r < 4; r++)
+		for (int h = 0; h < 2; h++)
+			for (int l = 0; l < 8; l++) {
+				float *d = y + (size_t)r * ldy + (size_t)h * 8 + (size_t)l;
+				*d = acc ? *d + (*out[r * 2 + h])[l] : (*out[r * 2 + h])[l];
+			}
+}
+
+struct nn_job {
+	const float *a, *b;
+	float *y;
+	size_t m, n, k, mtiles;
+	bool acc;
+};
+
+enum { NN_MB = 64, NN_NB = 64 };
+
+static void nn_task(void *ctx, size_t task, int tid)
+{
+	(void)tid;
+	const struct nn_job *g = ctx;
+	size_t i0 = (task % g->mtiles) * NN_MB, j0 = (task / g->mtiles) * NN_NB;
+	size_t i1 = i0 + NN_MB < g->m ? i0 + NN_MB : g->m;
+	size_t j1 = j0 + NN_NB < g->n ? j0 + NN_NB : g->n;
+	for (size_t i = i0; i < i1; i += 4)
+		for (size_t j = j0; j < j1; j += 16) {
+			if (i + 4 <= i1 && j + 16 <= j1) {
+				kernel_nn4x16(g->a + i * g->k, g->k, g->b + j, g->n, g->y + i * g->n + j,
+					      g->n, g->k, g->acc);
+				continue;
+			}
+			for (size_t r = i; r < i + 4 && r < i1; r++)
+				for (size_t c = j; c < j + 16 && c < j1; c++) {
+					float s = 0;
+					for (size_t p = 0; p < g->k; p++)
+						s += g->a[r * g->k + p] * g->b[p * g->n + c];
+					g->y[r * g->n + c] = g->acc ? g->y[r * g->n + c] + s : s;
+				}
+		}
+}
+
+void cpu_gemm_nn(struct cpu_pool *p, const float *a, const float *b, float *y, size_t m,
+		 size_t n, size_t k, bool acc)
+{
+	struct nn_job g = {a, b, y, m, n, k, (m + NN_MB - 1) / NN_MB, acc};
+	cpu_pool_run(p, nn_task, &g, g.mtiles * ((n + NN_NB - 1) / NN_NB));
 }
 
 /* ---- the model ---- */
@@ -201,7 +299,7 @@ struct cpu_model {
 	struct scorer_config c;
 	float *embed, *norm, *head; /* head: [c.outputs][H] */
 	struct scorer_layer *layers;
-	struct pool pool;
+	struct cpu_pool pool;
 	size_t max_tokens;
 	float *h, *x, *q, *kk, *v, *att, *g, *u, *scratch; /* activations, [max_tokens][...] */
 	float *cosv, *sinv; /* [max_tokens][head_dim/2] */
@@ -211,9 +309,7 @@ struct cpu_model {
 static void gemm_run(struct cpu_model *m, const float *x, const float *w, float *y, size_t rows,
 		     size_t n, size_t k)
 {
-	struct gemm_job g = {x, w, y, rows, n, k, (rows + GEMM_MB - 1) / GEMM_MB,
-			     (n + GEMM_NB - 1) / GEMM_NB};
-	pool_run(&m->pool, gemm_task, &g, g.mtiles * g.ntiles);
+	gemm_nt(&m->pool, x, w, y, rows, n, k);
 }
 
 void cpu_gemm(struct cpu_model *m, const float *x, const float *w, float *y, size_t rows,
@@ -261,6 +357,7 @@ void cpu_model_free(struct cpu_model *m)
 		struct scorer_layer *L = &m->layers[l];
 		free(L->attn_norm), free(L->wq), free(L->wk), free(L->wv), free(L->wo);
 		free(L->mlp_norm), free(L->wgate), free(L->wup), free(L->wdown);
+		free(L->bq), free(L->bk), free(L->bv);
 	}
 	free(m->layers);
 	free(m->embed), free(m->norm), free(m->head);
@@ -315,7 +412,7 @@ static void attn_task(void *ctx, size_t task, int tid)
 	const float *q = a->m->q + (t * nh + h) * hd;
 	float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0;
 	for (size_t s = 0; s <= t; s++) {
-		sc[s] = dot1(q, a->m->kk + (s * nkv + kvh) * hd, hd) * scale;
+		sc[s] = cpu_dot(q, a->m->kk + (s * nkv + kvh) * hd, hd) * scale;
 		mx = sc[s] > mx ? sc[s] : mx;
 	}
 	for (size_t s = 0; s <= t; s++)
@@ -352,10 +449,17 @@ static void layer_forward(struct cpu_model *m, const struct scorer_layer *L, siz
 	gemm_run(m, m->x, L->wq, m->q, T, qn, H);
 	gemm_run(m, m->x, L->wk, m->kk, T, kvn, H);
 	gemm_run(m, m->x, L->wv, m->v, T, kvn, H);
+	if (L->bq) /* qwen2 */
+		for (size_t t = 0; t < T; t++) {
+			for (size_t i = 0; i < qn; i++)
+				m->q[t * qn + i] += L->bq[i];
+			for (size_t i = 0; i < kvn; i++)
+				m->kk[t * kvn + i] += L->bk[i], m->v[t * kvn + i] += L->bv[i];
+		}
 	rope(m->q, T, (size_t)c->heads, hd, m->cosv, m->sinv);
 	rope(m->kk, T, (size_t)c->kv_heads, hd, m->cosv, m->sinv);
 	struct attn_job aj = {m, T};
-	pool_run(&m->pool, attn_task, &aj, T * (size_t)c->heads);
+	cpu_pool_run(&m->pool, attn_task, &aj, T * (size_t)c->heads);
 	gemm_run(m, m->att, L->wo, m->x, T, H, qn);
 	for (size_t i = 0; i < T * H; i++)
 		m->h[i] += m->x[i];
@@ -382,5 +486,5 @@ void cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n, float *
 	float *last = m->x;
 	rmsnorm(last, m->h + (n - 1) * H, m->norm, H, c->eps);
 	for (int64_t k = 0; k < c->outputs; k++)
-		out[k] = dot1(last, m->head + (size_t)k * H, H);
+		out[k] = cpu_dot(last, m->head + (size_t)k * H, H);
 }

@@ -4,12 +4,31 @@
 #ifndef CURATE_SCORER_CPU_H
 #define CURATE_SCORER_CPU_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "scorer.h"
 
 struct cpu_model;
+
+/* A pool of threads, the caller working as thread 0. */
+struct cpu_pool;
+typedef void (*cpu_task_fn)(void *ctx, size_t task, int tid);
+struct cpu_pool *cpu_pool_new(int threads); /* 0: all online CPUs */
+void cpu_pool_free(struct cpu_pool *p);     /* NULL is a no-op */
+int cpu_pool_size(const struct cpu_pool *p);
+/* fn(ctx, t, tid) for every t < ntasks, spread over the threads; returns when all are done. */
+void cpu_pool_run(struct cpu_pool *p, cpu_task_fn fn, void *ctx, size_t ntasks);
+/* y[m][n] = x[m][k] . w[n][k]^T (w as PyTorch stores a weight: [out][in]) */
+void cpu_gemm_nt(struct cpu_pool *p, const float *x, const float *w, float *y, size_t m,
+		 size_t n, size_t k);
+/* y[m][n] = a[m][k] . b[k][n], or y += that with acc; each element summed over k in order,
+ * by one thread, so results do not depend on the thread count. */
+void cpu_gemm_nn(struct cpu_pool *p, const float *a, const float *b, float *y, size_t m,
+		 size_t n, size_t k, bool acc);
+/* x . w over k floats, in the GEMM's lane order */
+float cpu_dot(const float *x, const float *w, size_t k);
 
 /* Takes the fp32 weights (the model owns them afterwards and frees them): embed [vocab][H],
  * layers, final norm [H], head [c->outputs][H]. threads 0: all online CPUs. */

@@ -44,6 +44,14 @@ static double rng_normal(struct rng *r)
 	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
+double scorer_rng_normal(uint64_t *state)
+{
+	struct rng r = {*state};
+	double x = rng_normal(&r);
+	*state = r.s;
+	return x;
+}
+
 struct out_tensors {
 	struct st_tensor *v;
 	size_t n;

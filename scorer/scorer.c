@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cpu.h"
 #include "par.h"
@@ -132,11 +133,13 @@ static int parse_rope(json_t *j, const char *name, struct scorer_config *c)
 
 /* Fields that would change the equations we implement must have their Llama values; a
  * regression scorer (lm false) has one label. */
-static int check_variant(json_t *j, const char *name, bool lm)
+static int check_variant(json_t *j, const char *name, bool lm, struct scorer_config *c)
 {
 	const char *mt = json_string_value(json_object_get(j, "model_type"));
-	if (mt && strcmp(mt, "llama")) {
-		err_set("%s: model_type \"%s\" (only \"llama\" is supported)", name, mt);
+	c->arch = mt && !strcmp(mt, "qwen2") ? ARCH_QWEN2 : ARCH_LLAMA;
+	if (mt && strcmp(mt, "llama") && c->arch != ARCH_QWEN2) {
+		err_set("%s: model_type \"%s\" (only \"llama\" and \"qwen2\" are supported)", name,
+			mt);
 		return -1;
 	}
 	const char *act = json_string_value(json_object_get(j, "hidden_act"));
@@ -147,6 +150,13 @@ static int check_variant(json_t *j, const char *name, bool lm)
 	if (json_is_true(json_object_get(j, "attention_bias")) ||
 	    json_is_true(json_object_get(j, "mlp_bias"))) {
 		err_set("%s: attention_bias / mlp_bias are not supported", name);
+		return -1;
+	}
+	/* Qwen2 always has q, k and v biases; its sliding window is off in every released
+	 * checkpoint, and attention over a window is not what we compute */
+	c->qkv_bias = c->arch == ARCH_QWEN2;
+	if (c->arch == ARCH_QWEN2 && json_is_true(json_object_get(j, "use_sliding_window"))) {
+		err_set("%s: use_sliding_window is not supported", name);
 		return -1;
 	}
 	json_t *nl = json_object_get(j, "num_labels"), *labels = json_object_get(j, "id2label");
@@ -170,7 +180,7 @@ static int parse_config(const char *text, size_t len, const char *name, bool lm,
 		return -1;
 	}
 	int rc = -1;
-	if (check_variant(j, name, lm) < 0 || get_int(j, "vocab_size", -1, &c->vocab, name) < 0 ||
+	if (check_variant(j, name, lm, c) < 0 || get_int(j, "vocab_size", -1, &c->vocab, name) < 0 ||
 	    get_int(j, "hidden_size", -1, &c->hidden, name) < 0 ||
 	    get_int(j, "num_hidden_layers", -1, &c->layers, name) < 0 ||
 	    get_int(j, "num_attention_heads", -1, &c->heads, name) < 0 ||
@@ -207,6 +217,8 @@ static int parse_config(const char *text, size_t len, const char *name, bool lm,
 		}
 		c->bos_id = json_integer_value(bos);
 	}
+	if (c->arch == ARCH_QWEN2) /* its tokenizer prepends nothing (add_bos_token false) */
+		c->bos_id = -1;
 	c->outputs = 1;
 	rc = 0;
 out:
@@ -320,7 +332,7 @@ static int take_rows(const struct st_set *st, const char *dir, const struct want
 
 /* Every tensor of the checkpoint must be one we use, or one HF also ignores (the other
  * head: lm_head.weight in a classifier, score.weight in a causal LM). */
-static int check_names(const struct st_set *st, const struct scorer_config *c, const char *dir,
+int scorer_check_names(const struct st_set *st, const struct scorer_config *c, const char *dir,
 		       bool lm)
 {
 	for (size_t i = 0; i < st_count(st); i++) {
@@ -338,13 +350,19 @@ static int check_names(const struct st_set *st, const struct scorer_config *c, c
 				"mlp.gate_proj.weight",    "mlp.up_proj.weight",
 				"mlp.down_proj.weight",    "input_layernorm.weight",
 				"post_attention_layernorm.weight"};
+			static const char *biases[] = {"self_attn.q_proj.bias", "self_attn.k_proj.bias",
+						       "self_attn.v_proj.bias"};
 			for (size_t k = 0; k < ARRAY_LEN(parts); k++)
 				ok |= !strcmp(rest, parts[k]);
+			for (size_t k = 0; c->qkv_bias && k < ARRAY_LEN(biases); k++)
+				ok |= !strcmp(rest, biases[k]);
 		}
 		if (!ok) {
 			err_set("%s: unexpected tensor '%s' in %s (not part of a %s with %lld layers)",
 				dir, n, st_at(st, i)->file,
-				lm ? "LlamaForCausalLM" : "LlamaForSequenceClassification",
+				c->arch == ARCH_QWEN2
+					? (lm ? "Qwen2ForCausalLM" : "Qwen2ForSequenceClassification")
+					: (lm ? "LlamaForCausalLM" : "LlamaForSequenceClassification"),
 				(long long)c->layers);
 			return -1;
 		}
@@ -365,6 +383,7 @@ static void host_weights_release(struct host_weights *w, int64_t nlayers)
 		struct scorer_layer *L = &w->layers[l];
 		free(L->attn_norm), free(L->wq), free(L->wk), free(L->wv), free(L->wo);
 		free(L->mlp_norm), free(L->wgate), free(L->wup), free(L->wdown);
+		free(L->bq), free(L->bk), free(L->bv);
 	}
 	free(w->layers), free(w->embed), free(w->norm), free(w->head);
 	memset(w, 0, sizeof *w);
@@ -424,8 +443,12 @@ static int load_f32(const struct st_set *st, const struct scorer_config *c, cons
 			{"mlp.gate_proj.weight", F, H, &L->wgate},
 			{"mlp.up_proj.weight", F, H, &L->wup},
 			{"mlp.down_proj.weight", H, F, &L->wdown},
+			{"self_attn.q_proj.bias", q, -1, &L->bq},
+			{"self_attn.k_proj.bias", kv, -1, &L->bk},
+			{"self_attn.v_proj.bias", kv, -1, &L->bv},
 		};
-		for (size_t i = 0; i < ARRAY_LEN(w) && !rc; i++) {
+		size_t nw = ARRAY_LEN(w) - (c->qkv_bias ? 0 : 3);
+		for (size_t i = 0; i < nw && !rc; i++) {
 			char full[128];
 			snprintf(full, sizeof full, "model.layers.%lld.%s", (long long)l, w[i].name);
 			w[i].name = full;
@@ -491,13 +514,54 @@ static void cuda_open(void)
 		cuda.available = NULL;
 }
 
+void *scorer_cuda_symbol(const char *name, char *why, size_t whylen)
+{
+	cuda_open();
+	void *f = cuda.available ? dlsym(cuda.lib, name) : NULL;
+	if (!f)
+		snprintf(why, whylen, "%s", cuda.available ? "the CUDA library has no " : cuda.why);
+	if (!f && cuda.available)
+		snprintf(why + strlen(why), whylen - strlen(why), "%s", name);
+	return f;
+}
+
+/* Whether the library applies scorer_layer's q/k/v biases (it says so by a symbol). */
+static int cuda_has_bias(void)
+{
+	return cuda.available && dlsym(cuda.lib, "curate_cuda_qkv_bias") != NULL;
+}
+
 static int cuda_usable(void)
 {
 	cuda_open();
 	return cuda.available != NULL;
 }
 
-static int read_config(const char *dir, bool lm, struct scorer_config *c)
+int scorer_checkpoint_signature(const char *dir, struct buf *sig)
+{
+	static const char *const hashed[] = {"config.json", "tokenizer.json"};
+	static const char *const stamped[] = {"model.safetensors", "model.safetensors.index.json"};
+	for (size_t i = 0; *dir && i < ARRAY_LEN(hashed); i++) {
+		char *path = xasprintf("%s/%s", dir, hashed[i]), hex[SHA256_HEX] = "";
+		if (file_exists(path) && sha256_file_hex(path, hex) < 0) {
+			free(path);
+			return -1;
+		}
+		buf_printf(sig, "%s %s\n", hashed[i], hex);
+		free(path);
+	}
+	for (size_t i = 0; *dir && i < ARRAY_LEN(stamped); i++) {
+		char *path = xasprintf("%s/%s", dir, stamped[i]);
+		struct stat sb;
+		if (stat(path, &sb) == 0)
+			buf_printf(sig, "%s %lld %lld.%09ld\n", stamped[i], (long long)sb.st_size,
+				   (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+		free(path);
+	}
+	return 0;
+}
+
+int scorer_read_config(const char *dir, bool lm, struct scorer_config *c)
 {
 	char *path = xasprintf("%s/config.json", dir);
 	struct buf b = BUF_INIT;
@@ -536,13 +600,21 @@ static struct scorer *open_checkpoint(const char *dir, const struct scorer_param
 	if (!s->p.max_tokens)
 		s->p.max_tokens = 2048;
 	struct st_set *st = NULL;
-	if (read_config(dir, lm, &s->c) < 0 ||
+	if (scorer_read_config(dir, lm, &s->c) < 0 ||
 	    (lm && check_tokens(dir, &s->c, tokens, ntokens) < 0) || !(st = st_open_dir(dir)) ||
-	    check_names(st, &s->c, dir, lm) < 0)
+	    scorer_check_names(st, &s->c, dir, lm) < 0)
 		goto fail;
 	if (lm)
 		s->c.outputs = (int64_t)ntokens;
 	int want_gpu = s->p.device != SCORER_CPU && cuda_usable();
+	if (want_gpu && s->c.qkv_bias && !cuda_has_bias()) {
+		if (s->p.device == SCORER_CUDA) {
+			err_set("%s: --device cuda, but this CUDA library has no q/k/v biases (qwen2)",
+				dir);
+			goto fail;
+		}
+		want_gpu = 0;
+	}
 	if (s->p.device == SCORER_CUDA && !want_gpu) {
 		err_set("%s: --device cuda, but %s", dir, cuda.why);
 		goto fail;

@@ -22,7 +22,10 @@ struct scorer_config {
 	double rope_factor, low_freq_factor, high_freq_factor;
 	int64_t rope_orig_max_pos;
 	bool tied;
-	int64_t bos_id; /* -1 if the config has none */
+	int64_t bos_id; /* -1 if the config has none (and for qwen2, whose tokenizer adds none) */
+	/* model_type: llama, or qwen2 (Qwen2.5-Coder), whose q, k and v projections have biases */
+	enum { ARCH_LLAMA, ARCH_QWEN2 } arch;
+	bool qkv_bias;
 	/* not from config.json: the head's rows, the outputs per sequence (1: score.weight;
 	 * scorer_open_lm: the chosen tokens) */
 	int64_t outputs;
@@ -74,6 +77,23 @@ int scorer_score(struct scorer *s, const uint32_t *const *ids, const size_t *len
  * c->outputs = 1). 0 or -1 with err_set. */
 int scorer_parse_config(const char *text, size_t len, const char *name, struct scorer_config *c);
 
+/* Appends what identifies checkpoint dir's output to sig: the SHA-256 of config.json and
+ * tokenizer.json, the size and mtime of the weights (hashing gigabytes per plan is too
+ * slow). For stage signatures (quality, scorer-train). 0 or -1 with err_set. */
+struct buf;
+int scorer_checkpoint_signature(const char *dir, struct buf *sig);
+
+/* dir/config.json into c: a regression scorer's (lm false: one label), or any Llama-shaped
+ * one's (lm true). 0 or -1 with err_set naming the file. */
+int scorer_read_config(const char *dir, bool lm, struct scorer_config *c);
+/* Whether every tensor of st is one of c's (or a head HF ignores: lm_head.weight beside
+ * score.weight, or score.weight with lm); -1 with err_set naming the first that is not. */
+struct st_set;
+int scorer_check_names(const struct st_set *st, const struct scorer_config *c, const char *dir,
+		       bool lm);
+/* A normal(0, 1) draw (Box-Muller over splitmix64), the one `scorer init` uses. */
+double scorer_rng_normal(uint64_t *state);
+
 /* Non-embedding parameters and forward FLOPs of one sequence of n tokens (matmuls and
  * causal attention), for tokens/s and MFU reports. */
 double scorer_flops(const struct scorer_config *c, size_t n);
@@ -95,10 +115,16 @@ int scorer_cmd(const struct cli_cmd *cmd, struct cli_args *a);
 
 /* ---- internals shared by the CPU and CUDA paths ---- */
 
-/* fp32 weights of one layer (row-major [out][in], as PyTorch stores them). */
+/* fp32 weights of one layer (row-major [out][in], as PyTorch stores them); the biases of q,
+ * k and v are NULL unless c->qkv_bias. */
 struct scorer_layer {
 	float *attn_norm, *wq, *wk, *wv, *wo, *mlp_norm, *wgate, *wup, *wdown;
+	float *bq, *bk, *bv;
 };
+
+/* The handle of the GPU library's symbol name (libcurate-cuda.so, opened on first use), or
+ * NULL with the reason in why. */
+void *scorer_cuda_symbol(const char *name, char *why, size_t whylen);
 
 /* RoPE inverse frequencies for a sequence of n tokens (head_dim/2 values); dynamic scaling
  * depends on n. */

@@ -17,14 +17,17 @@ static const struct named {
 	enum kind kind;
 	bool required;
 	const char *unless; /* a string option that, when set, makes key not apply */
+	const char *unless_stage; /* a stage that, when listed, makes key not apply */
 } named[] = {
-	{"import", "import.paths", PATH_LIST, true, NULL},
-	{"crawl-github", "crawl-github.repos", PATH_LIST, true, NULL},
-	{"crawl-web", "crawl-web.paths", PATH_LIST, true, "crawl-web.base_url"},
-	{"relevance", "relevance.model", ONE_FILE, true, NULL},
-	{"quality", "quality.model", ONE_DIR, true, NULL},
-	{"decontaminate", "decontaminate.evalsets", EVALSET_LIST, true, NULL},
-	{"tokenize", "tokenize.tokenizer", ONE_FILE, true, NULL},
+	{"import", "import.paths", PATH_LIST, true, NULL, NULL},
+	{"crawl-github", "crawl-github.repos", PATH_LIST, true, NULL, NULL},
+	{"crawl-web", "crawl-web.paths", PATH_LIST, true, "crawl-web.base_url", NULL},
+	{"relevance", "relevance.model", ONE_FILE, true, NULL, NULL},
+	{"scorer-train", "scorer-train.base", ONE_DIR, true, NULL, NULL},
+	/* empty with scorer-train listed: its output is the model (it does not exist yet) */
+	{"quality", "quality.model", ONE_DIR, true, NULL, "scorer-train"},
+	{"decontaminate", "decontaminate.evalsets", EVALSET_LIST, true, NULL, NULL},
+	{"tokenize", "tokenize.tokenizer", ONE_FILE, true, NULL, NULL},
 };
 
 /* "FILE:LINE: key: " for an option set in a file, "FILE: key: " (or "key: ") for a default. */
@@ -58,10 +61,14 @@ static int check_path(const struct config *cfg, const char *key, const char *pat
 	return 1;
 }
 
-static int check_named(const struct config *cfg, const struct named *n, struct buf *why)
+static int check_named(const struct config *cfg, const struct named *n, const char *const *list,
+		       size_t nlist, struct buf *why)
 {
 	if (n->unless && *config_str(cfg, n->unless))
 		return 0;
+	for (size_t i = 0; n->unless_stage && i < nlist; i++)
+		if (!strcmp(list[i], n->unless_stage) && !*config_str(cfg, n->key))
+			return 0;
 	if (n->kind == ONE_FILE || n->kind == ONE_DIR) {
 		const char *v = config_str(cfg, n->key);
 		if (!*v) {
@@ -119,7 +126,7 @@ int stage_check_config(const struct config *cfg, const char *const *list, size_t
 	for (size_t s = 0; s < n; s++) {
 		for (size_t i = 0; i < ARRAY_LEN(named); i++)
 			if (!strcmp(named[i].stage, list[s]))
-				bad += check_named(cfg, &named[i], why);
+				bad += check_named(cfg, &named[i], list, n, why);
 		if (!strcmp(list[s], "dedup-near"))
 			bad += check_dedup_near(cfg, why);
 		if (!strcmp(list[s], "tokenize"))

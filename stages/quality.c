@@ -70,6 +70,7 @@ struct shard_scores {
 
 struct quality {
 	struct scorer *scorer;
+	char *model_dir;
 	struct bpe *bpe;
 	int64_t bos;
 	size_t max_tokens, batch;
@@ -399,11 +400,23 @@ static void stats_histogram(struct stage_run *run, const struct quality *q, uint
 
 /* ---- setup and the stage ---- */
 
+/* quality.model, or with it empty and scorer-train in `stages`, what scorer-train made. */
+static char *quality_model_dir(const struct stage_run *run)
+{
+	const char *dir = config_str(run->cfg, "quality.model");
+	const char *const *list;
+	size_t n = config_list(run->cfg, "stages", &list);
+	for (size_t i = 0; !*dir && i < n; i++)
+		if (!strcmp(list[i], "scorer-train"))
+			return xasprintf("%s/scorer-train/model", run->workdir);
+	return xstrdup(dir);
+}
+
 static int open_scorer(struct stage_run *run, struct quality *q)
 {
-	const char *dir = config_str(run->cfg, "quality.model"), *dev;
+	const char *dir = q->model_dir = quality_model_dir(run), *dev;
 	if (!*dir) {
-		err_set("quality.model: no scorer checkpoint given");
+		err_set("quality.model: no scorer checkpoint given (nor scorer-train in stages)");
 		return -1;
 	}
 	struct scorer_params p = scorer_default_params();
@@ -433,6 +446,7 @@ static int open_scorer(struct stage_run *run, struct quality *q)
 static void quality_free(struct quality *q, size_t nshards)
 {
 	scorer_free(q->scorer);
+	free(q->model_dir);
 	bpe_free(q->bpe);
 	for (size_t i = 0; i < nshards; i++)
 		free(q->shards[i].score), free(q->shards[i].group);
@@ -492,27 +506,10 @@ static int quality_run(struct stage_run *run, const struct task_list *in)
  * weights (gigabytes) by name, size and modification time. */
 static int quality_signature(struct stage_run *run, struct buf *sig)
 {
-	const char *dir = config_str(run->cfg, "quality.model");
-	static const char *const hashed[] = {"config.json", "tokenizer.json"};
-	static const char *const stamped[] = {"model.safetensors", "model.safetensors.index.json"};
-	for (size_t i = 0; *dir && i < ARRAY_LEN(hashed); i++) {
-		char *path = xasprintf("%s/%s", dir, hashed[i]), hex[SHA256_HEX] = "";
-		if (file_exists(path) && sha256_file_hex(path, hex) < 0) {
-			free(path);
-			return -1;
-		}
-		buf_printf(sig, "%s %s\n", hashed[i], hex);
-		free(path);
-	}
-	for (size_t i = 0; *dir && i < ARRAY_LEN(stamped); i++) {
-		char *path = xasprintf("%s/%s", dir, stamped[i]);
-		struct stat sb;
-		if (stat(path, &sb) == 0)
-			buf_printf(sig, "%s %lld %lld.%09ld\n", stamped[i], (long long)sb.st_size,
-				   (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
-		free(path);
-	}
-	return 0;
+	char *dir = quality_model_dir(run);
+	int rc = scorer_checkpoint_signature(dir, sig);
+	free(dir);
+	return rc;
 }
 
 /* how the scoring runs, never what it gives (the CPU path sums in one order for any thread

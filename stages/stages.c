@@ -15,6 +15,7 @@ const struct stage_def *const stage_table[] = {
 	&stage_syntax,
 	&stage_relevance,
 	&stage_oracle,
+	&stage_scorer_train,
 	&stage_quality,
 	&stage_decontaminate,
 	&stage_filter,

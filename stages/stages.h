@@ -15,6 +15,7 @@ extern const struct stage_def stage_dedup_near;
 extern const struct stage_def stage_syntax;
 extern const struct stage_def stage_relevance;
 extern const struct stage_def stage_oracle;
+extern const struct stage_def stage_scorer_train;
 extern const struct stage_def stage_quality;
 extern const struct stage_def stage_decontaminate;
 extern const struct stage_def stage_filter;

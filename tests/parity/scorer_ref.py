@@ -126,9 +126,10 @@ def final_hidden(cfg, w, ids):
     for l in range(cfg["num_hidden_layers"]):
         p = lambda s: w[f"model.layers.{l}.{s}.weight"]
         x = rmsnorm(h, p("input_layernorm"), eps)
-        q = (x @ p("self_attn.q_proj").T).view(n, nh, hd)
-        k = (x @ p("self_attn.k_proj").T).view(n, nkv, hd)
-        v = (x @ p("self_attn.v_proj").T).view(n, nkv, hd)
+        b = lambda s: w.get(f"model.layers.{l}.{s}.bias", 0)  # qwen2's q, k, v biases
+        q = (x @ p("self_attn.q_proj").T + b("self_attn.q_proj")).view(n, nh, hd)
+        k = (x @ p("self_attn.k_proj").T + b("self_attn.k_proj")).view(n, nkv, hd)
+        v = (x @ p("self_attn.v_proj").T + b("self_attn.v_proj")).view(n, nkv, hd)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(nh // nkv, dim=1)
         v = v.repeat_interleave(nh // nkv, dim=1)
@@ -171,6 +172,8 @@ CASES = {
                                {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 4.0,
                                 "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                 "original_max_position_embeddings": 32}, 1),
+    # Qwen2 (model_type qwen2): biases on the q, k and v projections, tied embeddings
+    "qwen2-bias": (64, 2, 4, 2, None, 96, 300, "F32", True, None, 1),
 }
 
 
@@ -207,6 +210,10 @@ def gen(dir, case, seed=7):
         w[pre + "self_attn.q_proj.weight"] = rnd(nh * d, H) / math.sqrt(H)
         w[pre + "self_attn.k_proj.weight"] = rnd(nkv * d, H) / math.sqrt(H)
         w[pre + "self_attn.v_proj.weight"] = rnd(nkv * d, H) / math.sqrt(H)
+        if case.startswith("qwen2"):
+            w[pre + "self_attn.q_proj.bias"] = 0.5 * rnd(nh * d)
+            w[pre + "self_attn.k_proj.bias"] = 0.5 * rnd(nkv * d)
+            w[pre + "self_attn.v_proj.bias"] = 0.5 * rnd(nkv * d)
         w[pre + "self_attn.o_proj.weight"] = rnd(H, nh * d) / math.sqrt(nh * d)
         w[pre + "post_attention_layernorm.weight"] = 1 + 0.1 * rnd(H)
         w[pre + "mlp.gate_proj.weight"] = rnd(F, H) / math.sqrt(H)
@@ -233,6 +240,9 @@ def gen(dir, case, seed=7):
            "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}, "bos_token_id": 1}
     if hd:
         cfg["head_dim"] = hd
+    if case.startswith("qwen2"):
+        cfg.update(model_type="qwen2", architectures=["Qwen2ForSequenceClassification"],
+                   use_sliding_window=False)
     if head != "score":
         cfg["architectures"] = ["LlamaForCausalLM"]
         del cfg["id2label"], cfg["label2id"]
