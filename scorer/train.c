@@ -738,7 +738,8 @@ static int features_of(struct trainer *t, const size_t *idx, size_t n, float *fe
 	return 0;
 }
 
-static json_t *evaluate(struct trainer *t, const float *head)
+/* Validation metrics with the head; the predictions stay in *preds when it is given. */
+static json_t *evaluate(struct trainer *t, const float *head, float **preds)
 {
 	size_t H = (size_t)t->c.hidden, n = t->nval;
 	float *feat = xmalloc((n * H + 1) * sizeof *feat), *p = xmalloc((n + 1) * sizeof *p);
@@ -749,7 +750,11 @@ static json_t *evaluate(struct trainer *t, const float *head)
 			p[i] = cpu_dot(feat + i * H, head, H), y[i] = t->d.v[t->val[i]].y;
 		j = metrics(p, y, n, t->mean_y, t->o->bottom_fraction);
 	}
-	free(feat), free(p), free(y);
+	free(feat), free(y);
+	if (preds)
+		*preds = p;
+	else
+		free(p);
 	return j;
 }
 
@@ -1041,7 +1046,7 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 		if (!last && o->eval_every && (s + 1) % (size_t)o->eval_every == 0 && t->nval) {
 			if (t->ops->get_state(t->e, params, NULL, NULL, t->err, sizeof t->err) < 0)
 				DIE("%s", t->err);
-			json_t *ev = evaluate(t, params + t->L.head);
+			json_t *ev = evaluate(t, params + t->L.head, NULL);
 			if (!ev) {
 				rc = -1;
 				break;
@@ -1223,7 +1228,8 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 		if (t.ops->set_state(t.e, params, NULL, NULL, t.err, sizeof t.err) < 0)
 			DIE("%s", t.err);
 	}
-	json_t *final = t.nval ? evaluate(&t, params + t.L.head) : json_pack("{s:i}", "n", 0);
+	float *vp = NULL;
+	json_t *final = t.nval ? evaluate(&t, params + t.L.head, &vp) : json_pack("{s:i}", "n", 0);
 	if (!final)
 		goto out;
 	double secs = now_wall() - t_start;
@@ -1244,7 +1250,10 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 	json_object_set_new(mj, "tokens_per_s",
 			    json_real(secs > 0 ? (double)tokens_done / secs : 0));
 	json_decref(final);
-	if (t.rank == 0)
+	if (t.rank == 0 && !t.nval)
+		log_info("scorer train: no held-out split (val_fraction %g); %s written",
+			 o.val_fraction, io->out);
+	else if (t.rank == 0)
 		log_info("scorer train: held-out mae10 %.4f (constant predictor %.4f), spearman "
 			 "%.4f, f1 of the bottom %g %.4f; %s written",
 			 json_real_value(json_object_get(json_object_get(mj, "final"), "mae10")),
@@ -1254,6 +1263,20 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 			 json_real_value(json_object_get(json_object_get(mj, "final"), "f1_bottom")),
 			 io->out);
 	int wrc = write_output(&t, io, &b, params, mj);
+	if (!wrc && t.rank == 0 && t.nval) { /* what a user checks the scorer against */
+		struct buf pb = BUF_INIT;
+		for (size_t i = 0; i < t.nval; i++) {
+			json_t *r = json_pack("{s:s,s:f,s:f}", "id", t.d.v[t.val[i]].id, "score",
+					      (double)t.d.v[t.val[i]].y, "prediction", (double)vp[i]);
+			char *text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			buf_puts(&pb, text), buf_putc(&pb, '\n');
+			free(text), json_decref(r);
+		}
+		char *pp = xasprintf("%s/val_predictions.jsonl", io->out);
+		wrc = write_file_atomic(pp, pb.p, pb.len);
+		free(pp), buf_release(&pb);
+	}
+	free(vp);
 	json_decref(mj);
 	rc = par_all_ok(wrc == 0) ? 0 : -1;
 	if (rc && !wrc)
