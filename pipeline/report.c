@@ -610,6 +610,68 @@ static void rating_chart(struct report *r)
 				   "stage did not run in this workdir).</p>\n");
 }
 
+/* scorer-train's model/metrics.json: the training loss over the steps (means over at most 60
+ * buckets of steps) and the held-out figures after training and at each evaluation. */
+static void train_chart(struct report *r)
+{
+	int any = 0;
+	section(&r->html, "Scorer training", "The loss (mean squared error on [0, 1]) over the "
+					     "optimizer steps, and the held-out figures.");
+	for (size_t i = 0; i < r->n; i++) {
+		char *p = xasprintf("%s/%s/model/metrics.json", r->workdir, r->st[i].name);
+		int there = file_exists(p);
+		free(p);
+		json_t *m = there ? load(r, r->st[i].name, "model/metrics.json") : NULL;
+		if (!m)
+			continue;
+		any = 1;
+		json_t *curve = json_object_get(m, "curve"), *fin = json_object_get(m, "final");
+		json_t *sm = json_object_get(m, "samples");
+		buf_printf(&r->html, "<p>Stage <b>%s</b>: mode %s, %lld training and %lld held-out "
+				     "documents, %lld steps, %.1f s.</p>\n",
+			   r->st[i].name, json_string_value(json_object_get(m, "mode")),
+			   (long long)json_integer_value(json_object_get(sm, "train")),
+			   (long long)json_integer_value(json_object_get(sm, "val")),
+			   (long long)json_integer_value(json_object_get(m, "steps")),
+			   num(m, "seconds"));
+		size_t n = json_array_size(curve), nb = n < 60 ? n : 60;
+		if (nb) {
+			char **labels = xcalloc(nb, sizeof *labels);
+			double *v = xcalloc(nb, sizeof *v);
+			for (size_t b = 0; b < nb; b++) {
+				size_t lo = b * n / nb, hi = (b + 1) * n / nb;
+				for (size_t k = lo; k < hi; k++)
+					v[b] += num(json_array_get(curve, k), "loss") / (double)(hi - lo);
+				labels[b] = hi - lo > 1 ? xasprintf("steps %zu-%zu", lo + 1, hi)
+							: xasprintf("step %zu", lo + 1);
+			}
+			svg_vbars(&r->html, labels, v, nb, "training loss");
+			for (size_t b = 0; b < nb; b++)
+				free(labels[b]);
+			free(labels), free(v);
+		}
+		buf_puts(&r->html, "<table><tr><th>after step</th><th>held-out MAE (0-10)</th>"
+				   "<th>constant predictor's MAE</th><th>Spearman</th>"
+				   "<th>F1, bottom fraction</th></tr>\n");
+		json_t *evals = json_object_get(m, "evals"), *e;
+		size_t k;
+		json_array_foreach(evals, k, e)
+			buf_printf(&r->html, "<tr><td>%lld</td><td>%.3f</td><td>%.3f</td><td>%.3f</td>"
+					     "<td>%.3f</td></tr>\n",
+				   (long long)json_integer_value(json_object_get(e, "step")),
+				   num(e, "mae10"), num(e, "constant_mae10"), num(e, "spearman"),
+				   num(e, "f1_bottom"));
+		buf_printf(&r->html, "<tr><td>the end</td><td>%.3f</td><td>%.3f</td><td>%.3f</td>"
+				     "<td>%.3f</td></tr></table>\n",
+			   num(fin, "mae10"), num(fin, "constant_mae10"), num(fin, "spearman"),
+			   num(fin, "f1_bottom"));
+		json_decref(m);
+	}
+	if (!any)
+		buf_puts(&r->html, "<p class=\"none\">No stage trained a scorer (scorer-train did "
+				   "not run in this workdir).</p>\n");
+}
+
 /* Token shards: the .idx files a stage's manifest lists, read with the Megatron reader. */
 static void token_chart(struct report *r)
 {
@@ -755,6 +817,7 @@ static void build(struct report *r, int scan_langs)
 	cluster_chart(r);
 	quality_chart(r);
 	rating_chart(r);
+	train_chart(r);
 	token_chart(r);
 	group_chart(r);
 	if (r->notes.len) {

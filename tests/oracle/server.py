@@ -11,7 +11,11 @@ faults on demand. Python 3 standard library only.
 Binds 127.0.0.1 (port 0 = any free port), writes the bound port to F (F.tmp, then rename)
 once listening, and serves until SIGTERM/SIGINT (exit 0).
 
-Answer. P = content of the last user message, h = sha256(P) in hex, r = int(h[:8], 16) % 11.
+Answer. P = content of the last user message, h = sha256(P) in hex, r = int(h[:8], 16) % 11;
+with --rate comments, r = round(10 * the share of comment lines) instead: the non-blank lines
+between P's first and last ``` fence line (all of P without two) whose stripped text starts
+with #, //, /*, * or --; a rating that follows the code, so a scorer can learn it (the demo's
+model-centric loop).
 Content is "Stand-in review of <len(P)> characters: <adj>, <adj>.\nRating: [[r]]".
 finish_reason "stop" ("length" when max_tokens cuts the completion).
 usage.prompt_tokens = whitespace-separated words over all messages' content + 4 per message;
@@ -123,9 +127,22 @@ def parse_request(raw, served):
     return req
 
 
-def completion(prompt, h, fault):
+cfg_rate = ["hash"]  # --rate, set once by main()
+
+
+def comment_rating(prompt):
+    lines = prompt.split("\n")
+    fences = [i for i, l in enumerate(lines) if l.strip().startswith("```")]
+    if len(fences) >= 2:
+        lines = lines[fences[0] + 1:fences[-1]]
+    lines = [l.strip() for l in lines if l.strip()]
+    marks = ("#", "//", "/*", "*", "--")
+    return round(10 * sum(l.startswith(marks) for l in lines) / len(lines)) if lines else 0
+
+
+def completion(prompt, h, fault, rate="hash"):
     """(content, finish_reason) for P, its hash and any content fault."""
-    r = int(h[:8], 16) % 11
+    r = comment_rating(prompt) if rate == "comments" else int(h[:8], 16) % 11
     expl = (f"Stand-in review of {len(prompt)} characters: "
             f"{ADJ_A[int(h[8:10], 16) % len(ADJ_A)]}, {ADJ_B[int(h[10:12], 16) % len(ADJ_B)]}.")
     return {
@@ -172,7 +189,7 @@ def logprobs_content(tokens, h, k):
 
 
 def chat_response(req, prompt, h, fault):
-    text, finish = completion(prompt, h, fault)
+    text, finish = completion(prompt, h, fault, cfg_rate[0])
     tokens = TOKEN_RE.findall(text)
     if req.get("max_tokens") is not None and len(tokens) > req["max_tokens"]:
         tokens, finish = tokens[:req["max_tokens"]], "length"
@@ -364,7 +381,9 @@ def main():
     ap.add_argument("--model", action="append")
     ap.add_argument("--api-key")
     ap.add_argument("--stall-s", type=float, default=30.0)
+    ap.add_argument("--rate", choices=["hash", "comments"], default="hash")
     cfg = ap.parse_args()
+    cfg_rate[0] = cfg.rate
     cfg.model = cfg.model or ["stand-in-coder"]
     stop = threading.Event()  # handlers first: once the port file exists, SIGTERM exits 0
     for sig in (signal.SIGTERM, signal.SIGINT):
