@@ -39,3 +39,34 @@ echo "demo: documents:    bin/curate inspect -n 5 $workdir/reshard"
 echo "demo: token shards: bin/curate tokens decode ${idx%.idx} --doc 0 -t $tok"
 echo "demo: blends:       $workdir/blends/ (Megatron --data-args-path and NeMo files per phase)"
 echo "demo: report:       $workdir/report.html (charts of every stage; open it in a browser)"
+
+# The model-centric loop (configs/demo-loop.yaml): an oracle rates the documents kept above,
+# the ratings train the scorer, the trained scorer filters them
+echo
+echo "demo: the model-centric loop: oracle -> scorer-train -> quality (configs/demo-loop.yaml)"
+echo "demo: oracle: tests/oracle/server.py, a STAND-IN for an LLM server (none runs here): it"
+echo "demo:   speaks vLLM's chat-completions format and rates a file by its share of comment"
+echo "demo:   lines, so that the scorer has something real to learn"
+echo "demo: base: the random tiny checkpoint again (Seed-Coder's 1.3B base is not public)"
+loopdir=work/demo-loop
+mkdir -p "$loopdir"
+rm -f "$loopdir/oracle.port"
+/usr/bin/python3 tests/oracle/server.py --port-file "$loopdir/oracle.port" --rate comments \
+  2>"$loopdir/oracle-server.log" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do [ -s "$loopdir/oracle.port" ] && break; sleep 0.05; done
+scorer=$(printf '%s\n' "${inputs[@]}" | sed -n 's/^quality.model=//p')
+loop=(oracle.base_url=["http://127.0.0.1:$(cat "$loopdir/oracle.port")/v1"] scorer-train.base="$scorer")
+mpiexec -n "$ranks" bin/curate run -c configs/demo-loop.yaml "${loop[@]}"
+bin/curate report "$loopdir" -o "$loopdir/report.html"
+/usr/bin/python3 - "$loopdir/scorer-train/model/metrics.json" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+f = m["final"]
+print(f"demo: scorer-train: {m['samples']['train']} rated documents trained on, {f['n']} held out: "
+      f"MAE {f['mae10']:.2f} on the 0-10 scale against {f['constant_mae10']:.2f} for a constant, "
+      f"Spearman {f['spearman']:.2f}; {m['steps']} steps in {m['seconds']:.0f} s")
+PYEOF
+echo "demo: the trained scorer: $loopdir/scorer-train/model (a LlamaForSequenceClassification)"
+echo "demo: its loss curve and figures: $loopdir/report.html; scored documents: $loopdir/quality"
