@@ -964,7 +964,8 @@ static void test_delay(void)
 
 /* Mode full: the optimizer steps from `from` to the plan's end. */
 static int run_full(struct trainer *t, const struct train_io *io, const struct plan *pl,
-		    size_t from, json_t *curve, json_t *evals, const char *fp, float *params)
+		    size_t from, json_t *curve, json_t *evals, const char *fp, float *params,
+		    double *step_seconds)
 {
 	const struct topts *o = t->o;
 	size_t total = t->L.total, H = (size_t)t->c.hidden;
@@ -1015,6 +1016,10 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 				DIE("step %zu: %s", s + 1, t->err);
 		}
 		if (io->dump_grads) {
+			if (t->rank == 0)
+				log_info("scorer train: the gradient of %llu tokens in %.3f s (%.1f "
+					 "tokens/s)", (unsigned long long)tokens, now_wall() - t0,
+					 (double)tokens / (now_wall() - t0));
 			if (t->ops->get_grads(t->e, grad, t->err, sizeof t->err) < 0)
 				DIE("%s", t->err);
 			if (t->rank == 0)
@@ -1077,6 +1082,7 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 		test_delay();
 	}
 	(void)H;
+	*step_seconds = now_wall() - t0;
 	free(mine), free(ids), free(lens), free(y), free(preds), free(grad), free(state);
 	return rc;
 }
@@ -1172,6 +1178,7 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 	char fp[SHA256_HEX];
 	fingerprint(cfg, io->base, io, fp);
 	size_t from = 0;
+	double step_secs = 0;
 	make_plan(&t.d, t.train, t.ntrain, &o, &pl);
 	if (o.mode == MODE_FULL) {
 		char *dir = xasprintf("%s/checkpoint", io->out), *state = xasprintf("%s/state.bin", dir);
@@ -1214,7 +1221,7 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 			goto out;
 		if (from > pl.nsteps)
 			from = pl.nsteps;
-		if (run_full(&t, io, &pl, from, curve, evals, fp, params) < 0)
+		if (run_full(&t, io, &pl, from, curve, evals, fp, params, &step_secs) < 0)
 			goto out;
 		if (io->dump_grads) {
 			rc = 0;
@@ -1233,11 +1240,7 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 	if (!final)
 		goto out;
 	double secs = now_wall() - t_start;
-	uint64_t tokens_done = 0;
 	size_t nsteps = o.mode == MODE_FULL ? pl.nsteps : 0;
-	for (size_t i = 0; i < json_array_size(curve); i++)
-		tokens_done += (uint64_t)json_integer_value(
-			json_object_get(json_array_get(curve, i), "tokens"));
 	json_t *mj = json_pack(
 		"{s:s,s:s,s:s,s:i,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:O,s:O,s:O,s:f,s:s}",
 		"mode", o.mode == MODE_HEAD ? "head" : "full", "base", io->base, "device", desc,
@@ -1247,8 +1250,15 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 		(json_int_t)t.d.bad, "train_tokens", (json_int_t)train_tokens, "steps",
 		(json_int_t)nsteps, "epochs", (json_int_t)o.epochs, "curve", curve, "evals", evals,
 		"final", final, "seconds", secs, "fingerprint", fp);
+	/* tokens_per_s: of this run's steps alone (not loading, tokenizing or evaluating) */
+	uint64_t tokens_run = 0;
+	for (size_t i = 0; i < json_array_size(curve); i++)
+		if ((size_t)json_integer_value(json_object_get(json_array_get(curve, i), "step")) > from)
+			tokens_run += (uint64_t)json_integer_value(
+				json_object_get(json_array_get(curve, i), "tokens"));
+	json_object_set_new(mj, "step_seconds", json_real(step_secs));
 	json_object_set_new(mj, "tokens_per_s",
-			    json_real(secs > 0 ? (double)tokens_done / secs : 0));
+			    json_real(step_secs > 0 ? (double)tokens_run / step_secs : 0));
 	json_decref(final);
 	if (t.rank == 0 && !t.nval)
 		log_info("scorer train: no held-out split (val_fraction %g); %s written",

@@ -78,7 +78,8 @@ static struct train_engine *cpu_create(const struct scorer_config *c, const stru
 	e->pool = cpu_pool_new(o->threads);
 	size_t n = L->total, T = e->T, H = (size_t)c->hidden, F = (size_t)c->ffn;
 	size_t nl = (size_t)c->layers, hd = (size_t)c->head_dim, nh = (size_t)c->heads;
-	e->w = falloc(n), e->g = falloc(n), e->m = falloc(n), e->v = falloc(n);
+	e->w = falloc(n), e->g = falloc(n); /* m and v at the first step: a gradient alone
+						* (dump_grads, head mode) needs no optimizer state */
 	memcpy(e->w, params, n * sizeof(float));
 	size_t nacts = e->recompute ? 1 : nl;
 	e->acts = xcalloc(nacts, sizeof *e->acts);
@@ -533,8 +534,15 @@ static void adam_task(void *ctx, size_t k, int tid)
 	}
 }
 
+static void alloc_moments(struct train_engine *e)
+{
+	if (!e->m)
+		e->m = falloc(e->L->total), e->v = falloc(e->L->total);
+}
+
 static int cpu_step(struct train_engine *e, const struct adamw_step *s, char *err, size_t errlen)
 {
+	alloc_moments(e);
 	struct adam_job j = {e, s};
 	cpu_pool_run(e->pool, adam_task, &j, e->L->n);
 	return 0;
@@ -546,7 +554,7 @@ static int cpu_get_state(struct train_engine *e, float *params, float *m, float 
 	size_t n = e->L->total * sizeof(float);
 	memcpy(params, e->w, n);
 	if (m)
-		memcpy(m, e->m, n), memcpy(v, e->v, n);
+		alloc_moments(e), memcpy(m, e->m, n), memcpy(v, e->v, n);
 	return 0;
 }
 
@@ -556,7 +564,7 @@ static int cpu_set_state(struct train_engine *e, const float *params, const floa
 	size_t n = e->L->total * sizeof(float);
 	memcpy(e->w, params, n);
 	if (m)
-		memcpy(e->m, m, n), memcpy(e->v, v, n);
+		alloc_moments(e), memcpy(e->m, m, n), memcpy(e->v, v, n);
 	return 0;
 }
 

@@ -14,6 +14,10 @@ records {"id", "ids": [...], "score"}.
                                                 micro-batches of at most BATCH_TOKENS tokens,
                                                 ACCUM of them per step, as JSON
   train_ref.py compare OURS REF TOL             per tensor max |ours - ref| / max |ref| <= TOL
+  train_ref.py bench DIR LABELS BATCH_TOKENS STEPS
+                                                fp32 training tokens/s of this reference (all
+                                                CPU threads): STEPS AdamW steps (0: one
+                                                forward and backward, no optimizer)
 """
 import json
 import math
@@ -125,6 +129,27 @@ def make_labels(out, n, seed, vocab, maxlen):
             f.write(json.dumps({"id": f"doc-{i}", "ids": ids, "score": round(r.random(), 3)}) + "\n")
 
 
+def bench(dir, labels, batch_tokens, steps):
+    import time
+    cfg, w = scorer_ref.load(dir, torch.float32)
+    w = {k: v.requires_grad_(True) for k, v in w.items() if k != "lm_head.weight"}
+    recs = read_labels(labels)
+    pl = plan(recs, int(batch_tokens), 1)
+    steps = int(steps)
+    opt = torch.optim.AdamW(list(w.values()), lr=1e-4) if steps else None
+    todo = pl[:max(steps, 1)]
+    t0, tokens = time.perf_counter(), 0
+    for idx in todo:
+        batch = [recs[i] for i in idx]
+        loss_of(cfg, w, batch).backward()
+        if opt:
+            opt.step()
+            opt.zero_grad()
+        tokens += sum(len(r["ids"]) for r in batch)
+    dt = time.perf_counter() - t0
+    print(f"tokens_per_s\t{tokens / dt:.1f}\nseconds\t{dt:.3f}\ntokens\t{tokens}")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "labels":
@@ -137,5 +162,7 @@ if __name__ == "__main__":
         print(json.dumps(plan(read_labels(args[0]), int(args[1]), int(args[2]))))
     elif cmd == "compare":
         compare(*args)
+    elif cmd == "bench":
+        bench(*args)
     else:
         sys.exit(__doc__)
