@@ -177,8 +177,8 @@ kernel2x4(const float *x, size_t ldx, const float *w, size_t ldw, float *y, size
 	y[ldy + 2] = finish(&a12, x1, w2, k8, k), y[ldy + 3] = finish(&a13, x1, w3, k8, k);
 }
 
-__attribute__((target_clones("avx2", "default"))) float cpu_dot(const float *x, const float *w,
-								   size_t k)
+__attribute__((target_clones("avx2", "default"))) static float dot1(const float *x,
+								    const float *w, size_t k)
 {
 	size_t k8 = k & ~(size_t)7;
 	v8f acc = {0};
@@ -186,6 +186,9 @@ __attribute__((target_clones("avx2", "default"))) float cpu_dot(const float *x, 
 		acc += LOAD8(x + p) * LOAD8(w + p);
 	return finish(&acc, x, w, k8, k);
 }
+
+/* exported without clones: clang gives a cloned function of external linkage no resolver */
+float cpu_dot(const float *x, const float *w, size_t k) { return dot1(x, w, k); }
 
 struct gemm_job {
 	const float *x, *w;
@@ -211,7 +214,7 @@ static void gemm_task(void *ctx, size_t task, int tid)
 			}
 			for (size_t a = i; a < i + 2 && a < i1; a++)
 				for (size_t b = j; b < j + 4 && b < j1; b++)
-					g->y[a * g->n + b] = cpu_dot(g->x + a * k, g->w + b * k, k);
+					g->y[a * g->n + b] = dot1(g->x + a * k, g->w + b * k, k);
 		}
 	}
 }
@@ -412,7 +415,7 @@ static void attn_task(void *ctx, size_t task, int tid)
 	const float *q = a->m->q + (t * nh + h) * hd;
 	float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0;
 	for (size_t s = 0; s <= t; s++) {
-		sc[s] = cpu_dot(q, a->m->kk + (s * nkv + kvh) * hd, hd) * scale;
+		sc[s] = dot1(q, a->m->kk + (s * nkv + kvh) * hd, hd) * scale;
 		mx = sc[s] > mx ? sc[s] : mx;
 	}
 	for (size_t s = 0; s <= t; s++)
@@ -486,5 +489,5 @@ void cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n, float *
 	float *last = m->x;
 	rmsnorm(last, m->h + (n - 1) * H, m->norm, H, c->eps);
 	for (int64_t k = 0; k < c->outputs; k++)
-		out[k] = cpu_dot(last, m->head + (size_t)k * H, H);
+		out[k] = dot1(last, m->head + (size_t)k * H, H);
 }

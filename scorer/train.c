@@ -187,6 +187,56 @@ static int take_ids(json_t *a, int64_t vocab, size_t max, struct sample *s)
 /* One label file (JSONL, plain or zstd): records with id, text (or ids when pretokenized)
  * and a score. A record without them is counted and skipped with a warning naming it; a
  * score outside [0, 1] after score_scale is an error, since it means the wrong scale. */
+enum train_label_kind train_label_parse(const char *line, size_t len, const char *score_field,
+				       double scale, bool pretokenized, struct train_label *out,
+				       char *why, size_t whylen)
+{
+	memset(out, 0, sizeof *out);
+	json_error_t je;
+	json_t *j = out->j = json_loadb(line, len, 0, &je);
+	json_t *id = json_object_get(j, "id"), *text = json_object_get(j, "text");
+	json_t *sc = json_object_get(j, score_field);
+	out->ids = json_object_get(j, "ids");
+	if (!json_is_object(j)) {
+		snprintf(why, whylen, "%s", j ? "not a JSON object" : je.text);
+		return LABEL_MALFORMED;
+	}
+	if (!json_is_string(id)) {
+		snprintf(why, whylen, "no \"id\" string");
+		return LABEL_MALFORMED;
+	}
+	if (pretokenized ? !json_is_array(out->ids) : !json_is_string(text)) {
+		snprintf(why, whylen, "%s", pretokenized ? "no \"ids\" array (pretokenized)"
+							  : "no \"text\" string");
+		return LABEL_MALFORMED;
+	}
+	if (json_is_null(sc))
+		return LABEL_NO_SCORE; /* the oracle's rejected answers carry score null */
+	if (!json_is_number(sc)) {
+		snprintf(why, whylen, "no \"%s\" number", score_field);
+		return LABEL_MALFORMED;
+	}
+	double y = json_number_value(sc) / scale;
+	if (!(y >= 0 && y <= 1)) {
+		snprintf(why, whylen, "%s %g is outside [0, 1]%s", score_field, json_number_value(sc),
+			 scale == 1 && y <= 10 ? " (a 0-10 rating? the scorer is fitted on [0, 1]: "
+						 "set score_scale=10, or use the oracle's \"score\")"
+					       : " after score_scale");
+		return LABEL_OUT_OF_RANGE;
+	}
+	out->id = json_string_value(id);
+	out->text = json_string_value(text);
+	out->text_len = json_string_length(text);
+	out->target = y;
+	return LABEL_OK;
+}
+
+void train_label_release(struct train_label *l)
+{
+	json_decref(l->j);
+	memset(l, 0, sizeof *l);
+}
+
 static int read_labels(const char *path, const struct topts *o, struct bpe *tok, int64_t bos,
 		       int64_t vocab, struct dataset *d)
 {
@@ -200,43 +250,27 @@ static int read_labels(const char *path, const struct topts *o, struct bpe *tok,
 	while ((got = shard_reader_next_line(r, &line, &len)) == 1) {
 		uint64_t ln = shard_reader_records(r);
 		d->records++;
-		json_error_t je;
-		json_t *j = json_loadb(line, len, 0, &je);
-		json_t *id = json_object_get(j, "id"), *text = json_object_get(j, "text");
-		json_t *sc = json_object_get(j, o->score_field), *tids = json_object_get(j, "ids");
-		if (!json_is_object(j)) {
-			note_bad(d, path, ln, j ? "not a JSON object" : je.text);
-		} else if (!json_is_string(id)) {
-			note_bad(d, path, ln, "no \"id\" string");
-		} else if (o->pretokenized ? !json_is_array(tids) : !json_is_string(text)) {
-			note_bad(d, path, ln, o->pretokenized ? "no \"ids\" array (pretokenized)"
-							      : "no \"text\" string");
-		} else if (json_is_null(sc)) {
-			d->no_score++; /* the oracle's rejected answers carry score null */
-		} else if (!json_is_number(sc)) {
-			char what[160];
-			snprintf(what, sizeof what, "no \"%s\" number", o->score_field);
-			note_bad(d, path, ln, what);
+		struct train_label lb;
+		char why[512];
+		enum train_label_kind k = train_label_parse(line, len, o->score_field, o->score_scale,
+							    o->pretokenized, &lb, why, sizeof why);
+		if (k == LABEL_MALFORMED) {
+			note_bad(d, path, ln, why);
+		} else if (k == LABEL_NO_SCORE) {
+			d->no_score++;
+		} else if (k == LABEL_OUT_OF_RANGE) {
+			err_set("%s:%llu: %s", path, (unsigned long long)ln, why);
+			train_label_release(&lb);
+			rc = -1;
+			break;
 		} else {
-			double y = json_number_value(sc) / o->score_scale;
-			if (!(y >= 0 && y <= 1)) {
-				err_set("%s:%llu: %s %g is outside [0, 1]%s", path,
-					(unsigned long long)ln, o->score_field, json_number_value(sc),
-					o->score_scale == 1 && y <= 10
-						? " (a 0-10 rating? the scorer is fitted on [0, 1]: "
-						  "set score_scale=10, or use the oracle's \"score\")"
-						: " after score_scale");
-				json_decref(j);
-				rc = -1;
-				break;
-			}
 			struct sample s = {0};
-			s.y = (float)y;
+			s.y = (float)lb.target;
 			if (o->pretokenized) {
-				if (take_ids(tids, vocab, (size_t)o->max_tokens, &s) < 0) {
+				if (take_ids(lb.ids, vocab, (size_t)o->max_tokens, &s) < 0) {
 					free(s.ids);
 					note_bad(d, path, ln, "\"ids\" holds a value that is no token id");
-					json_decref(j);
+					train_label_release(&lb);
 					continue;
 				}
 			} else {
@@ -247,7 +281,7 @@ static int read_labels(const char *path, const struct topts *o, struct bpe *tok,
 					ids.v[ids.n++] = (uint32_t)bos;
 				}
 				size_t start = ids.n;
-				bpe_encode_max(tok, json_string_value(text), json_string_length(text),
+				bpe_encode_max(tok, lb.text, lb.text_len,
 					       (size_t)o->max_tokens > start ? (size_t)o->max_tokens - start
 									     : 0,
 					       &ids);
@@ -259,14 +293,14 @@ static int read_labels(const char *path, const struct topts *o, struct bpe *tok,
 				d->empty++;
 				free(s.ids);
 			} else {
-				s.id = xstrdup(json_string_value(id));
+				s.id = xstrdup(lb.id);
 				if (d->n == d->cap)
 					d->v = xrealloc(d->v, (d->cap = d->cap ? 2 * d->cap : 1024) *
 								     sizeof *d->v);
 				d->v[d->n++] = s;
 			}
 		}
-		json_decref(j);
+		train_label_release(&lb);
 	}
 	free(ids.v);
 	if (got < 0)

@@ -101,6 +101,23 @@ extern const struct train_engine_ops train_cpu_ops;
  * looked up with dlsym by this name. */
 #define CURATE_CUDA_TRAIN_OPS "curate_cuda_train_ops"
 
+/* One label record (a JSON line) as scorer train reads it: LABEL_OK with the id, the text (or
+ * with pretokenized the "ids" array) and the target score_field / scale in [0, 1] in out;
+ * else why says what is wrong. out->j holds the parsed line: train_label_release frees it. */
+#include <jansson.h>
+enum train_label_kind { LABEL_OK, LABEL_NO_SCORE, LABEL_MALFORMED, LABEL_OUT_OF_RANGE };
+struct train_label {
+	json_t *j;
+	const char *id, *text;
+	size_t text_len;
+	json_t *ids;
+	double target;
+};
+enum train_label_kind train_label_parse(const char *line, size_t len, const char *score_field,
+				       double scale, bool pretokenized, struct train_label *out,
+				       char *why, size_t whylen);
+void train_label_release(struct train_label *l);
+
 /* What one training run reads and writes. */
 struct train_io {
 	const char *base; /* the base checkpoint directory */

@@ -32,4 +32,20 @@ for p in tiny-gqa tiny-mha-llama3; do
   $PY "$HF" score "$T/$p" cuda bf16 sdpa "$T"/ids*.txt >"$T/$p.hfbf16" || fail "$p: transformers bf16"
   echo "$p: transformers cuda bf16 against transformers f32: $($PY "$CMP" "$T/$p.hfbf16" "$T/$p.hf" 1 1)"
 done
+# what `scorer train` writes loads in transformers as it is and scores the same: a tiny
+# transformers-made Llama and a qwen2 one with biases, a few AdamW steps each
+REF="$ROOT/tests/parity/scorer_ref.py" TR="$ROOT/tests/parity/train_ref.py"
+$PY "$REF" gen "$T/qwen2" qwen2-bias
+$PY "$TR" labels "$T/lab.jsonl" 24 4 256 40
+mkdir -p "$T/tiny-gqa-ids" "$T/qwen2-ids"
+cp "$T"/ids*.txt "$T/tiny-gqa-ids/"
+$PY -c 'import random, sys; r = random.Random(5); [open(f"{sys.argv[1]}/ids{n:04d}.txt", "w").write(" ".join(str(r.randrange(300)) for _ in range(n))) for n in (1, 7, 64, 200)]' "$T/qwen2-ids"
+for p in tiny-gqa qwen2; do
+  "$CURATE" scorer train -m "$T/$p" -o "$T/$p-trained" "$T/lab.jsonl" pretokenized=true \
+    val_fraction=0 batch_tokens=200 lr=1e-3 2>"$T/$p-train.log" || { cat "$T/$p-train.log"; fail "$p: scorer train"; }
+  "$CURATE" scorer score --ids --device cpu -m "$T/$p-trained" "$T/$p-ids"/ids*.txt >"$T/$p-trained.cpu" || fail "$p: curate on the trained checkpoint"
+  $PY "$HF" score "$T/$p-trained" cpu f32 eager "$T/$p-ids"/ids*.txt >"$T/$p-trained.hf" || fail "$p: transformers could not load what scorer train wrote"
+  out=$($PY "$CMP" "$T/$p-trained.cpu" "$T/$p-trained.hf" 1e-4 1e-2) || fail "$p: the trained checkpoint scores differently in transformers"
+  echo "$p, trained by curate: curate cpu against transformers: $out"
+done
 echo "scorer matches transformers"

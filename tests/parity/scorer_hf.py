@@ -61,11 +61,12 @@ def make(dir, preset, dtype, seed):
 
 def load(dir, device, dtype, attn):
     dt = {"f32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    # the class config.json names: Llama's, or Qwen2's for a trained qwen2 scorer
+    auto = transformers.AutoModelForSequenceClassification
     try:
-        m = LlamaForSequenceClassification.from_pretrained(dir, dtype=dt, attn_implementation=attn)
+        m = auto.from_pretrained(dir, dtype=dt, attn_implementation=attn)
     except TypeError:  # transformers 4 names it torch_dtype
-        m = LlamaForSequenceClassification.from_pretrained(dir, torch_dtype=dt,
-                                                           attn_implementation=attn)
+        m = auto.from_pretrained(dir, torch_dtype=dt, attn_implementation=attn)
     return m.to(device).eval()
 
 
