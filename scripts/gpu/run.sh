@@ -41,7 +41,7 @@ if [ ! -f "$G/real/libcurate-cuda.so" ]; then
   extra=(-L"$cuda_lib" -Xlinker -rpath,"$cuda_lib")
   [ -n "$cublas" ] && extra+=(-I"$cublas/include" -L"$cublas/lib")
   # shellcheck disable=SC2046
-  if nvcc $(cat "$G/nvflags") -o "$G/real/libcurate-cuda.so" scorer/scorer_cuda.cu "${extra[@]}" -lcublasLt -lcudart; then
+  if nvcc $(cat "$G/nvflags") -o "$G/real/libcurate-cuda.so" scorer/*.cu "${extra[@]}" -lcublasLt -lcudart; then
     summary "built libcurate-cuda.so with $(nvcc --version | tail -1)"
   else
     cp "$G/real/libcurate-cuda.so.here" "$G/real/libcurate-cuda.so"

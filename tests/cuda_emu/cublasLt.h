@@ -1,6 +1,7 @@
-/* cuda_emu: the cuBLASLt subset scorer_cuda.cu uses, with cuBLASLt's documented semantics
+/* cuda_emu: the cuBLASLt subset scorer_cuda.cu and train_cuda.cu use, with cuBLASLt's documented semantics
  * (cublaslt.cc): D = alpha op(A) op(B) + beta C, column-major layouts of rows x cols with a
- * leading dimension, op from TRANSA/TRANSB, fp32 compute and scale, C not read when beta is 0.
+ * leading dimension, op from TRANSA/TRANSB, fp32 compute and scale, C not read when beta is 0;
+ * an algorithm from the heuristic runs only on pointers as aligned as its preference said.
  * The enum values are cuBLAS's. */
 #ifndef CUDA_EMU_CUBLASLT_H
 #define CUDA_EMU_CUBLASLT_H
@@ -31,7 +32,13 @@ typedef enum {
 	CUBLASLT_MATMUL_DESC_TRANSC = 5,
 	CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
 } cublasLtMatmulDescAttributes_t;
-typedef enum { CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 } cublasLtMatmulPreferenceAttributes_t;
+typedef enum {
+	CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
+	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5,
+	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
+	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
+	CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8,
+} cublasLtMatmulPreferenceAttributes_t;
 typedef enum { CUBLASLT_ALGO_CONFIG_SPLITK_NUM = 2 } cublasLtMatmulAlgoConfigAttributes_t;
 
 typedef struct {

@@ -32,6 +32,7 @@ struct cuda_emu_lt_layout {
 };
 struct cuda_emu_lt_pref {
 	uint64_t max_workspace;
+	uint32_t align[4]; /* the least alignment of A, B, C and D in bytes (cuBLASLt's default 256) */
 };
 
 static const uint64_t ALGO_TAG = 0x63757261746545ull; /* data[0] of the one algorithm */
@@ -158,7 +159,7 @@ cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t l)
 
 cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *p)
 {
-	*p = new cuda_emu_lt_pref{0};
+	*p = new cuda_emu_lt_pref{0, {256, 256, 256, 256}};
 	return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -172,6 +173,13 @@ cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t p
 						    cublasLtMatmulPreferenceAttributes_t attr,
 						    const void *buf, size_t size)
 {
+	if (attr >= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES &&
+	    attr <= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES) { /* uint32_t */
+		if (size != 4)
+			return CUBLAS_STATUS_INVALID_VALUE;
+		memcpy(&p->align[attr - CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES], buf, 4);
+		return CUBLAS_STATUS_SUCCESS;
+	}
 	if (attr != CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES) {
 		fprintf(stderr, "cuda_emu: cublasLtMatmulPreferenceSetAttribute: attribute %d is not emulated\n", (int)attr);
 		return CUBLAS_STATUS_NOT_SUPPORTED;
@@ -182,11 +190,15 @@ cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t p
 	return CUBLAS_STATUS_SUCCESS;
 }
 
-/* one algorithm for every shape; it needs no workspace; data[1] is its split-K count */
-static cublasLtMatmulAlgo_t the_algo()
+/* one algorithm for every shape; it needs no workspace; data[1] is its split-K count,
+ * data[2..5] the alignments of A, B, C and D it was chosen for (as a real algorithm may use
+ * vector loads that need them) */
+static cublasLtMatmulAlgo_t the_algo(const uint32_t align[4])
 {
 	cublasLtMatmulAlgo_t a = {};
 	a.data[0] = ALGO_TAG, a.data[1] = 1;
+	for (int i = 0; i < 4; i++)
+		a.data[2 + i] = align[i] ? align[i] : 1;
 	return a;
 }
 
@@ -203,7 +215,7 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmul
 	if (s != CUBLAS_STATUS_SUCCESS)
 		return s;
 	memset(&results[0], 0, sizeof results[0]);
-	results[0].algo = the_algo();
+	results[0].algo = the_algo(pref->align);
 	results[0].workspaceSize = 0;
 	results[0].state = CUBLAS_STATUS_SUCCESS;
 	results[0].wavesCount = 1;
@@ -321,6 +333,13 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t op, const
 	check_matrix("A", A, Adesc), check_matrix("B", B, Bdesc), check_matrix("D", D, Ddesc);
 	if (be != 0)
 		check_matrix("C", C, Cdesc);
+	const void *ptr[4] = {A, B, be != 0 ? C : nullptr, D};
+	for (int i = 0; algo && i < 4; i++)
+		if (ptr[i] && (uintptr_t)ptr[i] % algo->data[2 + i]) {
+			fprintf(stderr, "cuda_emu: cublasLtMatmul: %c at %p is not %llu-byte aligned, as the algorithm's preference said\n",
+				"ABCD"[i], ptr[i], (unsigned long long)algo->data[2 + i]);
+			return CUBLAS_STATUS_NOT_SUPPORTED;
+		}
 	size_t nd = extent(Ddesc);
 	if (overlap(D, nd, A, extent(Adesc)) || overlap(D, nd, B, extent(Bdesc)))
 		cuda_emu::fail("cublasLtMatmul: D overlaps A or B");

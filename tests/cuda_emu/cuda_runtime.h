@@ -1,8 +1,8 @@
 /* cuda_emu: the part of the CUDA runtime and of the kernel language that scorer/scorer_cuda.cu
- * uses, for g++ on a machine without CUDA. Kernels are plain functions; launch.sed turns
- * `k<<<grid, block, smem, stream>>>(args)` into cuda_emu::launch(), which runs the grid on the
- * CPU (one block at a time, the block's threads as fibers, emu.cc). Device memory is host
- * memory, streams and events are synchronous. See docs/scorer.md, "The CUDA emulator". */
+ * and scorer/train_cuda.cu use, for g++ on a machine without CUDA. Kernels are plain
+ * functions; launch.sed turns `k<<<grid, block, smem, stream>>>(args)` into
+ * cuda_emu::launch(), which runs the grid on the CPU (one block at a time, the block's threads
+ * as fibers, emu.cc). Device memory is host memory, streams and events are synchronous. See docs/scorer.md, "The CUDA emulator". */
 #ifndef CUDA_EMU_RUNTIME_H
 #define CUDA_EMU_RUNTIME_H
 
