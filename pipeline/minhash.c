@@ -19,14 +19,6 @@ struct minhash {
 	uint32_t *a, *b, *c;
 };
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* murmur3's 64-bit finalizer: every input bit reaches every output bit */
 static inline uint64_t fmix64(uint64_t h)
 {
@@ -78,10 +70,10 @@ struct minhash *minhash_new(const struct minhash_params *p)
 	m->c = xcalloc(m->padded, sizeof *m->c);
 	uint64_t s = p->seed;
 	for (unsigned i = 0; i < p->num_hashes; i++) {
-		uint64_t r = splitmix64(&s);
+		uint64_t r = splitmix64_next(&s);
 		m->a[i] = (uint32_t)r | 1u;
 		m->b[i] = (uint32_t)(r >> 32) | 1u;
-		m->c[i] = (uint32_t)splitmix64(&s);
+		m->c[i] = (uint32_t)splitmix64_next(&s);
 	}
 	return m;
 }

@@ -103,6 +103,15 @@ static inline uint64_t be_get(const void *p, int bytes)
 	return v;
 }
 
+/* The next value of a splitmix64 stream whose state is *s. */
+static inline uint64_t splitmix64_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 /* A seeded 64-bit hash of bytes: FNV-1a from the offset basis xor seed, then splitmix64's
  * finalizer. Stable across machines and releases: sample and shuffle orders depend on it. */
 uint64_t hash64_seeded(uint64_t seed, const void *data, size_t n);

@@ -267,7 +267,6 @@ enum { NN_MB = 64, NN_NB = 64 };
 
 static void nn_task(void *ctx, size_t task, int tid)
 {
-	(void)tid;
 	const struct nn_job *g = ctx;
 	size_t i0 = (task % g->mtiles) * NN_MB, j0 = (task / g->mtiles) * NN_NB;
 	size_t i1 = i0 + NN_MB < g->m ? i0 + NN_MB : g->m;
@@ -371,8 +370,7 @@ void cpu_model_free(struct cpu_model *m)
 
 int cpu_model_threads(const struct cpu_model *m) { return m->pool.n; }
 
-/* RMSNorm as HF computes it: x * rsqrt(mean(x^2) + eps) * weight, in fp32. */
-static void rmsnorm(float *out, const float *in, const float *w, size_t n, double eps)
+float cpu_rmsnorm(float *out, const float *in, const float *w, size_t n, double eps)
 {
 	float ss = 0;
 	for (size_t i = 0; i < n; i++)
@@ -380,11 +378,11 @@ static void rmsnorm(float *out, const float *in, const float *w, size_t n, doubl
 	float r = 1.0f / sqrtf(ss / (float)n + (float)eps);
 	for (size_t i = 0; i < n; i++)
 		out[i] = w[i] * (in[i] * r);
+	return r;
 }
 
-/* HF's rotate_half convention: the two halves of each head are the pair. */
-static void rope(float *v, size_t T, size_t nheads, size_t hd, const float *cosv,
-		 const float *sinv)
+void cpu_rope(float *v, size_t T, size_t nheads, size_t hd, const float *cosv, const float *sinv,
+	      float sign)
 {
 	size_t half = hd / 2;
 	for (size_t t = 0; t < T; t++)
@@ -392,11 +390,44 @@ static void rope(float *v, size_t T, size_t nheads, size_t hd, const float *cosv
 			float *p = v + (t * nheads + h) * hd;
 			const float *c = cosv + t * half, *s = sinv + t * half;
 			for (size_t i = 0; i < half; i++) {
-				float a = p[i], b = p[i + half];
-				p[i] = a * c[i] - b * s[i];
-				p[i + half] = b * c[i] + a * s[i];
+				float a = p[i], b = p[i + half], si = sign * s[i];
+				p[i] = a * c[i] - b * si;
+				p[i + half] = b * c[i] + a * si;
 			}
 		}
+}
+
+void cpu_rope_table(const struct scorer_config *c, size_t T, double *inv_freq, float *cosv,
+		    float *sinv)
+{
+	size_t half = (size_t)c->head_dim / 2;
+	scorer_rope_freqs(c, T, inv_freq);
+	for (size_t t = 0; t < T; t++)
+		for (size_t i = 0; i < half; i++) {
+			double a = (double)t * inv_freq[i];
+			cosv[t * half + i] = (float)cos(a);
+			sinv[t * half + i] = (float)sin(a);
+		}
+}
+
+float cpu_attend(const float *q, const float *k, const float *v, size_t t, size_t stride,
+		 size_t hd, float *sc, float *o)
+{
+	float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0;
+	for (size_t s = 0; s <= t; s++) {
+		sc[s] = dot1(q, k + s * stride, hd) * scale;
+		mx = sc[s] > mx ? sc[s] : mx;
+	}
+	for (size_t s = 0; s <= t; s++)
+		sc[s] = expf(sc[s] - mx), sum += sc[s];
+	memset(o, 0, hd * sizeof *o);
+	for (size_t s = 0; s <= t; s++) {
+		const float *vs = v + s * stride;
+		float p = sc[s] / sum;
+		for (size_t i = 0; i < hd; i++)
+			o[i] += p * vs[i];
+	}
+	return mx + logf(sum);
 }
 
 struct attn_job {
@@ -411,35 +442,9 @@ static void attn_task(void *ctx, size_t task, int tid)
 	const struct scorer_config *c = &a->m->c;
 	size_t nh = (size_t)c->heads, nkv = (size_t)c->kv_heads, hd = (size_t)c->head_dim;
 	size_t h = task % nh, t = task / nh, kvh = h / (nh / nkv);
-	float *sc = a->m->scratch + (size_t)tid * a->m->max_tokens;
-	const float *q = a->m->q + (t * nh + h) * hd;
-	float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0;
-	for (size_t s = 0; s <= t; s++) {
-		sc[s] = dot1(q, a->m->kk + (s * nkv + kvh) * hd, hd) * scale;
-		mx = sc[s] > mx ? sc[s] : mx;
-	}
-	for (size_t s = 0; s <= t; s++)
-		sc[s] = expf(sc[s] - mx), sum += sc[s];
-	float *o = a->m->att + (t * nh + h) * hd;
-	memset(o, 0, hd * sizeof *o);
-	for (size_t s = 0; s <= t; s++) {
-		const float *v = a->m->v + (s * nkv + kvh) * hd;
-		float p = sc[s] / sum;
-		for (size_t i = 0; i < hd; i++)
-			o[i] += p * v[i];
-	}
-}
-
-static void set_rope(struct cpu_model *m, size_t T)
-{
-	size_t half = (size_t)m->c.head_dim / 2;
-	scorer_rope_freqs(&m->c, T, m->inv_freq);
-	for (size_t t = 0; t < T; t++)
-		for (size_t i = 0; i < half; i++) {
-			double a = (double)t * m->inv_freq[i];
-			m->cosv[t * half + i] = (float)cos(a);
-			m->sinv[t * half + i] = (float)sin(a);
-		}
+	cpu_attend(a->m->q + (t * nh + h) * hd, a->m->kk + kvh * hd, a->m->v + kvh * hd, t,
+		   nkv * hd, hd, a->m->scratch + (size_t)tid * a->m->max_tokens,
+		   a->m->att + (t * nh + h) * hd);
 }
 
 static void layer_forward(struct cpu_model *m, const struct scorer_layer *L, size_t T)
@@ -448,7 +453,7 @@ static void layer_forward(struct cpu_model *m, const struct scorer_layer *L, siz
 	size_t H = (size_t)c->hidden, hd = (size_t)c->head_dim, F = (size_t)c->ffn;
 	size_t qn = (size_t)c->heads * hd, kvn = (size_t)c->kv_heads * hd;
 	for (size_t t = 0; t < T; t++)
-		rmsnorm(m->x + t * H, m->h + t * H, L->attn_norm, H, c->eps);
+		cpu_rmsnorm(m->x + t * H, m->h + t * H, L->attn_norm, H, c->eps);
 	gemm_run(m, m->x, L->wq, m->q, T, qn, H);
 	gemm_run(m, m->x, L->wk, m->kk, T, kvn, H);
 	gemm_run(m, m->x, L->wv, m->v, T, kvn, H);
@@ -459,15 +464,15 @@ static void layer_forward(struct cpu_model *m, const struct scorer_layer *L, siz
 			for (size_t i = 0; i < kvn; i++)
 				m->kk[t * kvn + i] += L->bk[i], m->v[t * kvn + i] += L->bv[i];
 		}
-	rope(m->q, T, (size_t)c->heads, hd, m->cosv, m->sinv);
-	rope(m->kk, T, (size_t)c->kv_heads, hd, m->cosv, m->sinv);
+	cpu_rope(m->q, T, (size_t)c->heads, hd, m->cosv, m->sinv, 1);
+	cpu_rope(m->kk, T, (size_t)c->kv_heads, hd, m->cosv, m->sinv, 1);
 	struct attn_job aj = {m, T};
 	cpu_pool_run(&m->pool, attn_task, &aj, T * (size_t)c->heads);
 	gemm_run(m, m->att, L->wo, m->x, T, H, qn);
 	for (size_t i = 0; i < T * H; i++)
 		m->h[i] += m->x[i];
 	for (size_t t = 0; t < T; t++)
-		rmsnorm(m->x + t * H, m->h + t * H, L->mlp_norm, H, c->eps);
+		cpu_rmsnorm(m->x + t * H, m->h + t * H, L->mlp_norm, H, c->eps);
 	gemm_run(m, m->x, L->wgate, m->g, T, F, H);
 	gemm_run(m, m->x, L->wup, m->u, T, F, H);
 	for (size_t i = 0; i < T * F; i++) /* SwiGLU: silu(gate) * up */
@@ -483,11 +488,11 @@ void cpu_model_score(struct cpu_model *m, const uint32_t *ids, size_t n, float *
 	size_t H = (size_t)c->hidden;
 	for (size_t t = 0; t < n; t++)
 		memcpy(m->h + t * H, m->embed + (size_t)ids[t] * H, H * sizeof(float));
-	set_rope(m, n);
+	cpu_rope_table(&m->c, n, m->inv_freq, m->cosv, m->sinv);
 	for (int64_t l = 0; l < c->layers; l++)
 		layer_forward(m, &m->layers[l], n);
 	float *last = m->x;
-	rmsnorm(last, m->h + (n - 1) * H, m->norm, H, c->eps);
+	cpu_rmsnorm(last, m->h + (n - 1) * H, m->norm, H, c->eps);
 	for (int64_t k = 0; k < c->outputs; k++)
 		out[k] = dot1(last, m->head + (size_t)k * H, H);
 }

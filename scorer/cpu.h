@@ -30,6 +30,23 @@ void cpu_gemm_nn(struct cpu_pool *p, const float *a, const float *b, float *y, s
 /* x . w over k floats, in the GEMM's lane order */
 float cpu_dot(const float *x, const float *w, size_t k);
 
+/* The layer operations the scorer's forward and the trainer's share, so that both compute
+ * the same bits. RMSNorm as HF computes it (w * (x * rsqrt(mean(x^2) + eps)), fp32); returns
+ * the 1/rms it applied. */
+float cpu_rmsnorm(float *out, const float *in, const float *w, size_t n, double eps);
+/* HF's rotate_half RoPE of T tokens of nheads heads of size hd, in place, with tables
+ * [T][hd/2]; sign -1 rotates back (the backward pass of the rotation). */
+void cpu_rope(float *v, size_t T, size_t nheads, size_t hd, const float *cosv, const float *sinv,
+	      float sign);
+/* c's RoPE tables for a sequence of T tokens; inv_freq: hd/2 doubles of scratch. */
+void cpu_rope_table(const struct scorer_config *c, size_t T, double *inv_freq, float *cosv,
+		    float *sinv);
+/* Causal attention of query q (hd floats) over keys and values 0..t, rows stride floats
+ * apart: the softmax-weighted values into o; returns the log-sum-exp of the scaled scores.
+ * sc: t + 1 floats of scratch. */
+float cpu_attend(const float *q, const float *k, const float *v, size_t t, size_t stride,
+		 size_t hd, float *sc, float *o);
+
 /* Takes the fp32 weights (the model owns them afterwards and frees them): embed [vocab][H],
  * layers, final norm [H], head [c->outputs][H]. threads 0: all online CPUs. */
 struct cpu_model *cpu_model_new(const struct scorer_config *c, float *embed,

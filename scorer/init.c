@@ -28,13 +28,7 @@ struct rng {
 	uint64_t s;
 };
 
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
+static uint64_t rng_next(struct rng *r) { return splitmix64_next(&r->s); }
 
 /* Box-Muller over 53-bit uniforms in (0, 1]. */
 static double rng_normal(struct rng *r)
@@ -107,7 +101,7 @@ static json_t *config_json(const struct preset *p, int64_t vocab, int64_t bos, i
 	return j;
 }
 
-static int write_json(const char *path, json_t *j)
+int scorer_write_json(const char *path, json_t *j)
 {
 	char *text = json_dumps(j, JSON_INDENT(2));
 	struct buf b = BUF_INIT;
@@ -205,7 +199,7 @@ int scorer_init_checkpoint(const char *dir, const char *preset, uint64_t seed,
 	if (!rc)
 		rc = write_file_atomic(tpath, tok.p, tok.len);
 	if (!rc)
-		rc = write_json(cpath, cj);
+		rc = scorer_write_json(cpath, cj);
 	if (!rc)
 		rc = write_weights(dir, p, V, seed, bf16, head);
 	json_decref(cj);

@@ -91,6 +91,9 @@ int scorer_read_config(const char *dir, bool lm, struct scorer_config *c);
 struct st_set;
 int scorer_check_names(const struct st_set *st, const struct scorer_config *c, const char *dir,
 		       bool lm);
+/* j as indented JSON with a final newline, written atomically; 0 or -1 with err_set. */
+struct json_t;
+int scorer_write_json(const char *path, struct json_t *j);
 /* A normal(0, 1) draw (Box-Muller over splitmix64), the one `scorer init` uses. */
 double scorer_rng_normal(uint64_t *state);
 

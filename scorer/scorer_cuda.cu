@@ -29,25 +29,7 @@ extern "C" {
 #include "scorer_cuda.h"
 }
 
-/* CUDA failures inside the library abort with file:line, as the project's check macros do */
-#define CUDA_CHECK(call)                                                                   \
-	do {                                                                               \
-		cudaError_t e_ = (call);                                                   \
-		if (e_ != cudaSuccess) {                                                   \
-			fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,     \
-				cudaGetErrorString(e_));                                   \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
-#define LT_CHECK(call)                                                                     \
-	do {                                                                               \
-		cublasStatus_t s_ = (call);                                                \
-		if (s_ != CUBLAS_STATUS_SUCCESS) {                                         \
-			fprintf(stderr, "%s:%d: %s: cuBLASLt status %d\n", __FILE__, __LINE__, \
-				#call, (int)s_);                                           \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
+#include "cuda_check.h"
 
 typedef __nv_bfloat16 bf16;
 using namespace nvcuda;

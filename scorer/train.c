@@ -153,7 +153,7 @@ struct sample {
 struct dataset {
 	struct sample *v;
 	size_t n, cap;
-	uint64_t records, bad, no_score, empty, truncated;
+	uint64_t records, bad, no_score, empty;
 	char first_bad[512];
 };
 
@@ -314,7 +314,6 @@ static int read_labels(const char *path, const struct topts *o, struct bpe *tok,
 struct base {
 	struct scorer_config c;
 	json_t *config; /* the base's config.json, the output's starting point */
-	bool has_head;
 };
 
 /* The base checkpoint's weights into params (L's layout); a missing score.weight is drawn
@@ -327,7 +326,6 @@ static int load_base(const char *dir, const struct train_layout *L, const struct
 		st_free(st);
 		return -1;
 	}
-	b->has_head = false;
 	for (size_t i = 0; i < L->n; i++) {
 		const struct train_param *p = &L->v[i];
 		const struct st_tensor *t = st_find(st, p->name);
@@ -356,8 +354,6 @@ static int load_base(const char *dir, const struct train_layout *L, const struct
 			return -1;
 		}
 		st_to_f32(t->dtype, t->data, p->n, params + p->off);
-		if (i == L->n - 1)
-			b->has_head = true;
 	}
 	st_free(st);
 	return 0;
@@ -423,18 +419,6 @@ static json_t *out_config(const struct base *b, const char *dtype)
 				    json_integer(json_is_integer(e) ? json_integer_value(e) : 0));
 	}
 	return j;
-}
-
-static int write_json_file(const char *path, json_t *j)
-{
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	struct buf b = BUF_INIT;
-	buf_puts(&b, text);
-	buf_putc(&b, '\n');
-	int rc = write_file_atomic(path, b.p, b.len);
-	free(text);
-	buf_release(&b);
-	return rc;
 }
 
 /* params (or the gradient) as safetensors, every tensor of L, f32 or bf16 */
@@ -641,14 +625,6 @@ struct plan {
 	size_t nsteps;
 };
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static void make_plan(const struct dataset *d, const size_t *train, size_t ntrain,
 		      const struct topts *o, struct plan *p)
 {
@@ -663,7 +639,7 @@ static void make_plan(const struct dataset *d, const size_t *train, size_t ntrai
 		memcpy(ord, train, ntrain * sizeof *ord);
 		uint64_t rs = o->seed * 0x100000001b3ull + (uint64_t)e + 1;
 		for (size_t i = ntrain; o->shuffle && i > 1; i--) { /* Fisher-Yates */
-			size_t j = (size_t)(splitmix(&rs) % i), t = ord[i - 1];
+			size_t j = (size_t)(splitmix64_next(&rs) % i), t = ord[i - 1];
 			ord[i - 1] = ord[j], ord[j] = t;
 		}
 		for (size_t i = 0; i < ntrain;) { /* micro-batches of at most batch_tokens */
@@ -878,8 +854,6 @@ static int fit_head(struct trainer *t, float *head)
 	return rc;
 }
 
-static double now_wall(void) { return now_seconds(); }
-
 /* What makes a run's result: options (not the runtime ones), the base and the labels. */
 static void fingerprint(const struct config *cfg, const char *base, const struct train_io *io,
 			char out[SHA256_HEX])
@@ -964,7 +938,7 @@ static int write_output(struct trainer *t, const struct train_io *io, const stru
 	char *p = xasprintf("%s/config.json", io->out);
 	json_t *cj = out_config(b, t->o->dtype);
 	if (!rc)
-		rc = write_json_file(p, cj);
+		rc = scorer_write_json(p, cj);
 	json_decref(cj);
 	free(p);
 	p = xasprintf("%s/model.safetensors", io->out);
@@ -982,7 +956,7 @@ static int write_output(struct trainer *t, const struct train_io *io, const stru
 	}
 	p = xasprintf("%s/metrics.json", io->out);
 	if (!rc)
-		rc = write_json_file(p, metrics_json);
+		rc = scorer_write_json(p, metrics_json);
 	free(p);
 	return rc;
 }
@@ -1002,8 +976,7 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 		    double *step_seconds)
 {
 	const struct topts *o = t->o;
-	size_t total = t->L.total, H = (size_t)t->c.hidden;
-	size_t most = 0;
+	size_t total = t->L.total, most = 0;
 	for (size_t m = 0; m < pl->nmicro; m++)
 		most = pl->micro[m + 1] - pl->micro[m] > most ? pl->micro[m + 1] - pl->micro[m] : most;
 	size_t *mine = xmalloc((most + 1) * sizeof *mine);
@@ -1012,7 +985,7 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 	float *y = xcalloc(most + 1, sizeof *y), *preds = xcalloc(most + 1, sizeof *preds);
 	float *grad = t->nranks > 1 || io->dump_grads ? xmalloc(total * sizeof *grad) : NULL;
 	char *state = xasprintf("%s/checkpoint/state.bin", io->out);
-	double t0 = now_wall();
+	double t0 = now_seconds();
 	uint64_t tokens_run = 0;
 	int rc = 0;
 	for (size_t s = from; s < pl->nsteps && !rc; s++) {
@@ -1052,8 +1025,8 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 		if (io->dump_grads) {
 			if (t->rank == 0)
 				log_info("scorer train: the gradient of %llu tokens in %.3f s (%.1f "
-					 "tokens/s)", (unsigned long long)tokens, now_wall() - t0,
-					 (double)tokens / (now_wall() - t0));
+					 "tokens/s)", (unsigned long long)tokens, now_seconds() - t0,
+					 (double)tokens / (now_seconds() - t0));
 			if (t->ops->get_grads(t->e, grad, t->err, sizeof t->err) < 0)
 				DIE("%s", t->err);
 			if (t->rank == 0)
@@ -1075,7 +1048,7 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 						       (json_int_t)s + 1, "lr", lr, "loss",
 						       loss / (double)(hi - lo), "grad_norm", gn,
 						       "tokens", (json_int_t)tokens));
-		double dt = now_wall() - t0;
+		double dt = now_seconds() - t0;
 		if (t->rank == 0 && (o->log_every && ((s + 1) % (size_t)o->log_every == 0 ||
 						      s + 1 == pl->nsteps)))
 			log_info("scorer train: step %zu/%zu loss %.5f lr %.3g grad_norm %.4f "
@@ -1115,8 +1088,7 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 		}
 		test_delay();
 	}
-	(void)H;
-	*step_seconds = now_wall() - t0;
+	*step_seconds = now_seconds() - t0;
 	free(mine), free(ids), free(lens), free(y), free(preds), free(grad), free(state);
 	return rc;
 }
@@ -1146,7 +1118,7 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 		if (!tok)
 			goto out;
 	}
-	double t_start = now_wall();
+	double t_start = now_seconds();
 	int64_t bos = o.add_bos ? t.c.bos_id : -1;
 	for (size_t i = 0; i < io->nlabels; i++)
 		if (read_labels(io->labels[i], &o, tok, bos, t.c.vocab, &t.d) < 0)
@@ -1273,7 +1245,7 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 	json_t *final = t.nval ? evaluate(&t, params + t.L.head, &vp) : json_pack("{s:i}", "n", 0);
 	if (!final)
 		goto out;
-	double secs = now_wall() - t_start;
+	double secs = now_seconds() - t_start;
 	size_t nsteps = o.mode == MODE_FULL ? pl.nsteps : 0;
 	json_t *mj = json_pack(
 		"{s:s,s:s,s:s,s:i,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:O,s:O,s:O,s:f,s:s}",

@@ -1,8 +1,8 @@
 /* train_cpu: the CPU training engine, fp32 on a thread pool. One sequence at a time: the
  * forward pass keeps what the backward pass needs (every layer's activations, or with
  * recompute only each layer's input), then the backward pass adds the sequence's gradient
- * into the flat gradient array. The forward is the scorer's own (scorer/cpu.c: the same
- * GEMM, norms and attention in the same order), so a trained checkpoint scores what the
+ * into the flat gradient array. The forward is the scorer's own (scorer/cpu.c's GEMM,
+ * cpu_rmsnorm, cpu_rope and cpu_attend), so a trained checkpoint scores what the
  * trainer predicted. Every sum runs in one order whatever the thread count: the GEMMs give
  * each output to one thread, attention's key and value gradients are summed per head and
  * then over the heads of a group in order. */
@@ -98,7 +98,6 @@ static struct train_engine *cpu_create(const struct scorer_config *c, const stru
 	e->scratch = falloc((size_t)cpu_pool_size(e->pool) * T);
 	e->inv_freq = xcalloc(hd / 2 + 1, sizeof(double));
 	snprintf(desc, desclen, "cpu (%d threads)", cpu_pool_size(e->pool));
-	(void)err, (void)errlen;
 	return e;
 }
 
@@ -120,65 +119,23 @@ static void cpu_destroy(struct train_engine *e)
 
 /* ---- the forward pass, keeping activations ---- */
 
-/* RMSNorm as scorer/cpu.c computes it; *r gets 1/rms. */
-static void rmsnorm(float *out, const float *in, const float *w, size_t n, double eps, float *r)
-{
-	float ss = 0;
-	for (size_t i = 0; i < n; i++)
-		ss += in[i] * in[i];
-	*r = 1.0f / sqrtf(ss / (float)n + (float)eps);
-	for (size_t i = 0; i < n; i++)
-		out[i] = w[i] * (in[i] * *r);
-}
-
-/* HF's rotate_half RoPE; sign -1 rotates back (the backward pass of a rotation). */
-static void rope(float *v, size_t T, size_t nheads, size_t hd, const float *cosv,
-		 const float *sinv, float sign)
-{
-	size_t half = hd / 2;
-	for (size_t t = 0; t < T; t++)
-		for (size_t h = 0; h < nheads; h++) {
-			float *p = v + (t * nheads + h) * hd;
-			const float *c = cosv + t * half, *s = sinv + t * half;
-			for (size_t i = 0; i < half; i++) {
-				float a = p[i], b = p[i + half], si = sign * s[i];
-				p[i] = a * c[i] - b * si;
-				p[i + half] = b * c[i] + a * si;
-			}
-		}
-}
-
 struct attn_job {
 	struct train_engine *e;
 	struct act *A;
 	size_t T;
 };
 
-/* One (head, query) task, as scorer/cpu.c's attention, also keeping the log-sum-exp. */
+/* One (head, query) task, as the scorer's attention, also keeping the log-sum-exp. */
 static void attn_fwd_task(void *ctx, size_t task, int tid)
 {
 	const struct attn_job *j = ctx;
 	const struct scorer_config *c = &j->e->c;
 	size_t nh = (size_t)c->heads, nkv = (size_t)c->kv_heads, hd = (size_t)c->head_dim;
 	size_t h = task % nh, t = task / nh, kvh = h / (nh / nkv);
-	float *sc = j->e->scratch + (size_t)tid * j->e->T;
-	const float *q = j->A->q + (t * nh + h) * hd;
-	float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0;
-	for (size_t s = 0; s <= t; s++) {
-		sc[s] = cpu_dot(q, j->A->k + (s * nkv + kvh) * hd, hd) * scale;
-		mx = sc[s] > mx ? sc[s] : mx;
-	}
-	for (size_t s = 0; s <= t; s++)
-		sc[s] = expf(sc[s] - mx), sum += sc[s];
-	j->A->lse[h * j->e->T + t] = mx + logf(sum);
-	float *o = j->A->att + (t * nh + h) * hd;
-	memset(o, 0, hd * sizeof *o);
-	for (size_t s = 0; s <= t; s++) {
-		const float *v = j->A->v + (s * nkv + kvh) * hd;
-		float p = sc[s] / sum;
-		for (size_t i = 0; i < hd; i++)
-			o[i] += p * v[i];
-	}
+	j->A->lse[h * j->e->T + t] =
+		cpu_attend(j->A->q + (t * nh + h) * hd, j->A->k + kvh * hd, j->A->v + kvh * hd, t,
+			   nkv * hd, hd, j->e->scratch + (size_t)tid * j->e->T,
+			   j->A->att + (t * nh + h) * hd);
 }
 
 static const float *P(const struct train_engine *e, size_t off)
@@ -201,7 +158,7 @@ static void layer_fwd(struct train_engine *e, size_t l, struct act *A, size_t T)
 	size_t H = (size_t)c->hidden, F = (size_t)c->ffn, hd = (size_t)c->head_dim;
 	size_t qn = qdim(c), kvn = kvdim(c);
 	for (size_t t = 0; t < T; t++)
-		rmsnorm(A->x1 + t * H, A->hin + t * H, P(e, o->attn_norm), H, c->eps, &A->r1[t]);
+		A->r1[t] = cpu_rmsnorm(A->x1 + t * H, A->hin + t * H, P(e, o->attn_norm), H, c->eps);
 	cpu_gemm_nt(e->pool, A->x1, P(e, o->wq), A->q, T, qn, H);
 	cpu_gemm_nt(e->pool, A->x1, P(e, o->wk), A->k, T, kvn, H);
 	cpu_gemm_nt(e->pool, A->x1, P(e, o->wv), A->v, T, kvn, H);
@@ -210,15 +167,15 @@ static void layer_fwd(struct train_engine *e, size_t l, struct act *A, size_t T)
 		add_bias(A->k, P(e, o->bk), T, kvn);
 		add_bias(A->v, P(e, o->bv), T, kvn);
 	}
-	rope(A->q, T, (size_t)c->heads, hd, e->cosv, e->sinv, 1);
-	rope(A->k, T, (size_t)c->kv_heads, hd, e->cosv, e->sinv, 1);
+	cpu_rope(A->q, T, (size_t)c->heads, hd, e->cosv, e->sinv, 1);
+	cpu_rope(A->k, T, (size_t)c->kv_heads, hd, e->cosv, e->sinv, 1);
 	struct attn_job j = {e, A, T};
 	cpu_pool_run(e->pool, attn_fwd_task, &j, T * (size_t)c->heads);
 	cpu_gemm_nt(e->pool, A->att, P(e, o->wo), e->dx, T, H, qn);
 	for (size_t i = 0; i < T * H; i++)
 		A->hmid[i] = A->hin[i] + e->dx[i];
 	for (size_t t = 0; t < T; t++)
-		rmsnorm(A->x2 + t * H, A->hmid + t * H, P(e, o->mlp_norm), H, c->eps, &A->r2[t]);
+		A->r2[t] = cpu_rmsnorm(A->x2 + t * H, A->hmid + t * H, P(e, o->mlp_norm), H, c->eps);
 	cpu_gemm_nt(e->pool, A->x2, P(e, o->wgate), A->g, T, F, H);
 	cpu_gemm_nt(e->pool, A->x2, P(e, o->wup), A->u, T, F, H);
 	for (size_t i = 0; i < T * F; i++) /* SwiGLU, as scorer/cpu.c writes it */
@@ -236,18 +193,6 @@ static struct act *layer_act(struct train_engine *e, size_t l)
 	return A;
 }
 
-static void set_rope(struct train_engine *e, size_t T)
-{
-	size_t half = (size_t)e->c.head_dim / 2;
-	scorer_rope_freqs(&e->c, T, e->inv_freq);
-	for (size_t t = 0; t < T; t++)
-		for (size_t i = 0; i < half; i++) {
-			double a = (double)t * e->inv_freq[i];
-			e->cosv[t * half + i] = (float)cos(a);
-			e->sinv[t * half + i] = (float)sin(a);
-		}
-}
-
 /* The whole forward of one sequence: e->feat (and e->rf) and the prediction. */
 static float forward(struct train_engine *e, const uint32_t *ids, size_t T)
 {
@@ -255,13 +200,13 @@ static float forward(struct train_engine *e, const uint32_t *ids, size_t T)
 	size_t H = (size_t)c->hidden;
 	for (size_t t = 0; t < T; t++)
 		memcpy(e->h + t * H, e->w + e->L->embed + (size_t)ids[t] * H, H * sizeof(float));
-	set_rope(e, T);
+	cpu_rope_table(&e->c, T, e->inv_freq, e->cosv, e->sinv);
 	for (size_t l = 0; l < (size_t)c->layers; l++) {
 		struct act *A = layer_act(e, l);
 		memcpy(A->hin, e->h, T * H * sizeof(float));
 		layer_fwd(e, l, A, T);
 	}
-	rmsnorm(e->feat, e->h + (T - 1) * H, e->w + e->L->norm, H, c->eps, &e->rf);
+	e->rf = cpu_rmsnorm(e->feat, e->h + (T - 1) * H, e->w + e->L->norm, H, c->eps);
 	return cpu_dot(e->feat, e->w + e->L->head, H);
 }
 
@@ -324,7 +269,6 @@ static void attn_bwd_task(void *ctx, size_t h, int tid)
 	float *dkh = e->dkh + h * e->T * hd, *dvh = e->dvh + h * e->T * hd;
 	memset(dkh, 0, T * hd * sizeof(float));
 	memset(dvh, 0, T * hd * sizeof(float));
-	(void)tid;
 	for (size_t t = 0; t < T; t++) {
 		const float *q = A->q + (t * nh + h) * hd, *o = A->att + (t * nh + h) * hd;
 		const float *dout = e->datt + (t * nh + h) * hd;
@@ -382,8 +326,8 @@ static void layer_bwd(struct train_engine *e, size_t l, const struct act *A, siz
 					dv[i] += e->dvh[(h * e->T + s) * hd + i];
 				}
 		}
-	rope(e->dq, T, nh, hd, e->cosv, e->sinv, -1);
-	rope(e->dk, T, nkv, hd, e->cosv, e->sinv, -1);
+	cpu_rope(e->dq, T, nh, hd, e->cosv, e->sinv, -1);
+	cpu_rope(e->dk, T, nkv, hd, e->cosv, e->sinv, -1);
 	if (o->bq != NO_PARAM)
 		for (size_t t = 0; t < T; t++) {
 			for (size_t i = 0; i < qn; i++)

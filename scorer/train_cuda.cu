@@ -32,25 +32,7 @@ extern "C" {
 #include "train.h"
 }
 
-/* CUDA failures abort with file:line, as scorer_cuda.cu's do; user errors come back in err */
-#define TC_CHECK(call)                                                                     \
-	do {                                                                               \
-		cudaError_t e_ = (call);                                                   \
-		if (e_ != cudaSuccess) {                                                   \
-			fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,     \
-				cudaGetErrorString(e_));                                   \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
-#define TC_LT_CHECK(call)                                                                  \
-	do {                                                                               \
-		cublasStatus_t s_ = (call);                                                \
-		if (s_ != CUBLAS_STATUS_SUCCESS) {                                         \
-			fprintf(stderr, "%s:%d: %s: cuBLASLt status %d\n", __FILE__, __LINE__, \
-				#call, (int)s_);                                           \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
+#include "cuda_check.h"
 
 typedef __nv_bfloat16 tc_bf16;
 
@@ -640,15 +622,15 @@ static const cublasLtMatmulAlgo_t *tc_algo_for(train_engine *e, const std::vecto
 	if (it == e->algos.end()) {
 		tc_algo x = {false, {}};
 		cublasLtMatmulPreference_t pref;
-		TC_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-		TC_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(
+		LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+		LT_CHECK(cublasLtMatmulPreferenceSetAttribute(
 			pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &e->ws_size, sizeof e->ws_size));
 		const cublasLtMatmulPreferenceAttributes_t attrs[4] = {
 			CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
 			CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
 		const uint32_t al[4] = {align[0], align[1], align[2], align[2]};
 		for (int k = 0; k < 4; k++)
-			TC_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attrs[k], &al[k], sizeof al[k]));
+			LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attrs[k], &al[k], sizeof al[k]));
 		cublasLtMatmulHeuristicResult_t r;
 		int count = 0;
 		if (cublasLtMatmulAlgoGetHeuristic(e->lt, op, a, b, d, d, pref, 1, &r, &count) ==
@@ -678,12 +660,12 @@ static void tc_matmul(train_engine *e, bool ta, tc_mat A, bool tb, tc_mat B, tc_
 	cublasLtMatmulDesc_t op;
 	cublasLtMatrixLayout_t a, b, d;
 	int32_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-	TC_LT_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-	TC_LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
-	TC_LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-	TC_LT_CHECK(cublasLtMatrixLayoutCreate(&a, A.t, A.rows, A.cols, A.ld));
-	TC_LT_CHECK(cublasLtMatrixLayoutCreate(&b, B.t, B.rows, B.cols, B.ld));
-	TC_LT_CHECK(cublasLtMatrixLayoutCreate(&d, D.t, D.rows, D.cols, D.ld));
+	LT_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+	LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+	LT_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+	LT_CHECK(cublasLtMatrixLayoutCreate(&a, A.t, A.rows, A.cols, A.ld));
+	LT_CHECK(cublasLtMatrixLayoutCreate(&b, B.t, B.rows, B.cols, B.ld));
+	LT_CHECK(cublasLtMatrixLayoutCreate(&d, D.t, D.rows, D.cols, D.ld));
 	uint32_t align[3] = {tc_align(A.p), tc_align(B.p), tc_align(D.p)};
 	std::vector<int64_t> key = {ta, tb, (int64_t)A.t, (int64_t)A.rows, (int64_t)A.cols, A.ld,
 				    (int64_t)B.t, (int64_t)B.rows, (int64_t)B.cols, B.ld,
@@ -691,7 +673,7 @@ static void tc_matmul(train_engine *e, bool ta, tc_mat A, bool tb, tc_mat B, tc_
 				    beta != 0, align[0], align[1], align[2]};
 	const cublasLtMatmulAlgo_t *algo = tc_algo_for(e, key, op, a, b, d, align);
 	float alpha = 1;
-	TC_LT_CHECK(cublasLtMatmul(e->lt, op, &alpha, A.p, a, B.p, b, &beta, D.p, d, (void *)D.p, d,
+	LT_CHECK(cublasLtMatmul(e->lt, op, &alpha, A.p, a, B.p, b, &beta, D.p, d, (void *)D.p, d,
 				   algo, e->ws, e->ws_size, e->st));
 	cublasLtMatrixLayoutDestroy(a), cublasLtMatrixLayoutDestroy(b);
 	cublasLtMatrixLayoutDestroy(d), cublasLtMatmulDescDestroy(op);
@@ -850,11 +832,11 @@ static train_engine *tc_create(const scorer_config *c, const train_layout *L, co
 	e->micro = std::min<size_t>(o->micro_tokens ? o->micro_tokens : 16384, 0x7fffffff);
 	e->P = std::max(e->micro, e->max_tokens);
 	e->ws_size = 32u << 20;
-	TC_CHECK(cudaSetDevice(e->dev));
+	CUDA_CHECK(cudaSetDevice(e->dev));
 	cudaDeviceProp prop;
-	TC_CHECK(cudaGetDeviceProperties(&prop, e->dev));
-	TC_CHECK(cudaStreamCreateWithFlags(&e->st, cudaStreamNonBlocking));
-	TC_LT_CHECK(cublasLtCreate(&e->lt));
+	CUDA_CHECK(cudaGetDeviceProperties(&prop, e->dev));
+	CUDA_CHECK(cudaStreamCreateWithFlags(&e->st, cudaStreamNonBlocking));
+	LT_CHECK(cublasLtCreate(&e->lt));
 	if (!tc_alloc_all(e)) {
 		snprintf(err, errlen, "cuda:%d (%s): out of device memory for %zu tokens a pack%s",
 			 e->dev, prop.name, e->P, e->recompute ? "" : " (recompute would need less)");
@@ -862,14 +844,14 @@ static train_engine *tc_create(const scorer_config *c, const train_layout *L, co
 		return NULL;
 	}
 	size_t n = e->total * sizeof(float);
-	TC_CHECK(cudaMemcpyAsync(e->w, params, n, cudaMemcpyHostToDevice, e->st));
-	TC_CHECK(cudaMemsetAsync(e->g, 0, n, e->st));
-	TC_CHECK(cudaMemsetAsync(e->m, 0, n, e->st));
-	TC_CHECK(cudaMemsetAsync(e->v, 0, n, e->st));
+	CUDA_CHECK(cudaMemcpyAsync(e->w, params, n, cudaMemcpyHostToDevice, e->st));
+	CUDA_CHECK(cudaMemsetAsync(e->g, 0, n, e->st));
+	CUDA_CHECK(cudaMemsetAsync(e->m, 0, n, e->st));
+	CUDA_CHECK(cudaMemsetAsync(e->v, 0, n, e->st));
 	tc_refresh(e);
 	e->inv_base.resize((size_t)c->head_dim / 2);
 	tc_rope_freqs(e->c, 1, e->inv_base.data());
-	TC_CHECK(cudaStreamSynchronize(e->st));
+	CUDA_CHECK(cudaStreamSynchronize(e->st));
 	snprintf(desc, desclen, "cuda:%d (%s)", e->dev, prop.name);
 	return e;
 }
@@ -913,7 +895,7 @@ static int tc_plan(train_engine *e, const uint32_t *const *ids, const size_t *le
 template <class T> static void tc_up(train_engine *e, T *dst, const std::vector<T> &src)
 {
 	if (!src.empty())
-		TC_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(T),
+		CUDA_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(T),
 					 cudaMemcpyHostToDevice, e->st));
 }
 
@@ -982,7 +964,7 @@ static void tc_layer_fwd(train_engine *e, size_t l, tc_acts &A, const tc_pack &p
 	dim3 grid((p.maxlen + TC_ROWS - 1) / TC_ROWS, nh, ns);
 	k_tc_attn_fwd<<<grid, TC_ROWS, 2 * TC_TK * hd * sizeof(float), st>>>(A.qkv, A.att, A.lse,
 									    e->cu, nh, nkv, hd, scale);
-	TC_CHECK(cudaMemcpyAsync(A.hmid, hin, (size_t)T * H * 4, cudaMemcpyDeviceToDevice, st));
+	CUDA_CHECK(cudaMemcpyAsync(A.hmid, hin, (size_t)T * H * 4, cudaMemcpyDeviceToDevice, st));
 	tc_mm_fwd(e, A.att, q, W.wo, A.hmid, CUDA_R_32F, H, T, H, q, true);
 	k_tc_rmsnorm<<<T, nt, 0, st>>>(A.hmid, e->w + o.mlp_norm, A.x2, A.r2, H, eps);
 	tc_mm_fwd(e, A.x2, H, W.wgu, A.gu, CUDA_R_16BF, 2 * F, T, 2 * F, H, false);
@@ -990,7 +972,7 @@ static void tc_layer_fwd(train_engine *e, size_t l, tc_acts &A, const tc_pack &p
 	if (!out)
 		return;
 	float *hout = tc_hs(e, l + 1);
-	TC_CHECK(cudaMemcpyAsync(hout, A.hmid, (size_t)T * H * 4, cudaMemcpyDeviceToDevice, st));
+	CUDA_CHECK(cudaMemcpyAsync(hout, A.hmid, (size_t)T * H * 4, cudaMemcpyDeviceToDevice, st));
 	tc_mm_fwd(e, A.act, F, W.wdown, hout, CUDA_R_32F, H, T, H, F, true);
 }
 
@@ -1060,8 +1042,8 @@ static void tc_backward(train_engine *e, const tc_pack &p, float scale)
 	int H = (int)c.hidden, nt = tc_threads((size_t)H), ns = (int)p.members.size();
 	size_t L = (size_t)c.layers;
 	float *hl = tc_hs(e, L);
-	TC_CHECK(cudaMemsetAsync(e->dh, 0, (size_t)p.T * H * sizeof(float), e->st));
-	TC_CHECK(cudaMemsetAsync(e->dhb, 0, (size_t)p.T * H * sizeof(tc_bf16), e->st));
+	CUDA_CHECK(cudaMemsetAsync(e->dh, 0, (size_t)p.T * H * sizeof(float), e->st));
+	CUDA_CHECK(cudaMemsetAsync(e->dhb, 0, (size_t)p.T * H * sizeof(tc_bf16), e->st));
 	k_tc_head_bwd<<<ns, nt, 0, e->st>>>(hl, e->last, e->w + e->norm, e->w + e->head, e->pred,
 					    e->tgt, e->rstdf, scale, e->dpred, e->dh, e->dhb, H);
 	tc_colsum(e, tc_last_term{hl, e->rstdf, e->dpred, e->w + e->norm, e->last, H}, ns, H,
@@ -1084,7 +1066,7 @@ static void tc_backward(train_engine *e, const tc_pack &p, float scale)
 static int tc_accumulate(train_engine *e, const train_batch *b, float scale, float *preds,
 			 char *err, size_t errlen)
 {
-	TC_CHECK(cudaSetDevice(e->dev));
+	CUDA_CHECK(cudaSetDevice(e->dev));
 	std::vector<tc_pack> packs;
 	if (tc_plan(e, b->ids, b->lens, b->n, packs, err, errlen) < 0)
 		return -1;
@@ -1094,8 +1076,8 @@ static int tc_accumulate(train_engine *e, const train_batch *b, float scale, flo
 		tc_forward(e, p, true, NULL);
 		tc_backward(e, p, scale);
 		hp.resize(p.members.size());
-		TC_CHECK(cudaMemcpyAsync(hp.data(), e->pred, hp.size() * 4, cudaMemcpyDeviceToHost, e->st));
-		TC_CHECK(cudaStreamSynchronize(e->st));
+		CUDA_CHECK(cudaMemcpyAsync(hp.data(), e->pred, hp.size() * 4, cudaMemcpyDeviceToHost, e->st));
+		CUDA_CHECK(cudaStreamSynchronize(e->st));
 		for (size_t s = 0; s < hp.size(); s++)
 			preds[p.members[s]] = hp[s];
 	}
@@ -1105,7 +1087,7 @@ static int tc_accumulate(train_engine *e, const train_batch *b, float scale, flo
 static int tc_features(train_engine *e, const uint32_t *const *ids, const size_t *lens, size_t n,
 		       float *feat, char *err, size_t errlen)
 {
-	TC_CHECK(cudaSetDevice(e->dev));
+	CUDA_CHECK(cudaSetDevice(e->dev));
 	std::vector<tc_pack> packs;
 	if (tc_plan(e, ids, lens, n, packs, err, errlen) < 0)
 		return -1;
@@ -1115,8 +1097,8 @@ static int tc_features(train_engine *e, const uint32_t *const *ids, const size_t
 		tc_upload(e, p, ids, lens, NULL, false);
 		tc_forward(e, p, false, e->feat);
 		hf.resize(p.members.size() * H);
-		TC_CHECK(cudaMemcpyAsync(hf.data(), e->feat, hf.size() * 4, cudaMemcpyDeviceToHost, e->st));
-		TC_CHECK(cudaStreamSynchronize(e->st));
+		CUDA_CHECK(cudaMemcpyAsync(hf.data(), e->feat, hf.size() * 4, cudaMemcpyDeviceToHost, e->st));
+		CUDA_CHECK(cudaStreamSynchronize(e->st));
 		for (size_t s = 0; s < p.members.size(); s++)
 			std::copy(hf.begin() + s * H, hf.begin() + (s + 1) * H, feat + p.members[s] * H);
 	}
@@ -1125,9 +1107,9 @@ static int tc_features(train_engine *e, const uint32_t *const *ids, const size_t
 
 static void tc_copy(train_engine *e, void *dst, const void *src, size_t n, cudaMemcpyKind kind)
 {
-	TC_CHECK(cudaSetDevice(e->dev));
-	TC_CHECK(cudaMemcpyAsync(dst, src, n, kind, e->st));
-	TC_CHECK(cudaStreamSynchronize(e->st));
+	CUDA_CHECK(cudaSetDevice(e->dev));
+	CUDA_CHECK(cudaMemcpyAsync(dst, src, n, kind, e->st));
+	CUDA_CHECK(cudaStreamSynchronize(e->st));
 }
 
 static int tc_get_grads(train_engine *e, float *g, char *err, size_t errlen)
@@ -1144,12 +1126,12 @@ static int tc_set_grads(train_engine *e, const float *g, char *err, size_t errle
 
 static double tc_grad_sq(train_engine *e)
 {
-	TC_CHECK(cudaSetDevice(e->dev));
+	CUDA_CHECK(cudaSetDevice(e->dev));
 	size_t nb = (e->total + TC_SQ - 1) / TC_SQ;
 	std::vector<double> part(nb);
 	k_tc_sq<<<(unsigned)nb, 256, 0, e->st>>>(e->g, e->total, e->sqpart);
-	TC_CHECK(cudaMemcpyAsync(part.data(), e->sqpart, nb * 8, cudaMemcpyDeviceToHost, e->st));
-	TC_CHECK(cudaStreamSynchronize(e->st));
+	CUDA_CHECK(cudaMemcpyAsync(part.data(), e->sqpart, nb * 8, cudaMemcpyDeviceToHost, e->st));
+	CUDA_CHECK(cudaStreamSynchronize(e->st));
 	double s = 0;
 	for (double x : part)
 		s += x;
@@ -1158,7 +1140,7 @@ static double tc_grad_sq(train_engine *e)
 
 static int tc_step(train_engine *e, const adamw_step *s, char *err, size_t errlen)
 {
-	TC_CHECK(cudaSetDevice(e->dev));
+	CUDA_CHECK(cudaSetDevice(e->dev));
 	/* the scalars as train_cpu.c computes them, in fp32 */
 	float lr = (float)s->lr, b1 = (float)s->beta1, b2 = (float)s->beta2, eps = (float)s->eps;
 	float bc1 = 1.0f - powf(b1, (float)s->t), bc2 = 1.0f - powf(b2, (float)s->t);
@@ -1170,9 +1152,9 @@ static int tc_step(train_engine *e, const adamw_step *s, char *err, size_t errle
 				e->w + p.off, e->g + p.off, e->m + p.off, e->v + p.off, p.n, decay, b1,
 				b2, eps, step, bc2s, gs);
 	}
-	TC_CHECK(cudaMemsetAsync(e->g, 0, e->total * 4, e->st)); /* (any gap between tensors) */
+	CUDA_CHECK(cudaMemsetAsync(e->g, 0, e->total * 4, e->st)); /* (any gap between tensors) */
 	tc_refresh(e);
-	TC_CHECK(cudaStreamSynchronize(e->st));
+	CUDA_CHECK(cudaStreamSynchronize(e->st));
 	return 0;
 }
 
@@ -1194,7 +1176,7 @@ static int tc_set_state(train_engine *e, const float *params, const float *m, co
 	if (m)
 		tc_copy(e, e->m, m, n, cudaMemcpyHostToDevice), tc_copy(e, e->v, v, n, cudaMemcpyHostToDevice);
 	tc_refresh(e);
-	TC_CHECK(cudaStreamSynchronize(e->st));
+	CUDA_CHECK(cudaStreamSynchronize(e->st));
 	return 0;
 }
 

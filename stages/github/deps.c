@@ -887,14 +887,6 @@ static size_t topo_order(size_t n, const unsigned char *graph, const struct gh_e
 	return k;
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 struct packer {
 	struct gh_repo_docs *d;
 	const struct gh_file *f;
@@ -991,7 +983,7 @@ void gh_deps_plan(const struct gh_file *f, size_t n, uint64_t max_bytes, size_t 
 	sha256(repo, strlen(repo), h);
 	uint64_t s = seed ^ be_get(h, 8);
 	for (size_t i = nr; i > 1; i--) {
-		size_t j = (size_t)(splitmix(&s) % i);
+		size_t j = (size_t)(splitmix64_next(&s) % i);
 		size_t t = run[i - 1];
 		run[i - 1] = run[j];
 		run[j] = t;
