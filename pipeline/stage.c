@@ -162,8 +162,11 @@ void stage_progress_begin(struct stage_run *run, uint64_t total_bytes)
 				     config_float(run->cfg, "progress_interval"));
 }
 
+static void serve(void);
+
 void stage_progress_add(struct stage_run *run, uint64_t docs, uint64_t bytes)
 {
+	serve();
 	progress_add(run->progress, docs, bytes);
 }
 
@@ -953,7 +956,8 @@ static void decide(struct stage_run *run, const struct plan *pl, const struct st
 	unlink(spath);
 	free(spath);
 
-	for (size_t i = 0; i < n && !o->force && run->def->kind != STAGE_GLOBAL; i++) {
+	int parts = run->def->kind != STAGE_GLOBAL || run->def->resume_parts;
+	for (size_t i = 0; i < n && !o->force && parts; i++) {
 		json_t *j = load_part(run->dir, (uint32_t)i, pl->fingerprint);
 		if (j) {
 			dec->done[i] = 1;
@@ -1010,6 +1014,12 @@ struct emit {
 static struct task_queue *serving; /* rank 0's queue while its tasks run */
 static pthread_t serving_thread;
 
+void stage_queue_serving(struct task_queue *q)
+{
+	serving = q;
+	serving_thread = pthread_self();
+}
+
 /* Between documents: rank 0 answers the other ranks' requests for shards, every 16th
  * document (a probe of MPI costs about what a small document does). */
 static void serve(void)
@@ -1062,6 +1072,8 @@ void stage_catch_stop(double grace)
 
 int stage_stop_anywhere(void) { return !par_all_ok(!stop_sig); }
 
+int stage_stop_requested(void) { return stop_sig != 0; }
+
 /* The error of a shard abandoned for a stop; stop_sig is set. */
 static int stopping(void)
 {
@@ -1100,6 +1112,12 @@ void emit_input(struct emit *e, uint64_t bytes)
 }
 
 struct stats *stage_stats(struct stage_run *run) { return run->stats; }
+
+bool stage_part_done(const struct stage_run *run, uint32_t index)
+{
+	return run->def->resume_parts && run->parts_done && index < run->nparts &&
+	       run->parts_done[index];
+}
 
 /* The map driver: input shard i through def->map into output shard i (a source's carried
  * upstream shard: through unchanged). */
@@ -1148,10 +1166,9 @@ static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 	return rc;
 }
 
-/* Tests only: CURATE_TEST_SHARD_DELAY seconds of waiting before each shard, so that a test
- * can stop a run halfway (tests/e2e/stop.sh); with CURATE_TEST_SLOW_RANK, on that rank only
- * (the queue's benchmark). A stop cuts the wait short. */
-static void test_delay(int rank)
+/* So that a test can stop a run halfway (tests/e2e/stop.sh), or make one rank slow (the
+ * queue's benchmark). */
+void stage_test_delay(int rank)
 {
 	const char *v = getenv("CURATE_TEST_SHARD_DELAY"), *r = getenv("CURATE_TEST_SLOW_RANK");
 	if (r && atoi(r) != rank)
@@ -1163,7 +1180,7 @@ static void test_delay(int rank)
 
 static int run_task(struct stage_run *run, const struct task *t, struct progress *prog)
 {
-	test_delay(run->rank);
+	stage_test_delay(run->rank);
 	double t0 = now_seconds();
 	int zl = (int)config_int(run->cfg, "zstd_level");
 	char *path = stage_shard_path(run->dir, t->index);
@@ -1403,7 +1420,7 @@ static int run_tasks(struct stage_run *run, const struct plan *pl, const struct 
 	if (dynamic) {
 		struct task_queue *q = queue_open(npending);
 		if (run->rank == 0)
-			serving = q, serving_thread = pthread_self();
+			stage_queue_serving(q);
 		long k;
 		while (ready && (k = queue_next(q, stop_sig != 0)) >= 0)
 			if (run_task(run, &pl->tasks.v[which[order[k]]], prog) < 0)
@@ -1456,6 +1473,9 @@ int stage_execute(const struct stage_def *def, const struct config *cfg,
 		 def->kind == STAGE_GLOBAL ? "input " : "", run.nranks, run.nranks > 1 ? "s" : "");
 	log_resumed(def, &dec, pl.tasks.n);
 	current_fingerprint = pl.fingerprint;
+	run.parts_done = dec.done;
+	run.fingerprint = pl.fingerprint;
+	run.nparts = pl.tasks.n;
 
 	int ok;
 	if (def->kind == STAGE_GLOBAL) {
@@ -1546,10 +1566,11 @@ enum stage_state stage_status(const struct stage_def *def, const struct config *
 		}
 		state = *done ? STATE_PARTIAL : STATE_MISSING;
 		if (def->kind == STAGE_GLOBAL && *done) {
-			/* a global stage keeps no finished part across runs: all of it reruns */
+			/* a global stage resumes from its phases' files and, with resume_parts,
+			 * its finished parts; its collectives run again */
 			*total = 0;
 			if (why)
-				buf_puts(why, "interrupted; a global stage reruns whole");
+				buf_puts(why, "interrupted; a rerun keeps what its phases finished and redoes the rest");
 		}
 	}
 	json_decref(m);

@@ -56,6 +56,7 @@ struct stage_run {
 	const char *workdir;
 	char *dir;       /* <workdir>/<stage> */
 	char *input_dir; /* the upstream stage's dir (map, global), else NULL */
+	const char *fingerprint; /* the stage's, while it runs */
 	int rank, nranks;
 	void *state; /* the stage's own, set by setup */
 	uint32_t out_shards; /* global: how many shards run() wrote */
@@ -63,6 +64,8 @@ struct stage_run {
 	struct progress *progress; /* while tasks run */
 	struct stats *stats; /* the running task's stats (map, produce), else NULL */
 	json_t *stats_objects; /* what stage_stats_object attached, for stats.json */
+	const unsigned char *parts_done; /* global with resume_parts: per input shard */
+	size_t nparts;
 };
 
 /* Where produce() and the map driver put documents. */
@@ -116,6 +119,11 @@ struct stage_def {
 	/* map: 1 keeps d (possibly changed), 0 drops it (set *reason), -1 fails the shard. */
 	int (*map)(struct stage_run *run, struct doc *d, const char **reason);
 
+	/* global: its output shard i is made from input shard i alone, given what the
+	 * fingerprint fixes (quality, dedup-exact: the decisions are a function of all inputs
+	 * and the config), so a rerun with the same fingerprint keeps the parts a killed run
+	 * finished: stage_part_done says which, and run() skips writing them. */
+	bool resume_parts;
 	/* global: the whole stage; writes its shards with stage_write_part. */
 	int (*run)(struct stage_run *run, const struct task_list *inputs);
 	/* optional: on rank 0 once the stage is complete, whether it ran or was up to date:
@@ -149,6 +157,20 @@ struct stage_opts {
 void stage_catch_stop(double grace);
 /* Collective: 1 if a stop was asked on any rank. */
 int stage_stop_anywhere(void);
+/* Local: whether a stop was asked on this rank (a global stage's loops look between shards
+ * and end early; then stage_stop_anywhere agrees). */
+int stage_stop_requested(void);
+/* Tests only: CURATE_TEST_SHARD_DELAY seconds of waiting before a shard (on the rank
+ * CURATE_TEST_SLOW_RANK names, when set); cut short by a stop. */
+void stage_test_delay(int rank);
+/* Rank 0: the shard queue that stage_progress_add (between documents) answers requests of,
+ * or NULL for none. */
+struct task_queue;
+void stage_queue_serving(struct task_queue *q);
+
+/* Global stages with resume_parts: whether output shard index is finished and kept from an
+ * earlier run with the same fingerprint (nothing to write). */
+bool stage_part_done(const struct stage_run *run, uint32_t index);
 
 /* Runs one stage on every rank (collective). 0 when the stage is complete (run or up to
  * date), -1 if any shard failed (the failures are logged; a rerun redoes only them). */

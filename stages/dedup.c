@@ -165,46 +165,52 @@ struct xchg *dedup_xchg(struct dedup *d, unsigned share)
 	return xchg_new(MPI_COMM_WORLD, b < 65536 ? 65536 : b, d->tmpdir);
 }
 
-int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg)
+int dedup_read_shard(struct dedup *d, size_t i, dedup_doc_fn fn, void *arg)
 {
 	struct stage_run *run = d->run;
+	const struct task *t = &d->in->v[i];
+	int verify = config_bool(run->cfg, "verify_inputs");
+	struct shard_reader *r =
+		shard_reader_open(t->arg.p, verify && t->input_sha256[0] ? t->input_sha256 : NULL);
+	struct doc doc;
+	doc_init(&doc);
+	const char *line;
+	size_t len;
+	int got = r ? 0 : -1;
+	d->shard = (uint32_t)i;
+	for (d->record = 0; r && (got = shard_reader_next_line(r, &line, &len)) == 1; d->record++) {
+		stage_progress_add(run, 1, len + 1);
+		if (stage_stop_requested()) {
+			err_set("a stop was asked");
+			got = -1;
+			break;
+		}
+		if (doc_parse(&doc, line, len) < 0) {
+			log_warn("stage %s: %s: record %llu: %s (skipped, counted as bad_record)",
+				 run->def->name, t->arg.p, (unsigned long long)d->record + 1, err_get());
+			continue;
+		}
+		if (fn(d, &doc, arg) < 0) {
+			got = -1;
+			break;
+		}
+	}
+	shard_reader_close(r);
+	doc_release(&doc);
+	return got < 0 ? -1 : 0;
+}
+
+int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg)
+{
 	uint64_t total = 0;
 	for (size_t i = 0; i < d->in->n; i++)
 		total += d->in->v[i].size;
-	int verify = config_bool(run->cfg, "verify_inputs");
-	struct doc doc;
-	doc_init(&doc);
 	int rc = 0;
-	stage_progress_begin(run, total);
-	for (size_t i = 0; i < d->in->n && !rc; i++) {
-		if (d->owner[i] != run->rank)
-			continue;
-		const struct task *t = &d->in->v[i];
-		struct shard_reader *r =
-			shard_reader_open(t->arg.p, verify && t->input_sha256[0] ? t->input_sha256 : NULL);
-		const char *line;
-		size_t len;
-		int got = r ? 0 : -1;
-		d->shard = (uint32_t)i;
-		for (d->record = 0; r && (got = shard_reader_next_line(r, &line, &len)) == 1;
-		     d->record++) {
-			stage_progress_add(run, 1, len + 1);
-			if (doc_parse(&doc, line, len) < 0) {
-				log_warn("stage %s: %s: record %llu: %s (skipped, counted as "
-					 "bad_record)", run->def->name, t->arg.p,
-					 (unsigned long long)d->record + 1, err_get());
-				continue;
-			}
-			if (fn(d, &doc, arg) < 0) {
-				got = -1;
-				break;
-			}
-		}
-		shard_reader_close(r);
-		rc = got < 0 ? -1 : 0;
-	}
-	stage_progress_end(run);
-	doc_release(&doc);
+	stage_progress_begin(d->run, total);
+	for (size_t i = 0; i < d->in->n && !rc; i++)
+		if (d->owner[i] == d->run->rank)
+			rc = dedup_read_shard(d, i, fn, arg);
+	stage_progress_end(d->run);
 	return rc;
 }
 
@@ -351,6 +357,18 @@ int dedup_rewrite(struct dedup *d, struct xchg *decisions, dedup_apply_fn fn, vo
 		if (d->owner[i] != d->run->rank)
 			continue;
 		d->shard = (uint32_t)i;
+		if (stage_part_done(d->run, (uint32_t)i)) {
+			/* written by a killed run with this fingerprint: its decisions are the same */
+			while (p.have == 1 && be_get(p.k, 4) == i)
+				pending_next(&p);
+			rc = p.have < 0 ? -1 : 0;
+			continue;
+		}
+		if (stage_stop_requested()) {
+			err_set("a stop was asked while rewriting");
+			rc = -1;
+			break;
+		}
 		rc = rewrite_shard(d, &p, fn, arg, extra);
 	}
 	if (!rc && p.have != 0) {

@@ -74,6 +74,9 @@ struct xchg *dedup_xchg(struct dedup *d, unsigned share);
  * number and skipped (rewrite counts it as bad_record). Collective (progress). 0 or -1. */
 typedef int (*dedup_doc_fn)(struct dedup *d, struct doc *doc, void *arg);
 int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg);
+/* The same for input shard i alone, whichever rank owns it; no progress begin or end (a
+ * phase's loop brackets it). Ends early, -1, when a stop is asked. */
+int dedup_read_shard(struct dedup *d, size_t i, dedup_doc_fn fn, void *arg);
 
 /* Queues a decision about (shard, record) for the rank that owns the shard. */
 int dedup_decide(struct dedup *d, struct xchg *x, uint32_t shard, uint64_t record,
@@ -84,7 +87,8 @@ int dedup_decide(struct dedup *d, struct xchg *x, uint32_t shard, uint64_t recor
  * with its decision (NULL when none) and returns 1 to keep it or 0 to drop it (*reason
  * set); it may change metadata and count in st. Writes rejected/ with keep_rejected and
  * reports each shard with stage_write_part; extra (may be NULL) is merged into the stats of
- * shard 0. Sets run->out_shards. 0 or -1. */
+ * shard 0. A shard stage_part_done names is not written again (its decisions are passed
+ * over). Ends, -1, when a stop is asked. Sets run->out_shards. 0 or -1. */
 typedef int (*dedup_apply_fn)(struct dedup *d, struct doc *doc, const void *val, size_t vlen,
 			      const char **reason, struct stats *st, void *arg);
 int dedup_rewrite(struct dedup *d, struct xchg *decisions, dedup_apply_fn fn, void *arg,

@@ -2,13 +2,18 @@
  * document of the same level (file or repository), keeping one per hash by the keep rule
  * (most stars, then smallest id). Hashes go to owner ranks through xchg; owners see equal
  * hashes together in sorted order and send drop decisions back to the shards' ranks, which
- * rewrite their shards 1:1 with metadata.sha256 added. docs/dedup.md has the details. */
+ * rewrite their shards 1:1 with metadata.sha256 added. Hashing is a phase (phase.h): each
+ * input shard's records are kept in a file, so a killed run hashes only the shards it had not
+ * finished and replays the rest into the exchange. docs/dedup.md has the details. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dedup.h"
 #include "log.h"
 #include "par.h"
+#include "phase.h"
 #include "stages.h"
 
 static const struct opt_def dedup_exact_opts[] = {
@@ -30,6 +35,8 @@ struct exact {
 	int prefer_permissive;
 	struct buf text, key, val, id;
 	struct xchg *x;
+	FILE *out; /* while hashing a shard: its phase file */
+	const char *out_path;
 };
 
 static int is_ws(char c)
@@ -89,8 +96,67 @@ static int put_hash(struct dedup *d, struct doc *doc, void *arg)
 	content_hash(e, doc, k + 1);
 	buf_reset(&e->val);
 	dedup_keep_key(&e->val, doc, d->shard, d->record, e->prefer_permissive);
+	/* the phase file: [value length u32 BE][key][value] per record */
+	unsigned char n[4];
+	be_put(n, e->val.len, 4);
+	if (fwrite(n, 4, 1, e->out) != 1 || fwrite(k, sizeof k, 1, e->out) != 1 ||
+	    fwrite(e->val.p, 1, e->val.len, e->out) != e->val.len) {
+		err_set("%s: %s", e->out_path, strerror(errno));
+		return -1;
+	}
 	return xchg_put(e->x, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k, e->val.p,
 			e->val.len);
+}
+
+struct hash_job {
+	struct dedup *d;
+	struct exact *e;
+};
+
+/* The phase's work on input shard i: its records into the exchange and in-NNNNN.hashes. */
+static int hash_one(struct phase *ph, size_t i, json_t **info, void *ud)
+{
+	struct hash_job *j = ud;
+	char *path = phase_tmp_path(ph, i, "hashes");
+	j->e->out = fopen(path, "wb");
+	j->e->out_path = path;
+	int rc = j->e->out ? 0 : -1;
+	if (rc)
+		err_set("%s: %s", path, strerror(errno));
+	if (!rc)
+		rc = dedup_read_shard(j->d, i, put_hash, j->e);
+	if (j->e->out && fclose(j->e->out) && !rc) {
+		err_set("%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	j->e->out = NULL;
+	free(path);
+	phase_count(ph, j->d->record);
+	*info = json_pack("{s:I}", "records", (json_int_t)j->d->record);
+	return rc;
+}
+
+/* A reused shard: its kept records into the exchange again. */
+static int replay(struct phase *ph, size_t i, struct exact *e, int nranks)
+{
+	char *path = phase_path(ph, i, "hashes");
+	struct buf b = BUF_INIT;
+	int rc = read_file(path, &b);
+	enum { KL = 1 + SHA256_LEN };
+	for (size_t p = 0; !rc && p < b.len;) {
+		const unsigned char *r = (const unsigned char *)b.p + p;
+		uint64_t vl = b.len - p >= 4 ? be_get(r, 4) : 0;
+		if (b.len - p < 4 + KL || vl > b.len - p - 4 - KL) {
+			err_set("%s: offset %zu: a truncated record", path, p);
+			rc = -1;
+			break;
+		}
+		rc = xchg_put(e->x, xchg_owner(r + 4, KL, nranks), r + 4, KL, r + 4 + KL, vl);
+		p += 4 + KL + vl;
+	}
+	buf_release(&b);
+	free(path);
+	return rc;
 }
 
 /* Phase 2: in each run of equal hashes the first keep key wins; the others are told whom
@@ -146,11 +212,25 @@ static int exact_run(struct stage_run *run, const struct task_list *in)
 									 : NORM_WHITESPACE;
 	e.prefer_permissive = config_bool(run->cfg, "dedup-exact.prefer_permissive");
 	struct xchg *dec = NULL;
+	struct phase *ph = NULL;
 	int rc = -1;
 	e.x = dedup_xchg(&d, 2);
 	if (!e.x)
 		goto out;
-	int ok = dedup_read(&d, put_hash, &e) == 0;
+	static const char *const exts[] = {"hashes", NULL};
+	static const struct phase_def hashes = {"hashes", exts, true, NULL, NULL};
+	struct buf sig = BUF_INIT;
+	if (run->rank == 0) /* what the records depend on: every option of the stage */
+		config_section_text(run->cfg, run->def->name, &sig);
+	ph = phase_open(run, in, &hashes, sig.p);
+	buf_release(&sig);
+	struct hash_job job = {&d, &e};
+	int ok = ph && phase_run(ph, hash_one, &job) == 0;
+	for (size_t i = 0; ok && i < in->n; i++)
+		if (phase_reused(ph, i) && phase_owner(ph, i) == run->rank && replay(ph, i, &e, run->nranks) < 0) {
+			log_error("stage dedup-exact: %s", err_get());
+			ok = 0;
+		}
 	dedup_phase(&d, "read_hash");
 	/* collective calls follow: every rank makes them even after a local failure */
 	if (xchg_finish(e.x) < 0 || !par_all_ok(ok))
@@ -167,9 +247,16 @@ static int exact_run(struct stage_run *run, const struct task_list *in)
 	dedup_phase(&d, "exchange_decisions");
 	rc = dedup_rewrite(&d, dec, apply, &e, NULL);
 	dedup_phase(&d, "rewrite");
+	if (stage_stop_anywhere() && run->rank == 0)
+		log_warn("stage dedup-exact: stopped on request (SIGTERM or SIGINT) while rewriting; "
+			 "the hashes and the shards that were written are kept: run the same command "
+			 "again to resume");
 	if (par_all_ok(rc == 0))
 		dedup_phases_report(&d);
+	else
+		rc = -1;
 out:
+	phase_close(ph, rc == 0);
 	if (rc < 0)
 		log_error("stage dedup-exact: %s", err_get());
 	xchg_free(e.x);
@@ -186,5 +273,6 @@ const struct stage_def stage_dedup_exact = {
 		   "level, keeping the most-starred",
 	.opts = dedup_exact_opts,
 	.version = 1,
+	.resume_parts = true,
 	.run = exact_run,
 };

@@ -1,8 +1,11 @@
 /* quality: a global stage that scores every document with the Llama regression scorer
  * (scorer/), records metadata.quality, and drops the bottom fraction by an exact global
  * quantile over all ranks (or by fixed thresholds), with separate thresholds per web page
- * category. Scores stay in memory (4 bytes a document) between the scoring pass and the
- * writing pass; documents are read twice rather than held. docs/quality.md has the choices. */
+ * category. Scoring is a phase (phase.h): each input shard's scores (5 bytes a document) are
+ * committed to a file, so a killed run rescoring only the unscored shards, and a change of
+ * thresholds alone re-decides from the kept scores without scoring. The writing pass reads
+ * the documents again rather than holding them. docs/quality.md has the choices. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "bpe.h"
 #include "log.h"
 #include "par.h"
+#include "phase.h"
 #include "schedule.h"
 #include "scorer.h"
 #include "stages.h"
@@ -138,6 +142,11 @@ static int score_shard(struct stage_run *run, struct quality *q, const struct ta
 	size_t len;
 	int got, rc = 0;
 	while ((got = shard_reader_next_line(r, &line, &len)) == 1) {
+		if (phase_stopping()) {
+			err_set("a stop was asked");
+			rc = -1;
+			break;
+		}
 		if (doc_parse(&d, line, len) < 0) {
 			log_warn("stage quality: %s: record %llu: %s (dropped as bad_record)", t->arg.p,
 				 (unsigned long long)shard_reader_records(r), err_get());
@@ -175,6 +184,86 @@ static int score_shard(struct stage_run *run, struct quality *q, const struct ta
 			s->group[i] = G_NAN;
 	doc_release(&d);
 	shard_reader_close(r);
+	return rc;
+}
+
+/* The scores file: per record, its score (float, little-endian) and its group byte. */
+enum { SCORE_REC = 5 };
+
+static int write_scores(const char *path, const struct shard_scores *s)
+{
+	FILE *f = fopen(path, "wb");
+	int rc = f ? 0 : -1;
+	for (size_t i = 0; i < s->n && !rc; i++) {
+		unsigned char b[SCORE_REC];
+		uint32_t u;
+		memcpy(&u, &s->score[i], 4);
+		for (int k = 0; k < 4; k++)
+			b[k] = (unsigned char)(u >> 8 * k);
+		b[4] = s->group[i];
+		rc = fwrite(b, 1, SCORE_REC, f) == SCORE_REC ? 0 : -1;
+	}
+	if (f && fclose(f))
+		rc = -1;
+	if (rc)
+		err_set("%s: %s", path, strerror(errno));
+	return rc;
+}
+
+static int read_scores(const char *path, struct shard_scores *s)
+{
+	struct buf b = BUF_INIT;
+	if (read_file(path, &b) < 0)
+		return -1;
+	if (b.len % SCORE_REC) {
+		err_set("%s: %zu bytes, not a whole number of scores", path, b.len);
+		buf_release(&b);
+		return -1;
+	}
+	for (size_t i = 0; i < b.len; i += SCORE_REC) {
+		const unsigned char *p = (const unsigned char *)b.p + i;
+		uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			     (uint32_t)p[3] << 24;
+		float v;
+		memcpy(&v, &u, 4);
+		scores_push(s, v, p[4]);
+	}
+	buf_release(&b);
+	return 0;
+}
+
+struct score_job {
+	struct stage_run *run;
+	struct quality *q;
+	const struct task_list *in;
+	struct pending *p;
+	int opened; /* the scorer is loaded only when a shard needs scoring */
+};
+
+static int open_scorer(struct stage_run *run, struct quality *q);
+
+/* The phase's work on input shard i: scores into in-NNNNN.scores. */
+static int score_one(struct phase *ph, size_t i, json_t **info, void *ud)
+{
+	struct score_job *j = ud;
+	if (!j->opened)
+		j->opened = open_scorer(j->run, j->q) == 0 ? 1 : -1;
+	if (j->opened < 0)
+		return -1;
+	struct shard_scores s = {0};
+	int rc = score_shard(j->run, j->q, &j->in->v[i], &s, j->p);
+	char *path = phase_tmp_path(ph, i, "scores");
+	if (!rc)
+		rc = write_scores(path, &s);
+	free(path);
+	size_t scored = 0;
+	for (size_t k = 0; k < s.n; k++)
+		scored += s.group[k] < NGROUPS;
+	phase_count(ph, scored);
+	*info = json_pack("{s:I,s:I,s:I,s:s}", "records", (json_int_t)s.n, "scored",
+			  (json_int_t)scored, "tokenized_bytes", (json_int_t)s.tokenized_bytes,
+			  "device", scorer_device_name(j->q->scorer));
+	free(s.score), free(s.group);
 	return rc;
 }
 
@@ -290,7 +379,7 @@ static int bin_of(const struct quality *q, float v)
 }
 
 static int write_shard(struct stage_run *run, struct quality *q, const struct task *t,
-		       uint32_t index, uint64_t *hist)
+		       uint32_t index)
 {
 	double t0 = now_seconds();
 	int level = (int)config_int(run->cfg, "zstd_level");
@@ -340,7 +429,6 @@ static int write_shard(struct stage_run *run, struct quality *q, const struct ta
 			json_object_set_new(d.meta, "quality", json_real(v));
 			char name[32];
 			int b = bin_of(q, v);
-			hist[b]++;
 			snprintf(name, sizeof name, "quality_bin_%03d", b);
 			stats_count(&st, name, 1);
 			if ((double)v < q->threshold[g])
@@ -453,6 +541,46 @@ static void quality_free(struct quality *q, size_t nshards)
 	free(q->shards);
 }
 
+/* What the scores depend on: the checkpoint (as the stage's signature sees it), the
+ * truncation, the BOS token and the device asked for; never the thresholds. */
+static int scores_signature(struct stage_run *run, struct buf *sig)
+{
+	char *dir = quality_model_dir(run);
+	int rc = scorer_checkpoint_signature(dir, sig);
+	free(dir);
+	buf_printf(sig, "max_tokens %lld\nadd_bos %d\ndevice %s\n",
+		   (long long)config_int(run->cfg, "quality.max_tokens"),
+		   config_bool(run->cfg, "quality.add_bos"), config_str(run->cfg, "quality.device"));
+	return rc;
+}
+
+/* This rank's share of the scores for the decision and the writing pass (the static plan
+ * over all input shards, whoever scored them), from the phase's files. */
+static int load_scores(struct quality *q, struct phase *ph, const struct task_list *in,
+		       const int *owner, int rank)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		if (owner[i] != rank)
+			continue;
+		char *path = phase_path(ph, i, "scores");
+		json_t *info = phase_info(ph, i);
+		int rc = info ? read_scores(path, &q->shards[i]) : -1;
+		q->shards[i].tokenized_bytes =
+			(uint64_t)json_integer_value(json_object_get(info, "tokenized_bytes"));
+		if (!rc && (json_int_t)q->shards[i].n !=
+				   json_integer_value(json_object_get(info, "records"))) {
+			err_set("%s: %zu scores where its record says %lld", path, q->shards[i].n,
+				(long long)json_integer_value(json_object_get(info, "records")));
+			rc = -1;
+		}
+		json_decref(info);
+		free(path);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int quality_run(struct stage_run *run, const struct task_list *in)
 {
 	struct quality q = {0};
@@ -461,42 +589,57 @@ static int quality_run(struct stage_run *run, const struct task_list *in)
 	q.bins = (int)config_int(run->cfg, "quality.histogram_bins");
 	q.shards = xcalloc(in->n + 1, sizeof *q.shards);
 	run->out_shards = (uint32_t)in->n;
-	uint64_t *sizes = xmalloc((in->n + 1) * sizeof *sizes), total = 0;
-	int *owner = xmalloc((in->n + 1) * sizeof *owner);
-	for (size_t i = 0; i < in->n; i++)
-		sizes[i] = in->v[i].size, total += sizes[i];
-	schedule_assign(sizes, in->n, run->nranks, owner);
-	int ok = open_scorer(run, &q) == 0;
-	if (!ok)
-		log_error("stage quality: %s", err_get());
+	struct buf sig = BUF_INIT;
+	int ok = run->rank != 0 || scores_signature(run, &sig) == 0;
+	static const char *const exts[] = {"scores", NULL};
+	static const struct phase_def scores = {"scores", exts, true, NULL, NULL};
+	struct phase *ph = par_all_ok(ok) ? phase_open(run, in, &scores, sig.p) : NULL;
+	buf_release(&sig);
 	struct pending p = {xcalloc(q.batch, sizeof(struct bpe_ids)), xcalloc(q.batch, sizeof(size_t)),
 			    0, xcalloc(q.batch, sizeof(uint32_t *)), xcalloc(q.batch, sizeof(size_t)),
 			    xcalloc(q.batch, sizeof(float))};
-	stage_progress_begin(run, total);
-	for (size_t i = 0; i < in->n && ok; i++)
-		if (owner[i] == run->rank && score_shard(run, &q, &in->v[i], &q.shards[i], &p) < 0) {
-			log_error("stage quality: %s", err_get());
-			ok = 0;
-		}
-	stage_progress_end(run);
+	struct score_job job = {run, &q, in, &p, 0};
+	ok = ph && phase_run(ph, score_one, &job) == 0;
 	for (size_t i = 0; i < q.batch; i++)
 		bpe_ids_release(&p.ids[i]);
 	free(p.ids), free(p.idx), free(p.ptr), free(p.len), free(p.out);
-	/* the collectives below run on every rank, so a failure must be agreed first */
-	if (!par_all_ok(ok)) {
-		quality_free(&q, in->n);
-		free(sizes), free(owner);
-		return -1;
+
+	uint64_t *sizes = xmalloc((in->n + 1) * sizeof *sizes);
+	int *owner = xmalloc((in->n + 1) * sizeof *owner);
+	for (size_t i = 0; i < in->n; i++)
+		sizes[i] = in->v[i].size;
+	schedule_assign(sizes, in->n, run->nranks, owner);
+	if (ok && load_scores(&q, ph, in, owner, run->rank) < 0) {
+		log_error("stage quality: %s", err_get());
+		ok = 0;
 	}
+	/* the collectives below run on every rank, so a failure must be agreed first */
+	if (!par_all_ok(ok))
+		goto out;
 	set_thresholds(run, &q, in->n);
 	uint64_t *hist = xcalloc((size_t)q.bins, sizeof *hist);
-	for (size_t i = 0; i < in->n && ok; i++)
-		if (owner[i] == run->rank && write_shard(run, &q, &in->v[i], (uint32_t)i, hist) < 0) {
+	for (size_t i = 0; i < in->n; i++)
+		for (size_t j = 0; j < q.shards[i].n; j++)
+			if (q.shards[i].group[j] < NGROUPS)
+				hist[bin_of(&q, q.shards[i].score[j])]++;
+	for (size_t i = 0; i < in->n && ok && !stage_stop_requested(); i++)
+		if (owner[i] == run->rank && !stage_part_done(run, (uint32_t)i) &&
+		    write_shard(run, &q, &in->v[i], (uint32_t)i) < 0) {
 			log_error("stage quality: %s", err_get());
 			ok = 0;
 		}
+	if (stage_stop_anywhere()) {
+		ok = 0;
+		if (run->rank == 0)
+			log_warn("stage quality: stopped on request (SIGTERM or SIGINT) while writing; "
+				 "the scores and the shards that were written are kept: run the same "
+				 "command again to resume");
+	}
 	stats_histogram(run, &q, hist);
 	free(hist);
+	ok = par_all_ok(ok);
+out:
+	phase_close(ph, ok);
 	quality_free(&q, in->n);
 	free(sizes), free(owner);
 	return ok ? 0 : -1;
@@ -523,6 +666,7 @@ const struct stage_def stage_quality = {
 	.opts = quality_opts,
 	.version = 2, /* 2: the histogram moved into stats.json */
 	.runtime_opts = quality_runtime_opts,
+	.resume_parts = true,
 	.run = quality_run,
 	.signature = quality_signature,
 };

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "megatron.h"
 #include "par.h"
+#include "phase.h"
 #include "schedule.h"
 #include "stages.h"
 #include "tokenize.h"
@@ -195,6 +196,8 @@ struct tok {
 	struct buf *why; /* while tok_init makes the named groups' datasets: their errors */
 	struct dataset **ds; /* this rank's datasets, in the order it met them */
 	size_t nds;
+	struct stage_run *run;
+	const struct task_list *in;
 };
 
 static void rules_free(struct rule *r, size_t n)
@@ -689,33 +692,56 @@ int tokenize_check(const struct config *cfg, struct buf *why)
 	return bad + blend_check(cfg, why);
 }
 
-/* ---- phase 1: tokenize each input shard into .tmp/in-NNNNN.{tok,len} ---- */
-
-static char *tmp_path(const struct stage_run *run, size_t i, const char *ext)
-{
-	return xasprintf("%s/.tmp/in-%05zu.%s", run->dir, i, ext);
-}
+/* ---- phase 1: tokenize each input shard into .phases/tokens/in-NNNNN.{tok,len} ---- */
 
 struct doc_entry { /* one per (document, dataset) in in-NNNNN.len */
 	uint64_t key;    /* shuffle hash */
 	uint32_t ntok;
-	uint32_t ds;     /* this rank's dataset number */
+	uint32_t ds;     /* the dataset's place in the shard's own list (its record's info) */
 };
 
-static size_t ds_index(const struct tok *t, const struct dataset *d)
+/* One input shard's datasets, in the order it met them, with its counts in each. */
+struct shard_ds {
+	struct dataset **ds;
+	uint64_t *docs, *tokens, *fim;
+	json_t **lang;
+	size_t n;
+};
+
+static uint32_t shard_ds_index(struct shard_ds *s, struct dataset *d)
 {
-	size_t i = 0;
-	while (t->ds[i] != d)
-		i++;
-	return i;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ds[i] == d)
+			return (uint32_t)i;
+	size_t n = s->n + 1;
+	s->ds = xrealloc(s->ds, n * sizeof *s->ds), s->ds[s->n] = d;
+	s->docs = xrealloc(s->docs, n * sizeof *s->docs), s->docs[s->n] = 0;
+	s->tokens = xrealloc(s->tokens, n * sizeof *s->tokens), s->tokens[s->n] = 0;
+	s->fim = xrealloc(s->fim, n * sizeof *s->fim), s->fim[s->n] = 0;
+	s->lang = xrealloc(s->lang, n * sizeof *s->lang), s->lang[s->n] = json_object();
+	return (uint32_t)s->n++;
 }
 
-static int tokenize_input(struct stage_run *run, struct tok *t, const struct task *in,
-			  size_t idx, struct stats *st)
+/* The record's info: the shard's datasets with their counts, the kept datasets it left out,
+ * and its input statistics. Takes s's counts. */
+static json_t *shard_info(struct shard_ds *s, json_t *kept, const struct stats *st)
 {
-	char *tp = tmp_path(run, idx, "tok"), *lp = tmp_path(run, idx, "len");
+	json_t *a = json_array();
+	for (size_t i = 0; i < s->n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:o}", "name", s->ds[i]->name,
+						   "docs", (json_int_t)s->docs[i], "tokens",
+						   (json_int_t)s->tokens[i], "fim", (json_int_t)s->fim[i],
+						   "lang", s->lang[i]));
+	free(s->ds), free(s->docs), free(s->tokens), free(s->fim), free(s->lang);
+	memset(s, 0, sizeof *s);
+	return json_pack("{s:o,s:o,s:o}", "datasets", a, "kept", kept, "stats", stats_to_json(st));
+}
+
+static int tokenize_input(struct tok *t, const struct task *in, const char *tp, const char *lp,
+			  struct stats *st, struct shard_ds *sds, json_t *kept)
+{
 	FILE *tf = fopen(tp, "wb"), *lf = fopen(lp, "wb");
-	int verify = config_bool(run->cfg, "verify_inputs");
+	int verify = config_bool(t->cfg, "verify_inputs");
 	struct shard_reader *r = tf && lf ? shard_reader_open(in->arg.p, verify ? in->input_sha256 : NULL)
 					  : NULL;
 	if (!tf || !lf)
@@ -730,6 +756,11 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 	struct dataset **to = xmalloc(cap * sizeof *to);
 	uint64_t ungrouped = 0;
 	while (r && (got = shard_reader_next_line(r, &line, &len)) == 1) {
+		if (phase_stopping()) {
+			err_set("a stop was asked");
+			got = -1;
+			break;
+		}
 		st->docs_in++;
 		if (doc_parse(&d, line, len) < 0) {
 			log_warn("tokenize: %s: record %llu: %s; skipped", in->arg.p,
@@ -739,7 +770,7 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 			continue;
 		}
 		st->bytes_in += d.text.len;
-		stage_progress_add(run, 1, len);
+		stage_progress_add(t->run, 1, len);
 		size_t n = route_doc(t, &d, to, cap);
 		ungrouped += !n;
 		uint64_t fst;
@@ -748,8 +779,17 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 		uint64_t key = id_hash(t->seed ^ 0x5348554646ull, d.id.p ? d.id.p : "", d.id.len);
 		for (size_t k = 0; k < n && got >= 0; k++) {
 			struct dataset *ds = to[k];
-			if (ds->kept)
+			if (ds->kept) {
+				json_t *nm = json_string(ds->name);
+				size_t ki;
+				json_t *v;
+				bool have = false;
+				json_array_foreach(kept, ki, v) have = have || json_equal(v, nm);
+				if (!have)
+					json_array_append(kept, nm);
+				json_decref(nm);
 				continue;
+			}
 			bool f = ds->fim_rate > 0 && u < ds->fim_rate;
 			if (f && !have_fim)
 				encode_fim(t->bpe, t->sent, &d, fst, &fim), have_fim = true;
@@ -768,8 +808,8 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 				stats_drop(st, "too_many_tokens", d.text.len);
 				continue;
 			}
-			uint32_t eod = (uint32_t)ds->eod;
-			struct doc_entry e = {key, (uint32_t)ntok, (uint32_t)ds_index(t, ds)};
+			uint32_t eod = (uint32_t)ds->eod, li = shard_ds_index(sds, ds);
+			struct doc_entry e = {key, (uint32_t)ntok, li};
 			if ((ids->n && fwrite(ids->v, sizeof *ids->v, ids->n, tf) != ids->n) ||
 			    (ds->eod >= 0 && fwrite(&eod, sizeof eod, 1, tf) != 1) ||
 			    fwrite(&e, sizeof e, 1, lf) != 1) {
@@ -777,11 +817,11 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 				got = -1;
 				break;
 			}
-			ds->docs++, ds->tokens += ntok, ds->fim_docs += f;
+			sds->docs[li]++, sds->tokens[li] += ntok, sds->fim[li] += f;
 			json_t *lv = json_object_get(d.meta, "lang");
 			const char *lang = json_is_string(lv) ? json_string_value(lv) : "unknown";
-			json_t *c = json_object_get(ds->by_lang, lang);
-			json_object_set_new(ds->by_lang, lang,
+			json_t *c = json_object_get(sds->lang[li], lang);
+			json_object_set_new(sds->lang[li], lang,
 					    json_integer(json_integer_value(c) + (json_int_t)ntok));
 		}
 		if (got < 0)
@@ -797,11 +837,83 @@ static int tokenize_input(struct stage_run *run, struct tok *t, const struct tas
 		rc = -1;
 	if (lf && fclose(lf) != 0)
 		rc = -1;
-	if (rc < 0)
-		log_error("stage tokenize: %s", err_get());
 	bpe_ids_release(&plain), bpe_ids_release(&fim);
 	doc_release(&d);
-	free(to), free(tp), free(lp);
+	free(to);
+	return rc;
+}
+
+/* The phase's work on input shard i. */
+static int tokenize_one(struct phase *ph, size_t i, json_t **info, void *ud)
+{
+	struct tok *t = ud;
+	char *tp = phase_tmp_path(ph, i, "tok"), *lp = phase_tmp_path(ph, i, "len");
+	struct stats st;
+	stats_init(&st);
+	struct shard_ds sds = {0};
+	json_t *kept = json_array();
+	int rc = tokenize_input(t, &t->in->v[i], tp, lp, &st, &sds, kept);
+	phase_count(ph, st.docs_in);
+	*info = shard_info(&sds, kept, &st);
+	stats_release(&st);
+	free(tp), free(lp);
+	return rc;
+}
+
+static struct dataset *remote_dataset(struct tok *t, const char *name);
+
+/* This rank's dataset `name`: one of its own, or made from the name (a group_by value met
+ * in a shard another rank tokenized). */
+static struct dataset *ds_by_name(struct tok *t, const char *name)
+{
+	for (size_t i = 0; i < t->nds; i++)
+		if (!strcmp(t->ds[i]->name, name))
+			return t->ds[i];
+	struct dataset *d = remote_dataset(t, name);
+	t->ds = xrealloc(t->ds, (t->nds + 1) * sizeof *t->ds);
+	t->ds[t->nds++] = d;
+	return d;
+}
+
+/* A kept record holds when the datasets it left out as kept are still kept: else their
+ * documents are missing from its files. */
+static int tokens_accept(json_t *info, size_t index, void *ud)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(info, "kept"), i, v) {
+		const char *name = json_string_value(v);
+		if (!name || !ds_by_name(ud, name)->kept)
+			return 0;
+	}
+	return json_is_array(json_object_get(info, "datasets"));
+}
+
+/* Adds input shard i's counts (its record's info) to this rank's datasets and stats. */
+static int merge_shard(struct tok *t, struct phase *ph, size_t i, struct stats *st)
+{
+	json_t *info = phase_info(ph, i);
+	if (!info)
+		return -1;
+	size_t k;
+	json_t *e;
+	json_array_foreach(json_object_get(info, "datasets"), k, e) {
+		struct dataset *d = ds_by_name(t, json_string_value(json_object_get(e, "name")));
+		d->docs += (uint64_t)json_integer_value(json_object_get(e, "docs"));
+		d->tokens += (uint64_t)json_integer_value(json_object_get(e, "tokens"));
+		d->fim_docs += (uint64_t)json_integer_value(json_object_get(e, "fim"));
+		const char *lang;
+		json_t *c;
+		json_object_foreach(json_object_get(e, "lang"), lang, c) {
+			json_t *o = json_object_get(d->by_lang, lang);
+			json_object_set_new(d->by_lang, lang,
+					    json_integer(json_integer_value(o) + json_integer_value(c)));
+		}
+	}
+	int rc = stats_from_json(st, json_object_get(info, "stats"));
+	json_decref(info);
+	if (rc < 0)
+		err_set("%s: input shard %zu: its record's stats are malformed", t->run->dir, i);
 	return rc;
 }
 
@@ -838,9 +950,9 @@ static struct dataset *remote_dataset(struct tok *t, const char *name)
 	return d;
 }
 
-/* Every rank's datasets, by name, with their counts summed: rank r's dataset i is global
- * map[i]. The union is the same on every rank, in name order. */
-static struct dataset **gather_datasets(struct tok *t, size_t *nall, uint32_t *map)
+/* Every rank's datasets, by name, with their counts summed. The union is the same on every
+ * rank, in name order. */
+static struct dataset **gather_datasets(struct tok *t, size_t *nall)
 {
 	struct buf mine = BUF_INIT, all = BUF_INIT;
 	for (size_t i = 0; i < t->nds; i++) {
@@ -916,10 +1028,6 @@ static struct dataset **gather_datasets(struct tok *t, size_t *nall, uint32_t *m
 		v[i]->by_lang = sorted;
 	}
 	qsort(v, n, sizeof *v, cmp_ds_name);
-	for (size_t i = 0; i < t->nds; i++)
-		for (uint32_t g = 0; g < n; g++)
-			if (!strcmp(v[g]->name, t->ds[i]->name))
-				map[i] = g;
 	*nall = n;
 	return v;
 }
@@ -932,23 +1040,40 @@ static struct dataset **gather_datasets(struct tok *t, size_t *nall, uint32_t *m
 /* Routes every (document, dataset) of this rank's inputs to the rank that holds its range
  * of the dataset's order: key = dataset + order key (shuffle hash or input number) + input +
  * record. Kept datasets' entries are not routed. */
-static int route_order(struct stage_run *run, struct xchg *x, const int *owner, size_t nin,
-		       struct dataset **all, const uint32_t *map)
+static int route_order(struct stage_run *run, struct xchg *x, const struct phase *ph, size_t nin,
+		       struct dataset **all, size_t nall)
 {
 	for (size_t i = 0; i < nin; i++) {
-		if (owner[i] != run->rank)
+		if (phase_owner(ph, i) != run->rank)
 			continue;
-		char *lp = tmp_path(run, i, "len");
-		FILE *f = fopen(lp, "rb");
-		if (!f) {
-			err_set("%s: %s", lp, strerror(errno));
-			free(lp);
+		/* the shard's own dataset list, by name to the global numbering */
+		json_t *info = phase_info(ph, i), *list = json_object_get(info, "datasets");
+		if (!info)
 			return -1;
+		size_t nl = json_array_size(list);
+		uint32_t *map = xmalloc((nl + 1) * sizeof *map);
+		for (size_t k = 0; k < nl; k++) {
+			const char *name = json_string_value(json_object_get(json_array_get(list, k), "name"));
+			map[k] = UINT32_MAX;
+			for (size_t g = 0; g < nall && name; g++)
+				if (!strcmp(all[g]->name, name))
+					map[k] = (uint32_t)g;
 		}
+		json_decref(info);
+		char *lp = phase_path(ph, i, "len");
+		FILE *f = fopen(lp, "rb");
+		int rc = f ? 0 : -1;
+		if (!f)
+			err_set("%s: %s", lp, strerror(errno));
 		struct doc_entry e;
 		uint64_t off = 0;
-		for (uint32_t rec = 0; fread(&e, sizeof e, 1, f) == 1; rec++) {
-			uint32_t g = map[e.ds];
+		for (uint32_t rec = 0; f && fread(&e, sizeof e, 1, f) == 1; rec++) {
+			uint32_t g = e.ds < nl ? map[e.ds] : UINT32_MAX;
+			if (g == UINT32_MAX) {
+				err_set("%s: entry %u: dataset %u is not in its record", lp, rec, e.ds);
+				rc = -1;
+				break;
+			}
 			const struct dataset *d = all[g];
 			unsigned char key[20], loc[LOC_LEN];
 			uint64_t order = d->shuffle ? e.key : (uint64_t)i;
@@ -961,16 +1086,19 @@ static int route_order(struct stage_run *run, struct xchg *x, const int *owner, 
 			be_put(loc + 8, off, 8);
 			be_put(loc + 16, e.ntok, 4);
 			off += e.ntok;
+			if (d->kept) /* kept since these files were made (a killed run's group.json) */
+				continue;
 			/* range placement keeps the order: rank r holds the r-th slice of each */
 			int dest = d->shuffle ? (int)(((e.key >> 32) * (uint64_t)run->nranks) >> 32)
 					      : (int)((uint64_t)i * (uint64_t)run->nranks / nin);
-			if (xchg_put(x, dest, key, sizeof key, loc, sizeof loc) < 0) {
-				fclose(f), free(lp);
-				return -1;
-			}
+			if ((rc = xchg_put(x, dest, key, sizeof key, loc, sizeof loc)) < 0)
+				break;
 		}
-		fclose(f);
-		free(lp);
+		if (f)
+			fclose(f);
+		free(lp), free(map);
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -1048,7 +1176,8 @@ static int write_part(struct stage_run *run, uint32_t index, const struct stage_
 static int write_shard(struct stage_run *run, const struct dataset *d, uint32_t num,
 		       uint32_t index, int dtype, struct xchg *x, int *have, const void **k,
 		       const void **v, size_t *kl, size_t *vl, uint32_t raw_shard,
-		       struct token_file *tf, size_t nin, const struct stats *add, struct buf *done)
+		       struct token_file *tf, size_t nin, const struct phase *ph,
+		       const struct stats *add, struct buf *done)
 {
 	double t0 = now_seconds();
 	char rel[64];
@@ -1070,7 +1199,7 @@ static int write_shard(struct stage_run *run, const struct dataset *d, uint32_t 
 			break;
 		}
 		if (tf[in].fd < 0) {
-			char *tp = tmp_path(run, in, "tok");
+			char *tp = phase_path(ph, in, "tok");
 			tf[in].fd = open(tp, O_RDONLY | O_CLOEXEC);
 			if (tf[in].fd < 0)
 				err_set("%s: %s", tp, strerror(errno)), rc = -1;
@@ -1151,21 +1280,22 @@ static void remove_extra_shards(const char *dir, uint32_t n)
 	}
 }
 
-static int tokenize_phase1(struct stage_run *run, struct tok *t, const struct task_list *in,
-			   int *owner, struct stats *st)
+/* Phase 1: every input shard tokenized (or reused), then each rank's shards' counts merged
+ * into its datasets and stats. */
+static struct phase *tokenize_phase1(struct stage_run *run, struct tok *t,
+				     const struct task_list *in, struct stats *st, int *ok)
 {
-	uint64_t *sizes = xmalloc((in->n + 1) * sizeof *sizes), total = 0;
-	for (size_t i = 0; i < in->n; i++)
-		sizes[i] = in->v[i].size, total += sizes[i];
-	schedule_assign(sizes, in->n, run->nranks, owner);
-	free(sizes);
-	int ok = 1;
-	stage_progress_begin(run, total);
-	for (size_t i = 0; i < in->n && ok; i++)
-		if (owner[i] == run->rank)
-			ok = tokenize_input(run, t, &in->v[i], i, st) == 0;
-	stage_progress_end(run);
-	return ok;
+	static const char *const exts[] = {"tok", "len", NULL};
+	struct phase_def def = {"tokens", exts, false, tokens_accept, t};
+	/* the token files depend on everything the stage's output does: its fingerprint */
+	struct phase *ph = phase_open(run, in, &def, run->fingerprint);
+	*ok = ph && phase_run(ph, tokenize_one, t) == 0;
+	for (size_t i = 0; i < in->n && *ok; i++)
+		if (phase_owner(ph, i) == run->rank && merge_shard(t, ph, i, st) < 0) {
+			log_error("stage tokenize: %s", err_get());
+			*ok = 0;
+		}
+	return ph;
 }
 
 /* What each dataset holds, for group.json and stats.json. */
@@ -1286,11 +1416,10 @@ static int finish_datasets(struct stage_run *run, struct tok *t, struct dataset 
 }
 
 static int tokenize_phase2(struct stage_run *run, struct tok *t, const struct task_list *in,
-			   const int *owner, int dtype, struct stats *st)
+			   const struct phase *ph, int dtype, struct stats *st)
 {
 	size_t nall;
-	uint32_t *map = xcalloc(t->nds + 1, sizeof *map);
-	struct dataset **all = gather_datasets(t, &nall, map);
+	struct dataset **all = gather_datasets(t, &nall);
 	/* kept datasets take their totals and shard counts from group.json */
 	uint64_t nraw = 0, nout = 0, worked = 0;
 	for (size_t g = 0; g < nall; g++) {
@@ -1315,7 +1444,7 @@ static int tokenize_phase2(struct stage_run *run, struct tok *t, const struct ta
 	free(tmp);
 	unsigned char *used = xcalloc(nraw + 1, 1), *any = xcalloc(nraw + 1, 1);
 	int ok = order && cut;
-	ok = ok && route_order(run, order, owner, in->n, all, map) == 0;
+	ok = ok && route_order(run, order, ph, in->n, all, nall) == 0;
 	ok = par_all_ok(ok) && xchg_finish(order) == 0;
 	ok = par_all_ok(ok) && route_shards(run, order, cut, all, nall, used) == 0;
 	ok = par_all_ok(ok) && xchg_finish(cut) == 0;
@@ -1369,7 +1498,7 @@ static int tokenize_phase2(struct stage_run *run, struct tok *t, const struct ta
 				continue;
 			uint32_t index = (uint32_t)(d->out_base + number[s]);
 			ok = write_shard(run, d, number[s], index, dtype, cut, &have, &k, &v, &kl, &vl,
-					 (uint32_t)s, tf, in->n, index == 0 ? st : NULL, &done) == 0;
+					 (uint32_t)s, tf, in->n, ph, index == 0 ? st : NULL, &done) == 0;
 		}
 	}
 	if (!ok)
@@ -1386,7 +1515,7 @@ static int tokenize_phase2(struct stage_run *run, struct tok *t, const struct ta
 			close(tf[i].fd);
 	for (size_t g = 0; g < nall; g++)
 		ds_free(all[g]);
-	free(all), free(map);
+	free(all);
 	free(tf), free(number), free(used), free(any);
 	xchg_free(order);
 	xchg_free(cut);
@@ -1399,28 +1528,27 @@ static int tokenize_run(struct stage_run *run, const struct task_list *in)
 	int ok = tok_init(&t, run->cfg, run->dir, run->force, in) == 0;
 	if (!ok)
 		log_error("stage tokenize: %s", err_get());
+	t.run = run, t.in = in;
+	/* (what curate before phases kept its token files in) */
 	char *tdir = xasprintf("%s/.tmp", run->dir);
-	if (run->rank == 0 && ok)
-		ok = remove_tree(tdir) == 0 && mkdir_p(tdir) == 0;
+	if (run->rank == 0)
+		remove_tree(tdir);
+	free(tdir);
 	if (!par_all_ok(ok)) {
 		tok_release(&t);
-		free(tdir);
 		return -1;
 	}
-	int *owner = xmalloc((in->n + 1) * sizeof *owner);
 	struct stats st;
 	stats_init(&st);
-	ok = tokenize_phase1(run, &t, in, owner, &st);
+	struct phase *ph = tokenize_phase1(run, &t, in, &st, &ok);
 	int dtype = megatron_dtype_for_vocab(bpe_vocab_size(t.bpe));
 	reduce_stats(&st);
 	if (par_all_ok(ok))
-		ok = tokenize_phase2(run, &t, in, owner, dtype, &st);
+		ok = tokenize_phase2(run, &t, in, ph, dtype, &st);
 	ok = par_all_ok(ok);
-	if (run->rank == 0)
-		remove_tree(tdir);
+	phase_close(ph, ok);
 	tok_release(&t);
 	stats_release(&st);
-	free(owner), free(tdir);
 	return ok ? 0 : -1;
 }
 

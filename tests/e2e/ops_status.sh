@@ -38,7 +38,7 @@ grep -q "its inputs changed" "$T/st5" && fail "import.shards reported as changed
 # an interrupted global stage: no manifest, its part records left
 rm "$w/reshard/manifest.json"
 "$CURATE" status "${common[@]}" >"$T/st6" 2>&1
-contains "$T/st6" "interrupted; a global stage reruns whole"
+contains "$T/st6" "interrupted; a rerun keeps what its phases finished"
 grep -q "reshard.*/6 shards" "$T/st6" && fail "a global stage counted against its inputs"
 "$CURATE" run "${common[@]}" 2>/dev/null || fail "rerun after an interrupted reshard"
 # a plan that cannot be made (the tokenizer is gone): what is on disk still shows

@@ -157,4 +157,45 @@ contains "$T/force.log" "stages complete"
 grep -q "stage $first: up to date" "$T/force.log" && fail "--force did not rerun stage $first"
 contains "$T/force.log" "report: $T/w/report.html"
 check "the report is written after a --force run" test -s "$T/w/report.html"
+
+# SIGTERM from Slurm (scancel --signal=TERM, what a time limit sends first) while the quality
+# stage scores: every task stops between shards and the job fails with the resume line,
+# nothing half-written is left, and the job submitted again resumes from the kept scores and
+# ends with the bytes of the local run. CURATE_TEST_SHARD_DELAY (tests only) makes each input
+# shard wait 2 s, so the signal lands mid-phase; should the stage finish first (a very slow
+# start), the job must simply have completed.
+qdir=$T/w/quality/.phases/scores
+job=$(CURATE=$CURATE CURATE_TEST_SHARD_DELAY=2 sbatch --parsable --ntasks=2 --ntasks-per-node=2 \
+  --output="$T/term.log" scripts/slurm/stage.sbatch quality -c configs/demo.yaml workdir="$T/w" \
+  "${DEMO_ARGS[@]}" --force)
+deadline=$((SECONDS + 600))
+while [ $SECONDS -lt $deadline ]; do
+  [ "$(compgen -G "$qdir/in-*.json" | wc -l)" -ge 1 ] && break
+  scontrol show job "$job" 2>/dev/null | grep -qE 'JobState=(COMPLETED|FAILED|CANCELLED)' && break
+  sleep 0.1
+done
+scancel --signal=TERM "$job" || true
+state=
+while [ $SECONDS -lt $deadline ]; do
+  state=$(scontrol show job "$job" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)
+  case $state in ''|PENDING|CONFIGURING|RUNNING|COMPLETING) sleep 0.25 ;; *) break ;; esac
+done
+if grep -q "stopped on request" "$T/term.log"; then
+  check "the signalled job fails (state $state)" test "$state" = FAILED
+  contains "$T/term.log" "run the same command again to resume"
+  check "no manifest for a stopped stage" test ! -e "$T/w/quality/manifest.json"
+  left=$(cd "$qdir" && ls | grep -Ev '^in-[0-9]{5}\.(json|scores)$' || true)
+  check "nothing half-written: $left" test -z "$left"
+  kept=$(compgen -G "$qdir/in-*.json" | wc -l)
+  echo "slurm: SIGTERM stopped the quality stage with $kept input shards scored"
+  run_job "$T/resume.log" scripts/slurm/stage.sbatch quality -c configs/demo.yaml workdir="$T/w" "${DEMO_ARGS[@]}"
+  contains "$T/resume.log" " $kept reused"
+else
+  check "not stopped, so complete (state $state)" test "$state" = COMPLETED
+fi
+# (only quality's: the last stage was rerun above at another zstd level)
+demo_digest "$T/w" | grep -E '(^| )quality/' >"$T/resumed.sha"
+grep -E '(^| )quality/' "$T/local.sha" >"$T/local-quality.sha"
+check "quality has outputs to compare" test -s "$T/local-quality.sha"
+diff "$T/resumed.sha" "$T/local-quality.sha" || fail "after SIGTERM and a resubmission, quality's outputs differ from a 1-rank run"
 echo "slurm: the demo ran as a 2-task job of $(demo_stages | wc -w) stages and matched a local run"
