@@ -1168,15 +1168,19 @@ static int map_task(struct stage_run *run, const struct task *t, struct emit *e)
 
 /* So that a test can stop a run halfway (tests/e2e/stop.sh), or make one rank slow (the
  * queue's benchmark). */
-void stage_test_delay(int rank)
+static void delay_by(const char *var, int rank)
 {
-	const char *v = getenv("CURATE_TEST_SHARD_DELAY"), *r = getenv("CURATE_TEST_SLOW_RANK");
+	const char *v = getenv(var), *r = getenv("CURATE_TEST_SLOW_RANK");
 	if (r && atoi(r) != rank)
 		v = NULL;
 	double end = v ? now_seconds() + atof(v) : 0;
 	while (v && !stop_sig && now_seconds() < end)
 		usleep(10000);
 }
+
+void stage_test_delay(int rank) { delay_by("CURATE_TEST_SHARD_DELAY", rank); }
+
+void stage_test_part_delay(int rank) { delay_by("CURATE_TEST_PART_DELAY", rank); }
 
 static int run_task(struct stage_run *run, const struct task *t, struct progress *prog)
 {

@@ -163,6 +163,9 @@ int stage_stop_requested(void);
 /* Tests only: CURATE_TEST_SHARD_DELAY seconds of waiting before a shard (on the rank
  * CURATE_TEST_SLOW_RANK names, when set); cut short by a stop. */
 void stage_test_delay(int rank);
+/* The same with CURATE_TEST_PART_DELAY, before each output part a global stage's writing
+ * pass makes (quality, dedup-exact), so that a test can kill a run there. */
+void stage_test_part_delay(int rank);
 /* Rank 0: the shard queue that stage_progress_add (between documents) answers requests of,
  * or NULL for none. */
 struct task_queue;

@@ -364,6 +364,7 @@ int dedup_rewrite(struct dedup *d, struct xchg *decisions, dedup_apply_fn fn, vo
 			rc = p.have < 0 ? -1 : 0;
 			continue;
 		}
+		stage_test_part_delay(d->run->rank);
 		if (stage_stop_requested()) {
 			err_set("a stop was asked while rewriting");
 			rc = -1;

@@ -622,12 +622,17 @@ static int quality_run(struct stage_run *run, const struct task_list *in)
 		for (size_t j = 0; j < q.shards[i].n; j++)
 			if (q.shards[i].group[j] < NGROUPS)
 				hist[bin_of(&q, q.shards[i].score[j])]++;
-	for (size_t i = 0; i < in->n && ok && !stage_stop_requested(); i++)
-		if (owner[i] == run->rank && !stage_part_done(run, (uint32_t)i) &&
-		    write_shard(run, &q, &in->v[i], (uint32_t)i) < 0) {
+	for (size_t i = 0; i < in->n && ok; i++) {
+		if (owner[i] != run->rank || stage_part_done(run, (uint32_t)i))
+			continue;
+		stage_test_part_delay(run->rank);
+		if (stage_stop_requested())
+			break;
+		if (write_shard(run, &q, &in->v[i], (uint32_t)i) < 0) {
 			log_error("stage quality: %s", err_get());
 			ok = 0;
 		}
+	}
 	if (stage_stop_anywhere()) {
 		ok = 0;
 		if (run->rank == 0)

@@ -64,15 +64,42 @@ cat scenario-*.log
 check "tokenize: its token files go once the stage is complete" test ! -e "$T/w-tokenize/tokenize/.phases/tokens"
 check "dedup-exact: its hashes stay" test "$(committed "$T/w-dedup-exact/dedup-exact/.phases/hashes")" = $N
 
-# quality: thresholds alone re-decide from the kept scores
+# A kill in the writing pass (CURATE_TEST_PART_DELAY: each output part waits): the rerun
+# keeps the parts written (resume_parts). quality here re-decides at a new drop_fraction from
+# the kept scores; dedup-exact rehashes under a new normalize, then rewrites.
+kill_in_writing() { # workdir stage options...
+  local w=$1 s=$2 i; shift 2
+  touch "$T/before-$s"; sleep 1 # parts of this run are newer (the old ones go when it starts)
+  written() { find "$w/$s/.parts" -name 'part-*.json' -newer "$T/before-$s" | wc -l; }
+  CURATE_TEST_PART_DELAY=0.5 mpiexec -n 2 "$CURATE" run workdir="$w" "stages=[import,$s]" "$@" >"write-$s.log" 2>&1 &
+  local pid=$!
+  for i in $(seq 1200); do
+    [ "$(written)" -ge 8 ] && break
+    sleep 0.05
+  done
+  kill -9 "$(pgrep -f "^$CURATE run workdir=$w " | head -1)"
+  wait $pid && fail "$s: the run survived a rank's SIGKILL in its writing pass"
+  for i in $(seq 200); do pgrep -f "^$CURATE run workdir=$w " >/dev/null || break; sleep 0.05; done
+  parts=$(written)
+  check "$s: only this run's parts are left" test "$(compgen -G "$w/$s/.parts/part-*.json" | wc -l)" = "$parts"
+  echo "$s: killed in its writing pass with $parts of $N parts written"
+  mpiexec -n 2 "$CURATE" run workdir="$w" "stages=[import,$s]" "$@" >"write-rerun-$s.log" 2>&1 ||
+    { cat "write-rerun-$s.log"; fail "$s: the rerun after a kill in the writing pass"; }
+  contains "write-rerun-$s.log" "resuming: $parts of $N shards already finished"
+}
 "$CURATE" run workdir="$T/ref-q3" "stages=[import,quality]" "${common[@]}" quality.drop_fraction=0.3 >/dev/null 2>&1 ||
   fail "a fresh run at drop_fraction 0.3"
-"$CURATE" run workdir="$T/w-quality" "stages=[import,quality]" "${common[@]}" quality.drop_fraction=0.3 >frac.log 2>&1 ||
-  { cat frac.log; fail "the rerun at drop_fraction 0.3"; }
-contains frac.log "rerunning: quality.drop_fraction changed"
-contains frac.log "phase scores: $N input shards: $N reused, 0 done now (0 units of work)"
+kill_in_writing "$T/w-quality" quality "${common[@]}" quality.drop_fraction=0.3
+contains write-quality.log "rerunning: quality.drop_fraction changed"
+contains write-rerun-quality.log "phase scores: $N input shards: $N reused, 0 done now (0 units of work)"
 check "no document scored" test "$(jq .phases.scores.work "$T/w-quality/quality/stats.json")" = 0
 check "re-decided output is a fresh run's" test "$(outputs "$T/w-quality/quality")" = "$(outputs "$T/ref-q3/quality")"
+"$CURATE" run workdir="$T/ref-dw" "stages=[import,dedup-exact]" "${common[@]}" dedup-exact.normalize=whitespace >/dev/null 2>&1 ||
+  fail "a fresh dedup-exact run, normalize whitespace"
+kill_in_writing "$T/w-dedup-exact" dedup-exact "${common[@]}" dedup-exact.normalize=whitespace
+contains write-rerun-dedup-exact.log "phase hashes: $N input shards: $N reused, 0 done now"
+check "dedup-exact after a kill in its rewrite: a fresh run's output" \
+  test "$(outputs "$T/w-dedup-exact/dedup-exact")" = "$(outputs "$T/ref-dw/dedup-exact")"
 
 # a flipped byte and a truncated file: named, redone
 sd="$T/w-quality/quality/.phases/scores"
