@@ -140,11 +140,15 @@ static int record_ok(struct phase *ph, size_t i, int *damaged)
 /* Whether name is a file of a valid shard (kept), anything else being removed. */
 static int keep_file(const struct phase *ph, const char *name)
 {
-	unsigned long i;
-	int used = 0;
-	if (sscanf(name, "in-%5lu.%n", &i, &used) != 1 || !used || i >= ph->n || !ph->done[i])
+	char *end;
+	if (strncmp(name, "in-", 3) || name[3] < '0' || name[3] > '9')
 		return 0;
-	const char *rest = name + used;
+	unsigned long i = strtoul(name + 3, &end, 10);
+	char canon[32];
+	snprintf(canon, sizeof canon, "in-%05lu.", i);
+	if (*end != '.' || strncmp(name, canon, strlen(canon)) || i >= ph->n || !ph->done[i])
+		return 0;
+	const char *rest = end + 1;
 	if (!strcmp(rest, "json"))
 		return 1;
 	for (const char *const *e = ph->def.exts; *e; e++)
@@ -276,7 +280,7 @@ static int run_one(struct phase *ph, size_t i, phase_fn fn, void *ud)
 		return -1;
 	double t0 = now_seconds();
 	json_t *info = NULL;
-	int rc = fn(ph, i, &info, ud);
+	int rc = fn(ph, i, &info, ud), fatal = rc == -2;
 	if (!rc)
 		rc = commit(ph, i, info, now_seconds() - t0);
 	else
@@ -293,7 +297,7 @@ static int run_one(struct phase *ph, size_t i, phase_fn fn, void *ud)
 		else
 			log_error("stage %s: phase %s: input shard %zu: %s", ph->run->def->name,
 				  ph->def.name, i, err_get());
-		return -1;
+		return fatal ? -2 : -1;
 	}
 	ph->maker[i] = ph->run->rank;
 	return 0;
@@ -328,14 +332,17 @@ int phase_run(struct phase *ph, phase_fn fn, void *ud)
 		if (run->rank == 0)
 			stage_queue_serving(q);
 		long k;
-		while ((k = queue_next(q, phase_stopping())) >= 0)
-			if (run_one(ph, which[order[k]], fn, ud) < 0)
+		int rc = 0;
+		/* a rank that cannot go on (-2) takes no more; the others take the rest */
+		while (rc != -2 && (k = queue_next(q, phase_stopping())) >= 0)
+			if ((rc = run_one(ph, which[order[k]], fn, ud)) < 0)
 				ok = 0;
 		stage_queue_serving(NULL);
 		queue_close(q);
 	} else {
-		for (size_t k = 0; k < npend && !phase_stopping(); k++)
-			if (owner[k] == run->rank && run_one(ph, which[k], fn, ud) < 0)
+		int rc = 0;
+		for (size_t k = 0; k < npend && !phase_stopping() && rc != -2; k++)
+			if (owner[k] == run->rank && (rc = run_one(ph, which[k], fn, ud)) < 0)
 				ok = 0;
 	}
 	stage_progress_end(run);

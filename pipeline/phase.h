@@ -46,7 +46,9 @@ struct phase *phase_open(struct stage_run *run, const struct task_list *in,
 
 /* The work of one input shard: writes each of the phase's files at phase_tmp_path(ph, i,
  * ext) and returns 0 with *info set to what the record keeps (an object, taken; NULL for
- * none), or -1 with err_set (nothing is committed; the error is logged). */
+ * none), or -1 with err_set (nothing is committed; the error is logged; the rank goes on with
+ * other shards), or -2 when this rank cannot do any (its scorer did not load): it takes no
+ * more, and the other ranks take the rest. */
 typedef int (*phase_fn)(struct phase *ph, size_t i, json_t **info, void *ud);
 /* Collective. Runs fn for every shard not done, each on the rank that takes it, and commits
  * each one that succeeds (its files renamed into place, then its record written: the commit

@@ -1174,8 +1174,11 @@ static void delay_by(const char *var, int rank)
 	if (r && atoi(r) != rank)
 		v = NULL;
 	double end = v ? now_seconds() + atof(v) : 0;
-	while (v && !stop_sig && now_seconds() < end)
+	while (v && !stop_sig && now_seconds() < end) {
 		usleep(10000);
+		if (serving && pthread_equal(pthread_self(), serving_thread))
+			queue_serve(serving); /* rank 0's wait must not hold the others up */
+	}
 }
 
 void stage_test_delay(int rank) { delay_by("CURATE_TEST_SHARD_DELAY", rank); }

@@ -249,7 +249,7 @@ static int score_one(struct phase *ph, size_t i, json_t **info, void *ud)
 	if (!j->opened)
 		j->opened = open_scorer(j->run, j->q) == 0 ? 1 : -1;
 	if (j->opened < 0)
-		return -1;
+		return -2; /* this rank cannot score: the others take the shards */
 	struct shard_scores s = {0};
 	int rc = score_shard(j->run, j->q, &j->in->v[i], &s, j->p);
 	char *path = phase_tmp_path(ph, i, "scores");
