@@ -886,7 +886,11 @@ static int tokens_accept(json_t *info, size_t index, void *ud)
 		if (!name || !ds_by_name(ud, name)->kept)
 			return 0;
 	}
-	return json_is_array(json_object_get(info, "datasets"));
+	json_t *list = json_object_get(info, "datasets");
+	json_array_foreach(list, i, v)
+		if (!json_is_string(json_object_get(v, "name")))
+			return 0; /* not what tokenize writes: redone */
+	return json_is_array(list) && json_is_object(json_object_get(info, "stats"));
 }
 
 /* Adds input shard i's counts (its record's info) to this rank's datasets and stats. */
