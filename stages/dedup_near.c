@@ -1,9 +1,10 @@
 /* dedup-near: MinHash LSH near-duplicate removal across ranks. Each document's signature
  * is cut into bands; equal bands (same level) make candidate pairs at the band's owner rank;
  * with check_jaccard each pair's estimated similarity (full signatures) must reach the
- * threshold; the surviving edges go through distributed connected components (min-label
- * propagation, one exchange per round, no rank holding all edges); one document per
- * component is kept by the keep rule. docs/dedup.md explains choices and defaults. */
+ * threshold; the surviving edges go through distributed connected components (alternating
+ * large-star and small-star, O(log n) rounds whatever the diameter, no rank holding all
+ * edges); one document per component is kept by the keep rule. docs/dedup.md explains
+ * choices and defaults. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@ struct near {
 	size_t window, nwin;
 	struct xchg *x;
 	uint64_t candidates, checked, below, rounds;
+	uint64_t step_records, step_bytes;    /* of the components round running */
+	uint64_t *round_records, *round_bytes; /* per round, over all ranks */
 	double t0; /* for the debug log of phase times */
 };
 
@@ -234,7 +237,13 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 	return got;
 }
 
-/* ---- connected components: min-label propagation ---- */
+/* ---- connected components: alternating large-star and small-star ---- */
+
+/* Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii, "Connected Components in MapReduce
+ * and Beyond" (2014), as GraphFrames runs it: two exchanges a round, O(log n) rounds in
+ * practice whatever a component's diameter (tests/e2e/dedup_chain.sh: chains of thousands).
+ * Nodes are keep keys, compared as the exchange sorts them, so a node's neighbours arrive
+ * smallest first and a component ends as a star around its smallest keep key. */
 
 static int less(const struct buf *a, const void *b, size_t bl)
 {
@@ -242,122 +251,164 @@ static int less(const struct buf *a, const void *b, size_t bl)
 	return c < 0 || (c == 0 && a->len < bl);
 }
 
-struct node {
-	struct buf v, best, own, last; /* last: the previous neighbour, to skip repeats */
-	int has_own, announced, announce;
-};
-
-static int put_label(struct dedup *d, struct xchg *x, int dest, const void *key, size_t kl,
-		     const struct buf *label, int flag, struct buf *tmp)
+/* The directed record u -> w at u's owner, counted for the round's stats. */
+static int put_arc(struct dedup *d, struct near *nr, struct xchg *x, const void *u, size_t ul,
+		   const void *w, size_t wl)
 {
-	buf_reset(tmp);
-	buf_putc(tmp, 0);
-	buf_append(tmp, label->p, label->len);
-	buf_putc(tmp, (char)flag);
-	return xchg_put(x, dest, key, kl, tmp->p, tmp->len);
+	nr->step_records++;
+	nr->step_bytes += ul + wl + 1;
+	return put_link(d, x, u, ul, w, wl, &nr->c);
 }
 
-/* Ends a node's group: its own label goes to the next round; 1 if the label changed. */
-static int node_end(struct dedup *d, struct node *n, struct xchg *next, struct buf *tmp,
-		    int *changed)
+/* Large-star over cur (each node with all its neighbours): with m the smallest of u and its
+ * neighbours, every neighbour w > u gets the edge (w, m), put at w alone (small-star reads
+ * a node with its smaller neighbours). *bad counts the nodes that keep the graph from being a
+ * forest of stars around their smallest nodes: those with a smaller and a larger neighbour,
+ * or with two smaller ones. With none, this step changed nothing: cur was that forest, and
+ * next holds each leaf with its centre. */
+static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next,
+		      uint64_t *bad)
 {
-	if (!n->v.len)
-		return 0;
-	const struct buf *own = n->has_own ? &n->own : &n->v;
-	*changed += own->len != n->best.len || memcmp(own->p, n->best.p, own->len);
-	return put_label(d, next, d->run->rank, n->v.p, n->v.len, &n->best, F_OWN, tmp);
-}
-
-/* One round: every node takes the smallest label it sees (its own and its neighbours'
- * messages); a node whose label changed (every node in round 0) sends it to its
- * neighbours. The adjacency travels to the next round with the node. */
-static int cc_round(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next,
-		    int round, int *changed)
-{
-	struct node n = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, 0, 0, 0};
+	struct buf u = BUF_INIT, m = BUF_INIT, last = BUF_INIT;
+	uint64_t lower = 0, upper = 0;
 	const void *k, *v;
 	size_t kl, vl;
 	int got;
 	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
-		const unsigned char *vv = v;
-		if (n.v.len != kl || memcmp(n.v.p, k, kl)) {
-			if (node_end(d, &n, next, &nr->c, changed) < 0)
-				return -1;
-			buf_set(&n.v, k, kl);
-			buf_set(&n.best, k, kl);
-			buf_reset(&n.last);
-			n.has_own = n.announced = 0;
+		const unsigned char *w = (const unsigned char *)v + 1;
+		size_t wl = vl - 1;
+		if (u.len != kl || memcmp(u.p, k, kl)) {
+			*bad += (lower && upper) || lower >= 2;
+			lower = upper = 0;
+			buf_set(&u, k, kl);
+			/* the first neighbour is the smallest */
+			if (less(&u, w, wl))
+				buf_set(&m, k, kl);
+			else
+				buf_set(&m, w, wl);
+		} else if (last.len == wl && !memcmp(last.p, w, wl)) {
+			continue; /* the same edge twice */
 		}
-		if (vv[0] == 0) {
-			if (less(&n.best, vv + 1, vl - 2) == 0)
-				buf_set(&n.best, vv + 1, vl - 2);
-			if (vv[vl - 1] == F_OWN)
-				buf_set(&n.own, vv + 1, vl - 2), n.has_own = 1;
+		buf_set(&last, w, wl);
+		if (!less(&u, w, wl)) {
+			lower++;
 			continue;
 		}
-		if (!n.announced) {
-			const struct buf *own = n.has_own ? &n.own : &n.v;
-			n.announce = round == 0 || own->len != n.best.len ||
-				     memcmp(own->p, n.best.p, own->len);
-			n.announced = 1;
+		upper++;
+		if (put_arc(d, nr, next, w, wl, m.p, m.len) < 0) {
+			got = -1;
+			break;
 		}
-		if (n.last.len == vl && !memcmp(n.last.p, v, vl))
-			continue;
-		buf_set(&n.last, v, vl);
-		if (xchg_put(next, d->run->rank, k, kl, v, vl) < 0 ||
-		    (n.announce && put_label(d, next, owner_of(d, vv + 1, vl - 1), vv + 1, vl - 1,
-					     &n.best, F_MSG, &nr->c) < 0))
-			return -1;
 	}
-	if (got == 0 && node_end(d, &n, next, &nr->c, changed) < 0)
-		got = -1;
-	buf_release(&n.v), buf_release(&n.best), buf_release(&n.own), buf_release(&n.last);
+	if (u.len)
+		*bad += (lower && upper) || lower >= 2;
+	buf_release(&u), buf_release(&m), buf_release(&last);
 	return got;
 }
 
-/* Final labels: each node goes to its component's owner, keyed by the label. */
+/* Small-star over cur (each node with its smaller neighbours): with m the smallest of them,
+ * the node and each other smaller neighbour get the edge to m, put both ways (large-star's
+ * input). */
+static int small_star(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next)
+{
+	struct buf u = BUF_INIT, m = BUF_INIT, last = BUF_INIT;
+	const void *k, *v;
+	size_t kl, vl;
+	int got;
+	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
+		const unsigned char *w = (const unsigned char *)v + 1;
+		size_t wl = vl - 1;
+		const void *a = w;
+		size_t al = wl;
+		if (u.len != kl || memcmp(u.p, k, kl)) {
+			buf_set(&u, k, kl);
+			buf_set(&m, w, wl); /* the smallest comes first */
+			a = k, al = kl;     /* the edge (u, m) */
+		} else if (last.len == wl && !memcmp(last.p, w, wl)) {
+			continue;
+		}
+		buf_set(&last, w, wl);
+		if (put_arc(d, nr, next, a, al, m.p, m.len) < 0 ||
+		    put_arc(d, nr, next, m.p, m.len, a, al) < 0) {
+			got = -1;
+			break;
+		}
+	}
+	buf_release(&u), buf_release(&m), buf_release(&last);
+	return got;
+}
+
+/* The round's records and bytes, summed over ranks, for stats.json (collective). */
+static void round_done(struct near *nr)
+{
+	uint64_t v[2] = {nr->step_records, nr->step_bytes}, s[2];
+	MPI_CHECK(MPI_Allreduce(v, s, 2, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD));
+	nr->round_records = xrealloc(nr->round_records, (nr->rounds + 1) * sizeof *nr->round_records);
+	nr->round_bytes = xrealloc(nr->round_bytes, (nr->rounds + 1) * sizeof *nr->round_bytes);
+	nr->round_records[nr->rounds] = s[0];
+	nr->round_bytes[nr->rounds] = s[1];
+	nr->step_records = nr->step_bytes = 0;
+}
+
+enum { MAX_ROUNDS = 1000 }; /* 2^1000 nodes: a round count past it is a bug */
+
+/* Alternates the two until large-star finds a forest of stars; *cc (the edges, both ways,
+ * being put) ends holding each leaf with its centre, finished. Collective. */
+static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok)
+{
+	for (;;) {
+		if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
+			return -1;
+		dedup_phase(d, nr->rounds ? "exchange_small_star" : "exchange_edges");
+		log_debug("stage dedup-near: components round %llu at %.1fs",
+			  (unsigned long long)nr->rounds, now_seconds() - nr->t0);
+		struct xchg *next = dedup_xchg(d, 2);
+		if (!next)
+			return -1;
+		uint64_t bad = 0;
+		ok = large_star(d, nr, *cc, next, &bad) == 0;
+		xchg_free(*cc);
+		*cc = next;
+		uint64_t total = par_sum_u64(bad);
+		dedup_phase(d, "large_star");
+		if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
+			return -1;
+		dedup_phase(d, "exchange_large_star");
+		if (total == 0) {
+			round_done(nr);
+			nr->rounds++;
+			return 0;
+		}
+		if (nr->rounds + 1 >= MAX_ROUNDS) {
+			err_set("dedup-near: components did not converge in %d rounds", MAX_ROUNDS);
+			return -1;
+		}
+		if (!(next = dedup_xchg(d, 2)))
+			return -1;
+		ok = small_star(d, nr, *cc, next) == 0;
+		xchg_free(*cc);
+		*cc = next;
+		round_done(nr);
+		nr->rounds++;
+		dedup_phase(d, "small_star");
+	}
+}
+
+/* Members to their component's owner, keyed by its smallest node: each leaf, and the centre
+ * (once per leaf; clusters() passes over repeats). */
 static int cc_collect(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *out)
 {
 	const void *k, *v;
 	size_t kl, vl;
 	int got;
 	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
-		const unsigned char *vv = v;
-		if (vv[0] != 0 || vv[vl - 1] != F_OWN)
-			continue;
-		if (xchg_put(out, owner_of(d, vv + 1, vl - 2), vv + 1, vl - 2, k, kl) < 0)
+		const unsigned char *c = (const unsigned char *)v + 1;
+		int dest = owner_of(d, c, vl - 1);
+		if (xchg_put(out, dest, c, vl - 1, k, kl) < 0 ||
+		    xchg_put(out, dest, c, vl - 1, c, vl - 1) < 0)
 			return -1;
 	}
 	return got;
-}
-
-/* Runs rounds until no label changes; *cc ends holding the final state. */
-static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok)
-{
-	for (int round = 0;; round++) {
-		log_debug("stage dedup-near: components round %d at %.1fs", round,
-			  now_seconds() - nr->t0);
-		if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
-			return -1;
-		/* round 0 receives the edges, later rounds the labels */
-		dedup_phase(d, round ? "exchange_labels" : "exchange_edges");
-		struct xchg *next = dedup_xchg(d, 2);
-		if (!next)
-			return -1;
-		int changed = 0;
-		ok = cc_round(d, nr, *cc, next, round, &changed) == 0;
-		xchg_free(*cc);
-		*cc = next;
-		nr->rounds = (uint64_t)round + 1;
-		uint64_t total = par_sum_u64((uint64_t)changed);
-		dedup_phase(d, "propagate_labels");
-		if (round > 0 && total == 0)
-			break;
-	}
-	if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
-		return -1;
-	dedup_phase(d, "exchange_labels");
-	return 0;
 }
 
 /* ---- decisions ---- */
@@ -451,7 +502,7 @@ static int group_flush(struct dedup *d, struct group *g, const struct buf *label
 static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *dec)
 {
 	struct group g = {BUF_INIT, NULL, 0, d->budget / 8, d->tmpdir};
-	struct buf label = BUF_INIT, id = BUF_INIT, tmp = BUF_INIT;
+	struct buf label = BUF_INIT, id = BUF_INIT, tmp = BUF_INIT, last = BUF_INIT;
 	const void *k, *v;
 	size_t kl, vl;
 	int got;
@@ -462,7 +513,11 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 				break;
 			}
 			buf_set(&label, k, kl);
+			buf_reset(&last);
+		} else if (last.len == vl && !memcmp(last.p, v, vl)) {
+			continue; /* the centre, from another leaf */
 		}
+		buf_set(&last, v, vl);
 		if (group_add(&g, v, vl) < 0) {
 			got = -1;
 			break;
@@ -473,6 +528,7 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 	if (g.f)
 		fclose(g.f);
 	buf_release(&g.mem), buf_release(&label), buf_release(&id), buf_release(&tmp);
+	buf_release(&last);
 	return got;
 }
 
@@ -619,6 +675,14 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 		 (unsigned long long)stats_counter(&extra, "pairs_checked"),
 		 (unsigned long long)stats_counter(&extra, "pairs_below_threshold"),
 		 (unsigned long long)nr.rounds);
+	json_t *rr = json_array(), *rb = json_array();
+	for (uint64_t r = 0; r < nr.rounds; r++) {
+		json_array_append_new(rr, json_integer((json_int_t)nr.round_records[r]));
+		json_array_append_new(rb, json_integer((json_int_t)nr.round_bytes[r]));
+	}
+	stage_stats_object(run, "components", json_pack("{s:s,s:I,s:o,s:o}", "algorithm",
+			   "large-star/small-star", "rounds", (json_int_t)nr.rounds, "records", rr,
+			   "bytes", rb));
 	log_debug("stage dedup-near: decisions exchanged at %.1fs", now_seconds() - nr.t0);
 	dedup_phase(&d, "exchange_decisions");
 	rc = dedup_rewrite(&d, dec, apply, &nr, &extra);
@@ -631,6 +695,7 @@ out:
 	xchg_free(nr.x), xchg_free(cc), xchg_free(fin), xchg_free(dec);
 	minhash_free(nr.mh);
 	free(nr.sig);
+	free(nr.round_records), free(nr.round_bytes);
 	for (size_t i = 0; i < nr.window; i++)
 		buf_release(&nr.win[i]);
 	free(nr.win);

@@ -1,0 +1,38 @@
+# dedup-near's connected components (alternating large-star and small-star) on components
+# that are long chains: 5000 documents, each a window of 40 distinct words sliding by 10 over
+# one sequence, so a document shares 5-grams with the next two or three only and, without
+# the Jaccard check, band collisions link it to them alone. Ids sort along the chain (the
+# worst order for label propagation, which needs a round per hop). The test checks that the
+# chain's component holds thousands of documents (so its diameter, at most 3 documents a
+# hop, is in the thousands), that the rounds stay within ceil(log2 n) + 2, that stats.json
+# has each round's records and bytes, and that 1, 2 and 3 ranks give the same bytes.
+source "$(dirname "$0")/lib.sh"
+cd "$T"
+n=5000
+mkdir in
+/usr/bin/python3 - "$n" >in/chain.jsonl <<'PY'
+import json, sys
+n = int(sys.argv[1])
+for i in range(n):
+    words = " ".join("w%06d" % (10 * i + j) for j in range(40))
+    print(json.dumps({"id": "c%05d" % i, "text": words, "source": "github"}))
+PY
+opts=(stages=[import,dedup-near] import.paths=["$T/in"] import.format=jsonl import.shards=6
+      dedup-near.check_jaccard=false dedup-near.num_hashes=64 dedup-near.bands=32 dedup-near.rows=2)
+for r in 1 2 3; do
+  mpiexec -n $r "$CURATE" run workdir="$T/r$r" "${opts[@]}" >"r$r.log" 2>&1 || { cat "r$r.log"; fail "run on $r ranks"; }
+  digest "$T/r$r/dedup-near" >"r$r.sha"
+done
+cmp r1.sha r2.sha || fail "2 ranks differ from 1"
+cmp r1.sha r3.sha || fail "3 ranks differ from 1"
+largest=$(zstd -dc "$T"/r1/dedup-near/part-*.jsonl.zst | jq -s 'map(.metadata.cluster_size) | max')
+echo "largest component: $largest documents"
+check "a chain of thousands of documents ($largest)" test "$largest" -ge 3000
+rounds=$(jq .components.rounds "$T/r1/dedup-near/stats.json")
+bound=$(/usr/bin/python3 -c "import math; print(math.ceil(math.log2($n)) + 2)")
+echo "components: $rounds rounds (bound $bound)"
+check "rounds $rounds within ceil(log2 $n) + 2 = $bound" test "$rounds" -le "$bound"
+check "rounds in the counters too" test "$(jq .counters.components_rounds "$T/r1/dedup-near/stats.json")" = "$rounds"
+check "records per round" test "$(jq '.components.records | length' "$T/r1/dedup-near/stats.json")" = "$rounds"
+check "bytes per round" test "$(jq '[.components.bytes[] | select(. > 0)] | length' "$T/r1/dedup-near/stats.json")" = "$rounds"
+check "the same rounds on 3 ranks" test "$(jq -c .components "$T/r3/dedup-near/stats.json")" = "$(jq -c .components "$T/r1/dedup-near/stats.json")"
