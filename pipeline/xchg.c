@@ -439,6 +439,40 @@ static int spill_record(struct xchg *x, int dest, const char *hdr, const void *k
 	return 0;
 }
 
+static int flush_area(struct xchg *x);
+
+/* A record for this rank goes straight into the receive area, as if it had arrived: no
+ * staging, no copy by MPI. The area may hold half the budget while puts go on (the other
+ * half is the outgoing buffers'); past that it is sorted into a run on disk. */
+static int put_self(struct xchg *x, const char *hdr, const void *key, size_t klen,
+		    const void *val, size_t vlen)
+{
+	size_t n = HDR + klen + vlen, half = x->budget / 2;
+	size_t need = x->area.len + n > x->area.cap ? x->area.len + n : x->area.cap;
+	if (x->area_nrec && need + IDX_COST * (x->area_nrec + 1) > half) {
+		if (flush_area(x)) {
+			if (!x->spill_err) /* finish fails too, should the caller go on */
+				x->spill_err = xstrdup(err_get());
+			return -1;
+		}
+		buf_release(&x->area); /* it grows again with the next run's index */
+	}
+	size_t idx = IDX_COST * (x->area_nrec + 1);
+	reserve(&x->area, n, half > idx ? half - idx : 0);
+	note_peak(x);
+	char *p = x->area.p + x->area.len;
+	memcpy(p, hdr, HDR);
+	if (klen)
+		memcpy(p + HDR, key, klen);
+	if (vlen)
+		memcpy(p + HDR + klen, val, vlen);
+	x->area.len += n;
+	x->area_nrec++;
+	x->st.recv_records++;
+	x->st.recv_bytes += n;
+	return 0;
+}
+
 int xchg_put(struct xchg *x, int dest, const void *key, size_t klen, const void *val,
 	     size_t vlen)
 {
@@ -456,6 +490,8 @@ int xchg_put(struct xchg *x, int dest, const void *key, size_t klen, const void 
 	x->st.sent_bytes += n;
 	if (n > x->budget / 4)
 		return spill_record(x, dest, hdr, key, klen, val, vlen);
+	if (dest == x->rank)
+		return put_self(x, hdr, key, klen, val, vlen);
 
 	/* Spill before growing past half the budget; the other half is for receiving. When
 	 * the buffers kept from the last spill leave no room to grow, they are freed too. */
@@ -725,6 +761,10 @@ static void make_room(struct xchg *x, size_t bytes, uint64_t recs, int *bad)
 	size_t grow = x->area.len + bytes > x->area.cap ? x->area.len + bytes - x->area.cap : 0;
 	if (x->area_nrec && held(x) + grow + IDX_COST * recs > x->budget && flush_area(x))
 		*bad = 1;
+	/* an emptied area keeps its capacity (a rank's own records filled it while puts went
+	 * on), which may be more than this round may hold: then it is made again to measure */
+	if (!x->area_nrec && x->area.cap > bytes && held(x) + IDX_COST * recs > x->budget)
+		buf_release(&x->area);
 	size_t other = held(x) - x->area.cap + IDX_COST * recs;
 	reserve(&x->area, bytes, x->budget > other ? x->budget - other : 0);
 	size_t off = x->area.len;

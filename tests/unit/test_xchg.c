@@ -197,10 +197,11 @@ static void test_tiny_budget(void **state)
 		   24, &sent);
 	finish_and_check(x, &sent, &st);
 	CHECK(st.spilled_runs > 0);
-	/* Both sides spilled: all but what fits in memory went to disk once on each side. */
-	CHECK(st.spilled_bytes + 2 * budget >= st.sent_bytes + st.recv_bytes);
+	/* All but what fits in memory went to disk at least once on the receiving side (a
+	 * rank's records to itself go there directly, never through the sending side). */
+	CHECK(st.spilled_bytes + 2 * budget >= st.recv_bytes);
 	CHECK(st.peak_bytes <= budget + (budget >> 4)); /* slack: whole records per round */
-	CHECK(st.rounds > 1);
+	CHECK(nranks == 1 || st.rounds > 1);
 	xchg_free(x);
 	all_ranks_pass();
 }
