@@ -5,6 +5,7 @@
  * large-star and small-star, O(log n) rounds whatever the diameter, no rank holding all
  * edges); one document per component is kept by the keep rule. docs/dedup.md explains
  * choices and defaults. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "minhash.h"
 #include "par.h"
+#include "phase.h"
 #include "stages.h"
 
 static const struct opt_def dedup_near_opts[] = {
@@ -53,6 +55,8 @@ struct near {
 	struct buf *win; /* the bucket's first members (its hubs), check_window at most */
 	size_t window, nwin;
 	struct xchg *x;
+	FILE *out; /* while a shard's signatures are made: its phase file */
+	const char *out_path;
 	uint64_t candidates, checked, below, rounds;
 	uint64_t step_records, step_bytes;    /* of the components round running */
 	uint64_t *round_records, *round_bytes; /* per round, over all ranks */
@@ -72,18 +76,15 @@ static int owner_of(struct dedup *d, const void *node, size_t n)
 
 /* ---- phase 1: signatures and band keys ---- */
 
-static int put_bands(struct dedup *d, struct doc *doc, void *arg)
+/* A document's band keys (and, with the check, its signature) into the exchange, from its
+ * keep key (nr->val), level and signature (nr->sig). */
+static int put_doc(struct dedup *d, struct near *nr, int level)
 {
-	struct near *nr = arg;
-	if (!minhash_signature(nr->mh, doc->text.p ? doc->text.p : "", doc->text.len, nr->sig))
-		return 0; /* nothing to compare: a cluster of its own */
-	buf_reset(&nr->val);
-	dedup_keep_key(&nr->val, doc, d->shard, d->record, 0);
 	/* a band key carries a 64-bit hash of its rows: equal rows collide by design, unequal
 	 * ones with probability 2^-64 (and the check would catch those) */
 	unsigned char k[12], rows[4 * MINHASH_MAX_HASHES];
 	k[0] = 'b';
-	k[1] = (unsigned char)dedup_level(d, doc);
+	k[1] = (unsigned char)level;
 	for (unsigned b = 0; b < nr->bands; b++) {
 		for (unsigned r = 0; r < nr->rows; r++)
 			put_le32(rows + 4 * r, nr->sig[b * nr->rows + r]);
@@ -107,6 +108,86 @@ static int put_bands(struct dedup *d, struct doc *doc, void *arg)
 	}
 	return xchg_put(nr->x, owner_of(d, nr->val.p, nr->val.len), nr->key.p, nr->key.len,
 			nr->a.p, nr->a.len);
+}
+
+/* The phase file of an input shard: per document with a signature, [level u8][keep key
+ * length u32 BE][keep key][signature, num_hashes u32 LE], so that a rerun puts the same
+ * records without reading or hashing the shard again. */
+static int put_bands(struct dedup *d, struct doc *doc, void *arg)
+{
+	struct near *nr = arg;
+	if (!minhash_signature(nr->mh, doc->text.p ? doc->text.p : "", doc->text.len, nr->sig))
+		return 0; /* nothing to compare: a cluster of its own */
+	buf_reset(&nr->val);
+	dedup_keep_key(&nr->val, doc, d->shard, d->record, 0);
+	int level = dedup_level(d, doc);
+	unsigned char h[5], w[4 * MINHASH_MAX_HASHES];
+	h[0] = (unsigned char)level;
+	be_put(h + 1, nr->val.len, 4);
+	for (unsigned i = 0; i < nr->nh; i++)
+		put_le32(w + 4 * i, nr->sig[i]);
+	if (fwrite(h, 5, 1, nr->out) != 1 || fwrite(nr->val.p, 1, nr->val.len, nr->out) != nr->val.len ||
+	    fwrite(w, 4, nr->nh, nr->out) != nr->nh) {
+		err_set("%s: %s", nr->out_path, strerror(errno));
+		return -1;
+	}
+	return put_doc(d, nr, level);
+}
+
+struct sig_job {
+	struct dedup *d;
+	struct near *nr;
+};
+
+static int signatures_one(struct phase *ph, size_t i, json_t **info, void *ud)
+{
+	struct sig_job *j = ud;
+	char *path = phase_tmp_path(ph, i, "sig");
+	j->nr->out = fopen(path, "wb");
+	j->nr->out_path = path;
+	int rc = j->nr->out ? 0 : -1;
+	if (rc)
+		err_set("%s: %s", path, strerror(errno));
+	if (!rc)
+		rc = dedup_read_shard(j->d, i, put_bands, j->nr);
+	if (j->nr->out && fclose(j->nr->out) && !rc) {
+		err_set("%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	j->nr->out = NULL;
+	free(path);
+	phase_count(ph, j->d->record);
+	*info = json_pack("{s:I}", "records", (json_int_t)j->d->record);
+	return rc;
+}
+
+/* A reused shard: its documents' records from the kept signatures. */
+static int replay(struct dedup *d, struct near *nr, struct phase *ph, size_t i)
+{
+	char *path = phase_path(ph, i, "sig");
+	struct buf b = BUF_INIT;
+	int rc = read_file(path, &b);
+	size_t sl = 4 * (size_t)nr->nh;
+	for (size_t p = 0; !rc && p < b.len;) {
+		const unsigned char *r = (const unsigned char *)b.p + p;
+		uint64_t kl = b.len - p >= 5 ? be_get(r + 1, 4) : 0;
+		if (b.len - p < 5 || kl > b.len - p - 5 || sl > b.len - p - 5 - kl) {
+			err_set("%s: offset %zu: a truncated record", path, p);
+			rc = -1;
+			break;
+		}
+		buf_set(&nr->val, r + 5, kl);
+		for (unsigned h = 0; h < nr->nh; h++) {
+			const unsigned char *q = r + 5 + kl + 4 * h;
+			nr->sig[h] = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+				     (uint32_t)q[3] << 24;
+		}
+		rc = put_doc(d, nr, r[0]);
+		p += 5 + kl + sl;
+	}
+	buf_release(&b);
+	free(path);
+	return rc;
 }
 
 /* ---- edges ---- */
@@ -598,9 +679,21 @@ static int near_setup(struct stage_run *run, struct near *nr)
 }
 
 /* Bands (and signatures) to candidate edges in *cc; collective. */
-static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc)
+static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc, struct phase **ph)
 {
-	int ok = dedup_read(d, put_bands, nr) == 0;
+	/* signatures per input shard are a phase: a killed run makes only the missing ones */
+	static const char *const exts[] = {"sig", NULL};
+	static const struct phase_def sigs = {"signatures", exts, false, NULL, NULL};
+	struct stage_run *run = d->run;
+	*ph = phase_open(run, d->in, &sigs, run->fingerprint);
+	struct sig_job job = {d, nr};
+	int ok = *ph && phase_run(*ph, signatures_one, &job) == 0;
+	for (size_t i = 0; ok && i < d->in->n; i++)
+		if (phase_reused(*ph, i) && phase_owner(*ph, i) == run->rank &&
+		    replay(d, nr, *ph, i) < 0) {
+			log_error("stage dedup-near: %s", err_get());
+			ok = 0;
+		}
 	dedup_phase(d, "read_minhash");
 	log_debug("stage dedup-near: signatures at %.1fs", now_seconds() - nr->t0);
 	if (xchg_finish(nr->x) < 0 || !par_all_ok(ok))
@@ -644,13 +737,14 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 	dedup_init(&d, run, in);
 	struct near nr = {.t0 = now_seconds()};
 	struct xchg *cc = NULL, *fin = NULL, *dec = NULL;
+	struct phase *ph = NULL;
 	struct stats extra;
 	stats_init(&extra);
 	int rc = -1;
 	if (near_setup(run, &nr) < 0 || !(nr.x = dedup_xchg(&d, 2)) ||
 	    !(cc = dedup_xchg(&d, 2)))
 		goto out;
-	int ok = find_edges(&d, &nr, &cc) == 0;
+	int ok = find_edges(&d, &nr, &cc, &ph) == 0;
 	if (components(&d, &nr, &cc, ok) < 0 || !(fin = dedup_xchg(&d, 2)))
 		goto out;
 	ok = cc_collect(&d, &nr, cc, fin) == 0;
@@ -687,9 +781,15 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 	dedup_phase(&d, "exchange_decisions");
 	rc = dedup_rewrite(&d, dec, apply, &nr, &extra);
 	dedup_phase(&d, "rewrite");
+	if (stage_stop_anywhere() && run->rank == 0)
+		log_warn("stage dedup-near: stopped on request (SIGTERM or SIGINT) while rewriting: "
+			 "run the same command again to resume");
 	if (par_all_ok(rc == 0))
 		dedup_phases_report(&d);
+	else
+		rc = -1;
 out:
+	phase_close(ph, rc == 0);
 	if (rc < 0)
 		log_error("stage dedup-near: %s", err_get());
 	xchg_free(nr.x), xchg_free(cc), xchg_free(fin), xchg_free(dec);

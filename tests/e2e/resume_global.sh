@@ -1,9 +1,9 @@
-# Resume inside global stages (pipeline/phase.c). For each of quality, tokenize and
-# dedup-exact, on 24 input shards: an uninterrupted 1-rank run is the reference; then a run
+# Resume inside global stages (pipeline/phase.c). For each of quality, tokenize, dedup-exact
+# and dedup-near (its signature phase), on 24 input shards: an uninterrupted 1-rank run is the reference; then a run
 # under `mpiexec -n 2` whose shards each wait 1.6 s (CURATE_TEST_SHARD_DELAY, tests only, so
 # the stage takes about 20 s on 2 ranks) has one rank SIGKILLed once about 70% of the phase's
 # shards are committed; the rerun must end with the reference's bytes, and its own counters
-# must say it redid exactly the shards that were not committed (the rest reused). The three
+# must say it redid exactly the shards that were not committed (the rest reused). The four
 # run side by side (they mostly wait). Then, on quality: a changed drop_fraction re-decides
 # from the kept scores (0 documents scored) and equals a fresh run; a flipped byte and a
 # truncated scores file are named in warnings and redone, never trusted; SIGTERM under
@@ -17,7 +17,8 @@ cd "$T"
 N=24
 common=("import.paths=[/usr/include/linux]" import.shards=$N quality.model="$T/model" quality.threads=1
         quality.max_tokens=128 tokenize.tokenizer="$TOK_QWEN3" tokenize.shard_tokens=200000)
-phase_of() { case $1 in quality) echo scores;; tokenize) echo tokens;; dedup-exact) echo hashes;; esac; }
+phase_of() { case $1 in quality) echo scores;; tokenize) echo tokens;; dedup-exact) echo hashes;;
+  dedup-near) echo signatures;; esac; }
 # every output file of a stage but its stats, part records and phase files, with its hash
 outputs() { (cd "$1" && find . -type f ! -path './.parts/*' ! -path './.phases/*' ! -name stats.json \
   | LC_ALL=C sort | xargs sha256sum); }
@@ -53,7 +54,7 @@ scenario() { # stage: reference, a SIGKILLed 2-rank run at about 70%, the rerun
 }
 
 pids=()
-for s in quality tokenize dedup-exact; do
+for s in quality tokenize dedup-exact dedup-near; do
   scenario $s >"scenario-$s.log" 2>&1 &
   pids+=($!)
 done
@@ -63,6 +64,7 @@ cat scenario-*.log
 [ $rc = 0 ] || fail "a scenario failed (above)"
 check "tokenize: its token files go once the stage is complete" test ! -e "$T/w-tokenize/tokenize/.phases/tokens"
 check "dedup-exact: its hashes stay" test "$(committed "$T/w-dedup-exact/dedup-exact/.phases/hashes")" = $N
+check "dedup-near: its signatures go once the stage is complete" test ! -e "$T/w-dedup-near/dedup-near/.phases/signatures"
 
 # A kill in the writing pass (CURATE_TEST_PART_DELAY: each output part waits): the rerun
 # keeps the parts written (resume_parts). quality here re-decides at a new drop_fraction from
