@@ -51,7 +51,7 @@ struct near {
 	int check;
 	double threshold;
 	uint32_t *sig;
-	struct buf key, val, a, b, c;
+	struct buf key, val, a, b, c, nk; /* nk: a node key being put */
 	struct buf *win; /* the bucket's first members (its hubs), check_window at most */
 	size_t window, nwin;
 	struct xchg *x;
@@ -72,6 +72,28 @@ static void put_le32(unsigned char *p, uint32_t v)
 static int owner_of(struct dedup *d, const void *node, size_t n)
 {
 	return xchg_owner(node, n, d->run->nranks);
+}
+
+/* Exchanges keyed by node key it as [hash of the keep key u64 BE][keep key]: what follows
+ * only groups a node's records, never needs nodes in keep order, and keep keys share long
+ * prefixes (licence rank, stars, an id's path), so the hash lets the sort decide by its
+ * first 8 bytes instead of comparing whole keys. A node's records still sort by value. */
+enum { NODE_HASH = 8 };
+
+static const struct buf *node_key(struct buf *out, const void *u, size_t ul)
+{
+	unsigned char h[NODE_HASH];
+	be_put(h, minhash_hash_bytes(u, ul), NODE_HASH);
+	buf_set(out, h, NODE_HASH);
+	buf_append(out, u, ul);
+	return out;
+}
+
+/* The keep key in a node key. */
+static const void *node_of(const void *k, size_t kl, size_t *ul)
+{
+	*ul = kl - NODE_HASH;
+	return (const char *)k + NODE_HASH;
 }
 
 /* ---- phase 1: signatures and band keys ---- */
@@ -192,21 +214,23 @@ static int replay(struct dedup *d, struct near *nr, struct phase *ph, size_t i)
 
 /* ---- edges ---- */
 
-static int put_link(struct dedup *d, struct xchg *x, const void *u, size_t ul, const void *v,
-		    size_t vl, struct buf *tmp)
+/* The record u -> v at u's owner, keyed by u's node key. */
+static int put_link(struct dedup *d, struct near *nr, struct xchg *x, const void *u, size_t ul,
+		    const void *v, size_t vl)
 {
-	buf_reset(tmp);
-	buf_putc(tmp, T_LINK);
-	buf_append(tmp, v, vl);
-	return xchg_put(x, owner_of(d, u, ul), u, ul, tmp->p, tmp->len);
+	buf_reset(&nr->c);
+	buf_putc(&nr->c, T_LINK);
+	buf_append(&nr->c, v, vl);
+	const struct buf *k = node_key(&nr->nk, u, ul);
+	return xchg_put(x, owner_of(d, u, ul), k->p, k->len, nr->c.p, nr->c.len);
 }
 
-static int put_edge(struct dedup *d, struct xchg *cc, const void *u, size_t ul, const void *v,
-		    size_t vl, struct buf *tmp)
+static int put_edge(struct dedup *d, struct near *nr, struct xchg *cc, const void *u, size_t ul,
+		    const void *v, size_t vl)
 {
-	if (put_link(d, cc, u, ul, v, vl, tmp) < 0)
+	if (put_link(d, nr, cc, u, ul, v, vl) < 0)
 		return -1;
-	return put_link(d, cc, v, vl, u, ul, tmp);
+	return put_link(d, nr, cc, v, vl, u, ul);
 }
 
 /* Buckets, runs of equal band keys, their members in keep order. Without the check, each
@@ -227,7 +251,8 @@ static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 	while ((got = xchg_next(nr->x, &k, &kl, &v, &vl)) == 1) {
 		const char *kk = k;
 		if (kk[0] == 's') {
-			if (xchg_put(out, d->run->rank, kk + 1, kl - 1, v, vl) < 0)
+			const struct buf *nk = node_key(&nr->nk, kk + 1, kl - 1);
+			if (xchg_put(out, d->run->rank, nk->p, nk->len, v, vl) < 0)
 				return -1;
 			continue;
 		}
@@ -239,8 +264,8 @@ static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 			for (size_t i = 0; i < hubs; i++) {
 				nr->candidates++;
 				int rc = nr->check
-						 ? put_link(d, out, nr->win[i].p, nr->win[i].len, v, vl, &nr->c)
-						 : put_edge(d, out, nr->win[i].p, nr->win[i].len, v, vl, &nr->c);
+						 ? put_link(d, nr, out, nr->win[i].p, nr->win[i].len, v, vl)
+						 : put_edge(d, nr, out, nr->win[i].p, nr->win[i].len, v, vl);
 				if (rc < 0)
 					return -1;
 			}
@@ -276,11 +301,14 @@ static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, stru
 		if (nr->b.len == vl && !memcmp(nr->b.p, v, vl))
 			continue; /* the same pair from another band */
 		buf_set(&nr->b, v, vl);
+		size_t ul;
+		const void *u = node_of(k, kl, &ul);
 		buf_reset(&nr->c);
 		buf_putc(&nr->c, T_LINK);
 		buf_append(&nr->c, nr->a.p + 1, nr->a.len - 1);
-		buf_append(&nr->c, k, kl);
-		if (xchg_put(out, owner_of(d, vv + 1, vl - 1), vv + 1, vl - 1, nr->c.p, nr->c.len) < 0)
+		buf_append(&nr->c, u, ul);
+		const struct buf *nk = node_key(&nr->nk, vv + 1, vl - 1);
+		if (xchg_put(out, owner_of(d, vv + 1, vl - 1), nk->p, nk->len, nr->c.p, nr->c.len) < 0)
 			return -1;
 	}
 	return got;
@@ -312,7 +340,9 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 			nr->below++;
 			continue;
 		}
-		if (put_edge(d, cc, vv + 1 + sl, vl - 1 - sl, k, kl, &nr->c) < 0)
+		size_t ul;
+		const void *u = node_of(k, kl, &ul);
+		if (put_edge(d, nr, cc, vv + 1 + sl, vl - 1 - sl, u, ul) < 0)
 			return -1;
 	}
 	return got;
@@ -338,7 +368,7 @@ static int put_arc(struct dedup *d, struct near *nr, struct xchg *x, const void 
 {
 	nr->step_records++;
 	nr->step_bytes += ul + wl + 1;
-	return put_link(d, x, u, ul, w, wl, &nr->c);
+	return put_link(d, nr, x, u, ul, w, wl);
 }
 
 /* Large-star over cur (each node with all its neighbours): with m the smallest of u and its
@@ -358,13 +388,15 @@ static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct
 	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
 		const unsigned char *w = (const unsigned char *)v + 1;
 		size_t wl = vl - 1;
-		if (u.len != kl || memcmp(u.p, k, kl)) {
+		size_t nl;
+		const void *n = node_of(k, kl, &nl);
+		if (u.len != nl || memcmp(u.p, n, nl)) {
 			*bad += (lower && upper) || lower >= 2;
 			lower = upper = 0;
-			buf_set(&u, k, kl);
+			buf_set(&u, n, nl);
 			/* the first neighbour is the smallest */
 			if (less(&u, w, wl))
-				buf_set(&m, k, kl);
+				buf_set(&m, n, nl);
 			else
 				buf_set(&m, w, wl);
 		} else if (last.len == wl && !memcmp(last.p, w, wl)) {
@@ -400,11 +432,12 @@ static int small_star(struct dedup *d, struct near *nr, struct xchg *cur, struct
 		const unsigned char *w = (const unsigned char *)v + 1;
 		size_t wl = vl - 1;
 		const void *a = w;
-		size_t al = wl;
-		if (u.len != kl || memcmp(u.p, k, kl)) {
-			buf_set(&u, k, kl);
+		size_t al = wl, nl;
+		const void *n = node_of(k, kl, &nl);
+		if (u.len != nl || memcmp(u.p, n, nl)) {
+			buf_set(&u, n, nl);
 			buf_set(&m, w, wl); /* the smallest comes first */
-			a = k, al = kl;     /* the edge (u, m) */
+			a = u.p, al = u.len; /* the edge (u, m) */
 		} else if (last.len == wl && !memcmp(last.p, w, wl)) {
 			continue;
 		}
@@ -484,9 +517,12 @@ static int cc_collect(struct dedup *d, struct near *nr, struct xchg *cur, struct
 	int got;
 	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
 		const unsigned char *c = (const unsigned char *)v + 1;
+		size_t ll;
+		const void *leaf = node_of(k, kl, &ll);
 		int dest = owner_of(d, c, vl - 1);
-		if (xchg_put(out, dest, c, vl - 1, k, kl) < 0 ||
-		    xchg_put(out, dest, c, vl - 1, c, vl - 1) < 0)
+		const struct buf *nk = node_key(&nr->nk, c, vl - 1);
+		if (xchg_put(out, dest, nk->p, nk->len, leaf, ll) < 0 ||
+		    xchg_put(out, dest, nk->p, nk->len, c, vl - 1) < 0)
 			return -1;
 	}
 	return got;
@@ -588,12 +624,14 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 	size_t kl, vl;
 	int got;
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
-		if (label.len != kl || memcmp(label.p, k, kl)) {
+		size_t ll;
+		const void *lab = node_of(k, kl, &ll);
+		if (label.len != ll || memcmp(label.p, lab, ll)) {
 			if (group_flush(d, &g, &label, dec, &id, &tmp) < 0) {
 				got = -1;
 				break;
 			}
-			buf_set(&label, k, kl);
+			buf_set(&label, lab, ll);
 			buf_reset(&last);
 		} else if (last.len == vl && !memcmp(last.p, v, vl)) {
 			continue; /* the centre, from another leaf */
@@ -800,7 +838,7 @@ out:
 		buf_release(&nr.win[i]);
 	free(nr.win);
 	buf_release(&nr.key), buf_release(&nr.val), buf_release(&nr.a), buf_release(&nr.b),
-		buf_release(&nr.c);
+		buf_release(&nr.c), buf_release(&nr.nk);
 	stats_release(&extra);
 	dedup_release(&d);
 	return rc;
