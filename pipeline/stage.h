@@ -164,7 +164,8 @@ int stage_stop_requested(void);
  * CURATE_TEST_SLOW_RANK names, when set); cut short by a stop. */
 void stage_test_delay(int rank);
 /* The same with CURATE_TEST_PART_DELAY, before each output part a global stage's writing
- * pass makes (quality, dedup-exact), so that a test can kill a run there. */
+ * pass makes (quality, dedup-exact, dedup-near) and each round of dedup-near's components,
+ * so that a test can kill a run there. */
 void stage_test_part_delay(int rank);
 /* Rank 0: the shard queue that stage_progress_add (between documents) answers requests of,
  * or NULL for none. */

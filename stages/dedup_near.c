@@ -476,6 +476,7 @@ static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok
 		dedup_phase(d, nr->rounds ? "exchange_small_star" : "exchange_edges");
 		log_debug("stage dedup-near: components round %llu at %.1fs",
 			  (unsigned long long)nr->rounds, now_seconds() - nr->t0);
+		stage_test_part_delay(d->run->rank); /* tests: a kill lands here */
 		struct xchg *next = dedup_xchg(d, 2);
 		if (!next)
 			return -1;

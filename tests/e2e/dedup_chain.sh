@@ -17,6 +17,8 @@ for i in range(n):
     words = " ".join("w%06d" % (10 * i + j) for j in range(40))
     print(json.dumps({"id": "c%05d" % i, "text": words, "source": "github"}))
 PY
+# six files: six input shards for the ranks to share (import never splits a JSONL file)
+split -n l/6 -d --additional-suffix=.jsonl in/chain.jsonl in/part && rm in/chain.jsonl
 opts=(stages=[import,dedup-near] import.paths=["$T/in"] import.format=jsonl import.shards=6
       dedup-near.check_jaccard=false dedup-near.num_hashes=64 dedup-near.bands=32 dedup-near.rows=2)
 for r in 1 2 3; do
@@ -36,3 +38,23 @@ check "rounds in the counters too" test "$(jq .counters.components_rounds "$T/r1
 check "records per round" test "$(jq '.components.records | length' "$T/r1/dedup-near/stats.json")" = "$rounds"
 check "bytes per round" test "$(jq '[.components.bytes[] | select(. > 0)] | length' "$T/r1/dedup-near/stats.json")" = "$rounds"
 check "the same rounds on 3 ranks" test "$(jq -c .components "$T/r3/dedup-near/stats.json")" = "$(jq -c .components "$T/r1/dedup-near/stats.json")"
+
+# SIGKILL of one of 2 ranks in the components phase (CURATE_TEST_PART_DELAY, tests only, makes
+# each round wait 1 s): the rerun reuses every input shard's signatures (their phase is done),
+# runs the exchanges and the components again, and ends with the bytes of the clean run.
+"$CURATE" import workdir="$T/k" "${opts[@]}" >/dev/null 2>&1 || fail "import for the kill"
+CURATE_TEST_PART_DELAY=1 mpiexec -n 2 "$CURATE" run workdir="$T/k" "${opts[@]}" >kill.log 2>&1 &
+pid=$!
+sd="$T/k/dedup-near/.phases/signatures"
+for i in $(seq 1200); do [ "$(compgen -G "$sd/in-*.json" | wc -l)" -ge 6 ] && break; sleep 0.05; done
+sleep 3 # in the rounds, which take over 13 s here
+kill -9 "$(pgrep -f "^$CURATE run workdir=$T/k " | head -1)"
+wait $pid && fail "the run survived a rank's SIGKILL in its components"
+for i in $(seq 200); do pgrep -f "^$CURATE run workdir=$T/k " >/dev/null || break; sleep 0.05; done
+check "killed before the end" test ! -e "$T/k/dedup-near/manifest.json"
+t0=$SECONDS
+mpiexec -n 2 "$CURATE" run workdir="$T/k" "${opts[@]}" >rerun.log 2>&1 || { cat rerun.log; fail "the rerun"; }
+echo "rerun after a kill in the components: $((SECONDS - t0)) s: $(grep 'phase signatures' rerun.log | sed 's/.*phase/phase/')"
+contains rerun.log "phase signatures: 6 input shards: 6 reused, 0 done now"
+digest "$T/k/dedup-near" >k.sha
+cmp r1.sha k.sha || fail "the rerun after a kill in the components differs from a clean run"
