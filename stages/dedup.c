@@ -3,11 +3,13 @@
  * rewrite with rejected documents and per-shard stats. */
 #include "dedup.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "par.h"
+#include "phase.h"
 #include "schedule.h"
 
 void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in)
@@ -198,6 +200,29 @@ int dedup_read_shard(struct dedup *d, size_t i, dedup_doc_fn fn, void *arg)
 	shard_reader_close(r);
 	doc_release(&doc);
 	return got < 0 ? -1 : 0;
+}
+
+int dedup_phase_shard(struct phase *ph, size_t i, json_t **info, void *job)
+{
+	struct dedup_job *j = job;
+	struct dedup *d = j->d;
+	char *path = phase_tmp_path(ph, i, j->ext);
+	d->out = fopen(path, "wb");
+	d->out_path = path;
+	int rc = d->out ? 0 : -1;
+	if (rc)
+		err_set("%s: %s", path, strerror(errno));
+	if (!rc)
+		rc = dedup_read_shard(d, i, j->fn, j->arg);
+	if (d->out && fclose(d->out) && !rc) {
+		err_set("%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	d->out = NULL;
+	free(path);
+	phase_count(ph, d->record);
+	*info = json_pack("{s:I}", "records", (json_int_t)d->record);
+	return rc;
 }
 
 int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg)

@@ -6,6 +6,9 @@
 #define CURATE_STAGES_DEDUP_H
 
 #include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
 
 #include "stage.h"
 #include "xchg.h"
@@ -35,6 +38,8 @@ struct dedup {
 	unsigned nphases;
 	double mark_wall, mark_cpu;
 	double commit_wall; /* of rewrite: closing shards (fsync, rename) and part records */
+	FILE *out;            /* in a phase (dedup_phase_shard): the shard's phase file */
+	const char *out_path; /* and its name, for messages */
 };
 
 void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in);
@@ -77,6 +82,18 @@ int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg);
 /* The same for input shard i alone, whichever rank owns it; no progress begin or end (a
  * phase's loop brackets it). Ends early, -1, when a stop is asked. */
 int dedup_read_shard(struct dedup *d, size_t i, dedup_doc_fn fn, void *arg);
+
+/* A phase's work on input shard i (a phase_fn, with a struct dedup_job as ud): reads the
+ * shard with fn, which writes what a rerun needs to d->out, the phase's file ext of the
+ * shard; the record keeps the shard's record count. */
+struct phase;
+struct dedup_job {
+	struct dedup *d;
+	const char *ext;
+	dedup_doc_fn fn;
+	void *arg;
+};
+int dedup_phase_shard(struct phase *ph, size_t i, json_t **info, void *job);
 
 /* Queues a decision about (shard, record) for the rank that owns the shard. */
 int dedup_decide(struct dedup *d, struct xchg *x, uint32_t shard, uint64_t record,

@@ -35,8 +35,6 @@ struct exact {
 	int prefer_permissive;
 	struct buf text, key, val, id;
 	struct xchg *x;
-	FILE *out; /* while hashing a shard: its phase file */
-	const char *out_path;
 };
 
 static int is_ws(char c)
@@ -99,41 +97,13 @@ static int put_hash(struct dedup *d, struct doc *doc, void *arg)
 	/* the phase file: [value length u32 BE][key][value] per record */
 	unsigned char n[4];
 	be_put(n, e->val.len, 4);
-	if (fwrite(n, 4, 1, e->out) != 1 || fwrite(k, sizeof k, 1, e->out) != 1 ||
-	    fwrite(e->val.p, 1, e->val.len, e->out) != e->val.len) {
-		err_set("%s: %s", e->out_path, strerror(errno));
+	if (fwrite(n, 4, 1, d->out) != 1 || fwrite(k, sizeof k, 1, d->out) != 1 ||
+	    fwrite(e->val.p, 1, e->val.len, d->out) != e->val.len) {
+		err_set("%s: %s", d->out_path, strerror(errno));
 		return -1;
 	}
 	return xchg_put(e->x, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k, e->val.p,
 			e->val.len);
-}
-
-struct hash_job {
-	struct dedup *d;
-	struct exact *e;
-};
-
-/* The phase's work on input shard i: its records into the exchange and in-NNNNN.hashes. */
-static int hash_one(struct phase *ph, size_t i, json_t **info, void *ud)
-{
-	struct hash_job *j = ud;
-	char *path = phase_tmp_path(ph, i, "hashes");
-	j->e->out = fopen(path, "wb");
-	j->e->out_path = path;
-	int rc = j->e->out ? 0 : -1;
-	if (rc)
-		err_set("%s: %s", path, strerror(errno));
-	if (!rc)
-		rc = dedup_read_shard(j->d, i, put_hash, j->e);
-	if (j->e->out && fclose(j->e->out) && !rc) {
-		err_set("%s: %s", path, strerror(errno));
-		rc = -1;
-	}
-	j->e->out = NULL;
-	free(path);
-	phase_count(ph, j->d->record);
-	*info = json_pack("{s:I}", "records", (json_int_t)j->d->record);
-	return rc;
 }
 
 /* A reused shard: its kept records into the exchange again. */
@@ -224,8 +194,8 @@ static int exact_run(struct stage_run *run, const struct task_list *in)
 		config_section_text(run->cfg, run->def->name, &sig);
 	ph = phase_open(run, in, &hashes, sig.p);
 	buf_release(&sig);
-	struct hash_job job = {&d, &e};
-	int ok = ph && phase_run(ph, hash_one, &job) == 0;
+	struct dedup_job job = {&d, "hashes", put_hash, &e};
+	int ok = ph && phase_run(ph, dedup_phase_shard, &job) == 0;
 	for (size_t i = 0; ok && i < in->n; i++)
 		if (phase_reused(ph, i) && phase_owner(ph, i) == run->rank && replay(ph, i, &e, run->nranks) < 0) {
 			log_error("stage dedup-exact: %s", err_get());

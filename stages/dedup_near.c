@@ -55,8 +55,6 @@ struct near {
 	struct buf *win; /* the bucket's first members (its hubs), check_window at most */
 	size_t window, nwin;
 	struct xchg *x;
-	FILE *out; /* while a shard's signatures are made: its phase file */
-	const char *out_path;
 	uint64_t candidates, checked, below, rounds;
 	uint64_t step_records, step_bytes;    /* of the components round running */
 	uint64_t *round_records, *round_bytes; /* per round, over all ranks */
@@ -148,39 +146,12 @@ static int put_bands(struct dedup *d, struct doc *doc, void *arg)
 	be_put(h + 1, nr->val.len, 4);
 	for (unsigned i = 0; i < nr->nh; i++)
 		put_le32(w + 4 * i, nr->sig[i]);
-	if (fwrite(h, 5, 1, nr->out) != 1 || fwrite(nr->val.p, 1, nr->val.len, nr->out) != nr->val.len ||
-	    fwrite(w, 4, nr->nh, nr->out) != nr->nh) {
-		err_set("%s: %s", nr->out_path, strerror(errno));
+	if (fwrite(h, 5, 1, d->out) != 1 || fwrite(nr->val.p, 1, nr->val.len, d->out) != nr->val.len ||
+	    fwrite(w, 4, nr->nh, d->out) != nr->nh) {
+		err_set("%s: %s", d->out_path, strerror(errno));
 		return -1;
 	}
 	return put_doc(d, nr, level);
-}
-
-struct sig_job {
-	struct dedup *d;
-	struct near *nr;
-};
-
-static int signatures_one(struct phase *ph, size_t i, json_t **info, void *ud)
-{
-	struct sig_job *j = ud;
-	char *path = phase_tmp_path(ph, i, "sig");
-	j->nr->out = fopen(path, "wb");
-	j->nr->out_path = path;
-	int rc = j->nr->out ? 0 : -1;
-	if (rc)
-		err_set("%s: %s", path, strerror(errno));
-	if (!rc)
-		rc = dedup_read_shard(j->d, i, put_bands, j->nr);
-	if (j->nr->out && fclose(j->nr->out) && !rc) {
-		err_set("%s: %s", path, strerror(errno));
-		rc = -1;
-	}
-	j->nr->out = NULL;
-	free(path);
-	phase_count(ph, j->d->record);
-	*info = json_pack("{s:I}", "records", (json_int_t)j->d->record);
-	return rc;
 }
 
 /* A reused shard: its documents' records from the kept signatures. */
@@ -725,8 +696,8 @@ static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc, struct
 	static const struct phase_def sigs = {"signatures", exts, false, NULL, NULL};
 	struct stage_run *run = d->run;
 	*ph = phase_open(run, d->in, &sigs, run->fingerprint);
-	struct sig_job job = {d, nr};
-	int ok = *ph && phase_run(*ph, signatures_one, &job) == 0;
+	struct dedup_job job = {d, "sig", put_bands, nr};
+	int ok = *ph && phase_run(*ph, dedup_phase_shard, &job) == 0;
 	for (size_t i = 0; ok && i < d->in->n; i++)
 		if (phase_reused(*ph, i) && phase_owner(*ph, i) == run->rank &&
 		    replay(d, nr, *ph, i) < 0) {

@@ -862,6 +862,21 @@ static int tokenize_one(struct phase *ph, size_t i, json_t **info, void *ud)
 
 static struct dataset *remote_dataset(struct tok *t, const char *name);
 
+/* Adds counts as a shard's record or a rank's line has them ({docs, tokens, fim, lang}). */
+static void ds_add_counts(struct dataset *d, json_t *j)
+{
+	d->docs += (uint64_t)json_integer_value(json_object_get(j, "docs"));
+	d->tokens += (uint64_t)json_integer_value(json_object_get(j, "tokens"));
+	d->fim_docs += (uint64_t)json_integer_value(json_object_get(j, "fim"));
+	const char *lang;
+	json_t *c;
+	json_object_foreach(json_object_get(j, "lang"), lang, c) {
+		json_t *o = json_object_get(d->by_lang, lang);
+		json_object_set_new(d->by_lang, lang,
+				    json_integer(json_integer_value(o) + json_integer_value(c)));
+	}
+}
+
 /* This rank's dataset `name`: one of its own, or made from the name (a group_by value met
  * in a shard another rank tokenized). */
 static struct dataset *ds_by_name(struct tok *t, const char *name)
@@ -902,17 +917,7 @@ static int merge_shard(struct tok *t, struct phase *ph, size_t i, struct stats *
 	size_t k;
 	json_t *e;
 	json_array_foreach(json_object_get(info, "datasets"), k, e) {
-		struct dataset *d = ds_by_name(t, json_string_value(json_object_get(e, "name")));
-		d->docs += (uint64_t)json_integer_value(json_object_get(e, "docs"));
-		d->tokens += (uint64_t)json_integer_value(json_object_get(e, "tokens"));
-		d->fim_docs += (uint64_t)json_integer_value(json_object_get(e, "fim"));
-		const char *lang;
-		json_t *c;
-		json_object_foreach(json_object_get(e, "lang"), lang, c) {
-			json_t *o = json_object_get(d->by_lang, lang);
-			json_object_set_new(d->by_lang, lang,
-					    json_integer(json_integer_value(o) + json_integer_value(c)));
-		}
+		ds_add_counts(ds_by_name(t, json_string_value(json_object_get(e, "name"))), e);
 	}
 	int rc = stats_from_json(st, json_object_get(info, "stats"));
 	json_decref(info);
@@ -1002,16 +1007,7 @@ static struct dataset **gather_datasets(struct tok *t, size_t *nall)
 			v = xrealloc(v, (n + 1) * sizeof *v);
 			v[n++] = d;
 		}
-		d->docs += (uint64_t)json_integer_value(json_object_get(j, "docs"));
-		d->tokens += (uint64_t)json_integer_value(json_object_get(j, "tokens"));
-		d->fim_docs += (uint64_t)json_integer_value(json_object_get(j, "fim"));
-		const char *lang;
-		json_t *c;
-		json_object_foreach(json_object_get(j, "lang"), lang, c) {
-			json_t *o = json_object_get(d->by_lang, lang);
-			json_object_set_new(d->by_lang, lang,
-					    json_integer(json_integer_value(o) + json_integer_value(c)));
-		}
+		ds_add_counts(d, j);
 		json_decref(j);
 	}
 	buf_release(&all);

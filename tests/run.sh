@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 TEST_BUILDS=${TEST_BUILDS:-build/dev build/asan}
 first=${TEST_BUILDS%% *}
 export CURATE="$PWD/$first/curate"
+own_tmp=0
+[ -z "${TESTS_TMP:-}" ] && own_tmp=1
 export TESTS_TMP="${TESTS_TMP:-$(mktemp -d /tmp/curate-tests.XXXXXX)}"
 # MPICH's own allocations at exit are not ours to chase
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
@@ -58,4 +60,6 @@ done
 echo
 [ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed, $skipped skipped"
+# a passing run's files (gigabytes) go; a failing run's stay for its logs
+if [ $failed -eq 0 ] && [ $own_tmp = 1 ]; then rm -rf "$TESTS_TMP"; fi
 [ $failed -eq 0 ]
