@@ -225,20 +225,6 @@ int dedup_phase_shard(struct phase *ph, size_t i, json_t **info, void *job)
 	return rc;
 }
 
-int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg)
-{
-	uint64_t total = 0;
-	for (size_t i = 0; i < d->in->n; i++)
-		total += d->in->v[i].size;
-	int rc = 0;
-	stage_progress_begin(d->run, total);
-	for (size_t i = 0; i < d->in->n && !rc; i++)
-		if (d->owner[i] == d->run->rank)
-			rc = dedup_read_shard(d, i, fn, arg);
-	stage_progress_end(d->run);
-	return rc;
-}
-
 int dedup_decide(struct dedup *d, struct xchg *x, uint32_t shard, uint64_t record,
 		 const void *val, size_t vlen)
 {

@@ -74,13 +74,11 @@ void dedup_key_place(const void *key, size_t n, uint32_t *shard, uint64_t *recor
  * stage's tmpdir. Collective. NULL with err_set. */
 struct xchg *dedup_xchg(struct dedup *d, unsigned share);
 
-/* Reads every input shard this rank owns, calling fn for each document (d->shard and
+/* Reads input shard i (whichever rank owns it), calling fn for each document (d->shard and
  * d->record say where it is). A record that does not parse is logged with its file and
- * number and skipped (rewrite counts it as bad_record). Collective (progress). 0 or -1. */
+ * number and skipped (rewrite counts it as bad_record). No progress begin or end: a phase's
+ * loop brackets it. Ends early, -1, when a stop is asked; else 0 or -1. */
 typedef int (*dedup_doc_fn)(struct dedup *d, struct doc *doc, void *arg);
-int dedup_read(struct dedup *d, dedup_doc_fn fn, void *arg);
-/* The same for input shard i alone, whichever rank owns it; no progress begin or end (a
- * phase's loop brackets it). Ends early, -1, when a stop is asked. */
 int dedup_read_shard(struct dedup *d, size_t i, dedup_doc_fn fn, void *arg);
 
 /* A phase's work on input shard i (a phase_fn, with a struct dedup_job as ud): reads the
