@@ -30,16 +30,17 @@
 #define MAX_READBUF ((size_t)1 << 20)
 #define MAX_FANIN 256 /* run files open at once, well under the usual 1024 descriptors */
 #define RUN_WRITEBUF (1 << 16)
+#define PREFETCH 16 /* records ahead in sorted order, whose bytes are fetched early */
 
-/* A sort key for one received record: the first 8 key bytes, big-endian and zero-padded,
- * decide most comparisons without touching the record. */
+/* A sort key for one received record: 16 bytes of it, big-endian and zero-padded, decide
+ * most comparisons without touching the record (sort_area says which bytes). */
 struct ent {
-	uint64_t prefix;
+	uint64_t w[2];
 	size_t off;
 };
 
 /* Accounted bytes per received record until it is sorted: its index entry plus the scratch
- * array glibc's merge-sorting qsort_r allocates. */
+ * array of the radix sort. */
 #define IDX_COST (2 * sizeof(struct ent))
 
 struct seg {
@@ -70,6 +71,8 @@ struct merge {
 	struct src *src;
 	size_t nsrc, *heap, nheap;
 	int popped; /* heap[0]'s record was handed out; advance it on the next call */
+	int unique; /* pass over records equal to the last one handed out, kept in last */
+	struct buf last;
 };
 
 struct xchg {
@@ -91,6 +94,8 @@ struct xchg {
 	struct buf area; /* received records, unsorted */
 	size_t area_nrec;
 	struct ent *idx; /* the sorted remainder, once finished */
+	size_t nidx;
+	int unique; /* xchg_set_unique */
 	unsigned *runs, next_run;
 	size_t nruns, runcap;
 	size_t readbuf; /* capacity of the merge readers */
@@ -517,35 +522,172 @@ int xchg_put(struct xchg *x, int dest, const void *key, size_t klen, const void 
 
 /* ---- sorted runs ---- */
 
-static uint64_t key_prefix(const char *rec)
+/* The words of a record's sort key: the first 16 bytes of its key, or, when every record
+ * being sorted has a key of the same length, of its key followed by its value. Zero-padded,
+ * they order records as rec_cmp does wherever they differ: a key that runs out first is a
+ * prefix of the other there (padding sorts first, as the shorter does), and with keys of one
+ * length, key then value bytes is rec_cmp's order. Equal words leave it to rec_cmp. */
+static void ent_words(struct ent *e, const char *rec, int joined)
 {
-	size_t n = get32(rec);
-	const unsigned char *k = (const unsigned char *)rec + HDR;
-	uint64_t p = 0;
-	for (size_t i = 0; i < 8; i++)
-		p = p << 8 | (i < n ? k[i] : 0);
-	return p;
+	size_t kl = get32(rec), n = joined ? kl + get32(rec + 4) : kl;
+	const unsigned char *p = (const unsigned char *)rec + HDR;
+	unsigned char b[16] = {0};
+	memcpy(b, p, n < 16 ? n : 16);
+	uint64_t w[2];
+	memcpy(w, b, 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	w[0] = __builtin_bswap64(w[0]), w[1] = __builtin_bswap64(w[1]);
+#endif
+	e->w[0] = w[0], e->w[1] = w[1];
 }
 
 static int ent_cmp(const void *pa, const void *pb, void *area)
 {
 	const struct ent *a = pa, *b = pb;
-	if (a->prefix != b->prefix)
-		return a->prefix < b->prefix ? -1 : 1;
-	return rec_cmp((const char *)area + a->off, (const char *)area + b->off);
+	if (a->w[0] != b->w[0])
+		return a->w[0] < b->w[0] ? -1 : 1;
+	if (a->w[1] != b->w[1])
+		return a->w[1] < b->w[1] ? -1 : 1;
+	return area ? rec_cmp((const char *)area + a->off, (const char *)area + b->off) : 0;
 }
 
-/* Sorts an array of offsets into the receive area, not the bytes. Caller frees. */
-static struct ent *sort_area(struct xchg *x)
+/* area NULL: the words hold whole records, and equal words are equal records. */
+static int ent_less(const struct ent *a, const struct ent *b, const char *area)
 {
-	struct ent *e = xmalloc(x->area_nrec * sizeof *e);
-	size_t off = 0;
-	for (size_t i = 0; i < x->area_nrec; i++) {
-		e[i].prefix = key_prefix(x->area.p + off);
-		e[i].off = off;
-		off += rec_size(x->area.p + off);
+	if (a->w[0] != b->w[0])
+		return a->w[0] < b->w[0];
+	if (a->w[1] != b->w[1])
+		return a->w[1] < b->w[1];
+	return area && rec_cmp(area + a->off, area + b->off) < 0;
+}
+
+static void ent_swap(struct ent *a, struct ent *b)
+{
+	struct ent t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* Quicksort (median of three, insertion sort below 16) of a bucket, which is small after
+ * the radix pass; past a depth limit the rest goes to qsort_r, so no input is quadratic. */
+static void ent_qsort(struct ent *e, size_t n, const char *area, int depth)
+{
+	while (n > 16) {
+		if (depth-- == 0) {
+			qsort_r(e, n, sizeof *e, ent_cmp, (void *)area);
+			return;
+		}
+		struct ent *m = e + n / 2, *l = e + n - 1;
+		if (ent_less(m, e, area))
+			ent_swap(m, e);
+		if (ent_less(l, m, area)) {
+			ent_swap(l, m);
+			if (ent_less(m, e, area))
+				ent_swap(m, e);
+		}
+		struct ent p = *m;
+		size_t i = 0, j = n - 1;
+		for (;;) {
+			while (ent_less(&e[i], &p, area))
+				i++;
+			while (ent_less(&p, &e[j], area))
+				j--;
+			if (i >= j)
+				break;
+			ent_swap(&e[i++], &e[j--]);
+		}
+		/* [0, j] <= p <= [j + 1, n): recurse into the smaller side */
+		if (j + 1 < n - j - 1) {
+			ent_qsort(e, j + 1, area, depth);
+			e += j + 1, n -= j + 1;
+		} else {
+			ent_qsort(e + j + 1, n - j - 1, area, depth);
+			n = j + 1;
+		}
 	}
-	qsort_r(e, x->area_nrec, sizeof *e, ent_cmp, x->area.p);
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j && ent_less(&e[j], &e[j - 1], area); j--)
+			ent_swap(&e[j], &e[j - 1]);
+}
+
+/* The byte d of the words (0 the most significant of w[0]), and two from there. */
+static unsigned ent_byte(const struct ent *e, int d)
+{
+	return (unsigned)(e->w[d / 8] >> (56 - 8 * (d % 8))) & 0xff;
+}
+
+static unsigned ent_digit(const struct ent *e, int d)
+{
+	return ent_byte(e, d) << 8 | (d < 15 ? ent_byte(e, d + 1) : 0);
+}
+
+/* One radix pass on the first 16 bits of the words that are not the same in every entry
+ * (a key's constant tag, a shard number's high bytes), which cuts the array into buckets
+ * small enough for the cache; each bucket is then sorted by comparison. Returns the sorted
+ * array (e or a new one: the other is freed). */
+static struct ent *radix_sort(struct ent *e, size_t n, const char *area)
+{
+	int d = 0;
+	for (; d < 16; d++) {
+		unsigned first = ent_byte(&e[0], d);
+		size_t i = 1;
+		while (i < n && ent_byte(&e[i], d) == first)
+			i++;
+		if (i < n)
+			break;
+	}
+	if (d == 16) { /* all words equal */
+		ent_qsort(e, n, area, 64);
+		return e;
+	}
+	size_t *pos = xcalloc(65537, sizeof *pos);
+	for (size_t i = 0; i < n; i++)
+		pos[ent_digit(&e[i], d) + 1]++;
+	for (size_t v = 1; v <= 65536; v++)
+		pos[v] += pos[v - 1];
+	struct ent *out = xmalloc(n * sizeof *out);
+	size_t *at = xmalloc(65536 * sizeof *at);
+	memcpy(at, pos, 65536 * sizeof *at);
+	for (size_t i = 0; i < n; i++)
+		out[at[ent_digit(&e[i], d)]++] = e[i];
+	free(e), free(at);
+	for (size_t v = 0; v < 65536; v++)
+		if (pos[v + 1] - pos[v] > 1)
+			ent_qsort(out + pos[v], pos[v + 1] - pos[v], area, 64);
+	free(pos);
+	return out;
+}
+
+/* Sorts an array of offsets into the receive area, not the bytes; *n gets its length,
+ * which is less than the records' with unique set (equal records once). Caller frees. */
+static struct ent *sort_area(struct xchg *x, size_t *np)
+{
+	size_t n = x->area_nrec, off = 0;
+	struct ent *e = xmalloc((n ? n : 1) * sizeof *e);
+	int joined = 1, whole = 1;
+	for (size_t i = 0; i < n; i++) {
+		const char *r = x->area.p + off;
+		joined &= get32(r) == get32(x->area.p);
+		whole &= get32(r + 4) == get32(x->area.p + 4);
+		e[i].off = off;
+		off += rec_size(r);
+	}
+	whole = whole && joined && n && get32(x->area.p) + get32(x->area.p + 4) <= 16;
+	for (size_t i = 0; i < n; i++)
+		ent_words(&e[i], x->area.p + e[i].off, joined);
+	const char *area = whole ? NULL : x->area.p; /* NULL: no ties to break */
+	if (n < 256)
+		ent_qsort(e, n, area, 64);
+	else
+		e = radix_sort(e, n, area);
+	size_t m = n;
+	if (x->unique && n) {
+		m = 1;
+		for (size_t i = 1; i < n; i++)
+			if (ent_cmp(&e[i], &e[m - 1], x->area.p))
+				e[m++] = e[i];
+	}
+	*np = m;
 	return e;
 }
 
@@ -598,10 +740,14 @@ static int flush_area(struct xchg *x)
 	FILE *f = run_create(x, &id);
 	if (!f)
 		return -1;
-	struct ent *e = sort_area(x);
-	for (size_t i = 0; i < x->area_nrec; i++) {
+	size_t n;
+	struct ent *e = sort_area(x, &n);
+	for (size_t i = 0; i < n; i++) {
+		/* the records are read in sorted order, all over the area: fetch ahead */
+		if (i + PREFETCH < n)
+			__builtin_prefetch(x->area.p + e[i + PREFETCH].off);
 		const char *rec = x->area.p + e[i].off;
-		if (fwrite(rec, 1, rec_size(rec), f) != rec_size(rec))
+		if (fwrite_unlocked(rec, 1, rec_size(rec), f) != rec_size(rec))
 			break; /* ferror(f) is set; run_close reports it */
 	}
 	free(e);
@@ -859,6 +1005,8 @@ static int src_next(struct xchg *x, struct src *s)
 	if (s->fd < 0) {
 		if (s->i == s->n)
 			return 0;
+		if (s->i + PREFETCH < s->n)
+			__builtin_prefetch(s->area + s->ent[s->i + PREFETCH].off);
 		s->rec = s->area + s->ent[s->i++].off;
 		return 1;
 	}
@@ -926,6 +1074,7 @@ static void merge_close(struct xchg *x, struct merge *m)
 	}
 	free(m->src);
 	free(m->heap);
+	buf_release(&m->last);
 	memset(m, 0, sizeof *m);
 }
 
@@ -935,6 +1084,7 @@ static int merge_open(struct xchg *x, struct merge *m, size_t n, size_t rb, int 
 {
 	m->src = xcalloc(n + 1, sizeof *m->src);
 	m->heap = xcalloc(n + 1, sizeof *m->heap);
+	m->unique = x->unique;
 	for (size_t i = 0; i < n; i++) {
 		struct src *s = &m->src[m->nsrc++];
 		char *path = run_path(x, x->runs[i]);
@@ -949,7 +1099,7 @@ static int merge_open(struct xchg *x, struct merge *m, size_t n, size_t rb, int 
 	}
 	if (with_mem) {
 		struct src *s = &m->src[m->nsrc++];
-		*s = (struct src){.fd = -1, .area = x->area.p, .ent = x->idx, .n = x->area_nrec};
+		*s = (struct src){.fd = -1, .area = x->area.p, .ent = x->idx, .n = x->nidx};
 	}
 	note_peak(x);
 	for (size_t i = 0; i < m->nsrc; i++) {
@@ -967,21 +1117,29 @@ static int merge_open(struct xchg *x, struct merge *m, size_t n, size_t rb, int 
 /* The smallest record left, valid until the next call. 1, 0 at the end, -1 on error. */
 static int merge_next(struct xchg *x, struct merge *m, const char **rec)
 {
-	if (m->popped) {
-		m->popped = 0;
-		int r = src_next(x, &m->src[m->heap[0]]);
-		if (r < 0)
-			return -1;
-		if (!r)
-			m->heap[0] = m->heap[--m->nheap];
-		if (m->nheap)
-			sift_down(m, 0);
+	for (;;) {
+		if (m->popped) {
+			m->popped = 0;
+			int r = src_next(x, &m->src[m->heap[0]]);
+			if (r < 0)
+				return -1;
+			if (!r)
+				m->heap[0] = m->heap[--m->nheap];
+			if (m->nheap)
+				sift_down(m, 0);
+		}
+		if (!m->nheap)
+			return 0;
+		*rec = m->src[m->heap[0]].rec;
+		m->popped = 1;
+		/* each source is a set already, so only a merge of several has repeats */
+		if (!m->unique || m->nsrc < 2)
+			return 1;
+		if (m->last.len == rec_size(*rec) && !memcmp(m->last.p, *rec, m->last.len))
+			continue;
+		buf_set(&m->last, *rec, rec_size(*rec));
+		return 1;
 	}
-	if (!m->nheap)
-		return 0;
-	*rec = m->src[m->heap[0]].rec;
-	m->popped = 1;
-	return 1;
 }
 
 /* Memory for merge readers: what the budget leaves after the in-memory remainder. */
@@ -1045,7 +1203,7 @@ static int prepare_read(struct xchg *x)
 		if (merge_runs(x, fan_in(x)))
 			return -1;
 	if (x->area_nrec)
-		x->idx = sort_area(x);
+		x->idx = sort_area(x, &x->nidx);
 	return merge_open(x, &x->m, x->nruns, readbuf_size(x, x->nruns), x->area_nrec > 0);
 }
 
@@ -1099,6 +1257,8 @@ int xchg_next(struct xchg *x, const void **key, size_t *klen, const void **val, 
 }
 
 void xchg_get_stats(const struct xchg *x, struct xchg_stats *st) { *st = x->st; }
+
+void xchg_set_unique(struct xchg *x) { x->unique = 1; }
 
 void xchg_free(struct xchg *x)
 {

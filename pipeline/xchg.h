@@ -29,6 +29,11 @@ int xchg_owner(const void *key, size_t klen, int nranks);
 int xchg_put(struct xchg *x, int dest, const void *key, size_t klen, const void *val,
 	     size_t vlen);
 
+/* Records equal in key and value to one already delivered are dropped: xchg_next then reads
+ * a set. Repeats go as early as the sorting finds them (runs are written without them), so
+ * a sender's repeats cost less memory and disk. Local; call before the first put. */
+void xchg_set_unique(struct xchg *x);
+
 /* Collective: exchanges everything put on every rank, in rounds, and prepares the sorted
  * read. Call once, after the last put. 0, or -1 with err_set. */
 int xchg_finish(struct xchg *x);

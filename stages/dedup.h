@@ -20,7 +20,7 @@
 	 "source is file-level. A document is only compared with documents of its own "     \
 	 "level."}
 
-#define DEDUP_MAX_PHASES 16
+#define DEDUP_MAX_PHASES 24
 
 struct dedup {
 	struct stage_run *run;

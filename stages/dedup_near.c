@@ -42,8 +42,25 @@ static const struct opt_def dedup_near_opts[] = {
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-enum { T_SIG = 0, T_LINK = 1 }; /* first byte of values keyed by node */
 enum { F_MSG = 0, F_OWN = 1 };  /* last byte of label values */
+
+/* A document in every exchange after the signatures: [shard u32 BE][record u32 BE]. It sorts
+ * in the order the shards are read, and its node lives at the rank that rewrites the shard,
+ * which reads the document's signature and keep key from the shard's phase file when a
+ * decision needs them: only these 8 bytes cross the network for a band, a pair or an edge. */
+enum { DK = 8 };
+
+/* A forward reader of this rank's signature files (the phase's "sig" files), for lookups in
+ * document-key order: each streaming pass over a sorted exchange opens one. */
+struct sigcur {
+	struct phase *ph;
+	unsigned nh;
+	size_t shard; /* open shard, SIZE_MAX before the first */
+	FILE *f;
+	char *path;
+	struct buf rec; /* the current record: [level u8][keep key length u32 BE][keep key][sig] */
+	uint64_t at;    /* its record number, UINT64_MAX when none is read */
+};
 
 struct near {
 	struct minhash *mh;
@@ -51,10 +68,12 @@ struct near {
 	int check;
 	double threshold;
 	uint32_t *sig;
-	struct buf key, val, a, b, c, nk; /* nk: a node key being put */
-	struct buf *win; /* the bucket's first members (its hubs), check_window at most */
+	struct buf key, val, a, b, c;
+	unsigned char (*win)[DK]; /* the bucket's first members (its hubs), check_window at most */
 	size_t window, nwin;
-	struct xchg *x;
+	struct xchg *g, *x; /* groups of equal signatures, band keys */
+	struct phase *ph; /* the signatures */
+	uint64_t same; /* documents linked to an equal signature's group */
 	uint64_t candidates, checked, below, rounds;
 	uint64_t step_records, step_bytes;    /* of the components round running */
 	uint64_t *round_records, *round_bytes; /* per round, over all ranks */
@@ -67,72 +86,152 @@ static void put_le32(unsigned char *p, uint32_t v)
 		p[i] = (unsigned char)v;
 }
 
-static int owner_of(struct dedup *d, const void *node, size_t n)
+static uint32_t dk_shard(const void *dk) { return (uint32_t)be_get(dk, 4); }
+
+/* The rank that owns a document's node: the one that rewrites its shard. */
+static int owner_of(struct dedup *d, const void *dk)
 {
-	return xchg_owner(node, n, d->run->nranks);
+	return d->owner[dk_shard(dk)];
 }
 
-/* Exchanges keyed by node key it as [hash of the keep key u64 BE][keep key]: what follows
- * only groups a node's records, never needs nodes in keep order, and keep keys share long
- * prefixes (licence rank, stars, an id's path), so the hash lets the sort decide by its
- * first 8 bytes instead of comparing whole keys. A node's records still sort by value. */
-enum { NODE_HASH = 8 };
-
-static const struct buf *node_key(struct buf *out, const void *u, size_t ul)
+static void sigcur_open(struct sigcur *c, struct near *nr)
 {
-	unsigned char h[NODE_HASH];
-	be_put(h, minhash_hash_bytes(u, ul), NODE_HASH);
-	buf_set(out, h, NODE_HASH);
-	buf_append(out, u, ul);
-	return out;
+	memset(c, 0, sizeof *c);
+	c->ph = nr->ph;
+	c->nh = nr->nh;
+	c->shard = SIZE_MAX;
+	c->at = UINT64_MAX;
 }
 
-/* The keep key in a node key. */
-static const void *node_of(const void *k, size_t kl, size_t *ul)
+static void sigcur_close(struct sigcur *c)
 {
-	*ul = kl - NODE_HASH;
-	return (const char *)k + NODE_HASH;
+	if (c->f)
+		fclose(c->f);
+	free(c->path);
+	buf_release(&c->rec);
 }
 
-/* ---- phase 1: signatures and band keys ---- */
-
-/* A document's band keys (and, with the check, its signature) into the exchange, from its
- * keep key (nr->val), level and signature (nr->sig). */
-static int put_doc(struct dedup *d, struct near *nr, int level)
+/* Reads the next record of the open file into c->rec; 0 at its end, -1 on a short one. */
+static int sigcur_read(struct sigcur *c)
 {
-	/* a band key carries a 64-bit hash of its rows: equal rows collide by design, unequal
-	 * ones with probability 2^-64 (and the check would catch those) */
-	unsigned char k[12], rows[4 * MINHASH_MAX_HASHES];
-	k[0] = 'b';
-	k[1] = (unsigned char)level;
-	for (unsigned b = 0; b < nr->bands; b++) {
-		for (unsigned r = 0; r < nr->rows; r++)
-			put_le32(rows + 4 * r, nr->sig[b * nr->rows + r]);
-		be_put(k + 2, b, 2);
-		be_put(k + 4, minhash_hash_bytes(rows, 4 * (size_t)nr->rows), 8);
-		if (xchg_put(nr->x, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k,
-			     nr->val.p, nr->val.len) < 0)
-			return -1;
-	}
-	if (!nr->check)
+	unsigned char h[5];
+	size_t got = fread(h, 1, 5, c->f);
+	if (got == 0 && feof(c->f))
 		return 0;
-	buf_reset(&nr->key);
-	buf_putc(&nr->key, 's');
-	buf_append(&nr->key, nr->val.p, nr->val.len);
-	buf_reset(&nr->a);
-	buf_putc(&nr->a, T_SIG);
-	for (unsigned i = 0; i < nr->nh; i++) {
-		unsigned char w[4];
-		put_le32(w, nr->sig[i]);
-		buf_append(&nr->a, w, 4);
+	uint64_t kl = got == 5 ? be_get(h + 1, 4) : 0;
+	if (got != 5 || kl < 14 || kl > 1 << 20) {
+		err_set("%s: a truncated or damaged record after record %llu", c->path,
+			(unsigned long long)c->at);
+		return -1;
 	}
-	return xchg_put(nr->x, owner_of(d, nr->val.p, nr->val.len), nr->key.p, nr->key.len,
-			nr->a.p, nr->a.len);
+	size_t n = 5 + kl + 4 * (size_t)c->nh;
+	buf_grow(&c->rec, n);
+	memcpy(c->rec.p, h, 5);
+	if (fread(c->rec.p + 5, 1, n - 5, c->f) != n - 5) {
+		err_set("%s: a truncated record after record %llu", c->path,
+			(unsigned long long)c->at);
+		return -1;
+	}
+	c->rec.len = n;
+	uint32_t s;
+	dedup_key_place(c->rec.p + 5, kl, &s, &c->at);
+	return 1;
+}
+
+/* Finds document dk, which must not come before the last one found: its keep key and
+ * signature (num_hashes u32 LE) point into c, valid until the next call. 0, or -1 with
+ * err_set (a document without its record: the files do not belong to this run). */
+static int sigcur_find(struct sigcur *c, const void *dk, const void **kk, size_t *kl,
+		       const void **sig)
+{
+	size_t shard = dk_shard(dk);
+	uint64_t record = be_get((const char *)dk + 4, 4);
+	if (shard != c->shard) {
+		if (c->shard != SIZE_MAX && shard < c->shard) {
+			err_set("dedup-near: signature lookups out of order (shard %zu after %zu)",
+				shard, c->shard);
+			return -1;
+		}
+		if (c->f)
+			fclose(c->f);
+		free(c->path);
+		c->path = phase_path(c->ph, shard, "sig");
+		if (!(c->f = fopen(c->path, "rb"))) {
+			err_set("%s: %s", c->path, strerror(errno));
+			return -1;
+		}
+		setvbuf(c->f, NULL, _IOFBF, 1 << 20);
+		c->shard = shard;
+		c->at = UINT64_MAX;
+	}
+	int got = 1;
+	while ((c->at == UINT64_MAX || c->at < record) && (got = sigcur_read(c)) == 1)
+		;
+	if (got < 0)
+		return -1;
+	if (!got || c->at != record) {
+		err_set("%s: no signature of record %llu", c->path, (unsigned long long)record + 1);
+		return -1;
+	}
+	*kl = be_get(c->rec.p + 1, 4);
+	*kk = c->rec.p + 5;
+	*sig = c->rec.p + 5 + *kl;
+	return 0;
+}
+
+/* ---- phase 1: signatures, groups of equal ones, band keys ---- */
+
+/* Documents whose signatures are equal (copies, and texts with the same shingles: another
+ * indentation or punctuation) are one node for LSH: a group record, keyed by a 128-bit hash
+ * of level and signature, carries the document key and its band keys to the group's owner.
+ * There the group's first document (in document-key order) puts the band keys, and each of
+ * the others gets an edge to it: its estimated similarity is 1, which passes any check. So
+ * n equal documents cost n - 1 edges instead of n - 1 bucket members in every band.
+ * A band key is a 64-bit hash of the level, the band's number and its rows: equal rows
+ * collide by design, unequal ones with probability 2^-64 (and the check would catch those);
+ * 8 bytes, as a document key, so that the exchange sorts by 16 bytes alone. */
+static int put_doc(struct dedup *d, struct near *nr, int level, const unsigned char *dk,
+		   const unsigned char *sig)
+{
+	unsigned char v[DK + 8 * MINHASH_MAX_HASHES], k[16], rows[3 + 4 * MINHASH_MAX_HASHES];
+	size_t rl = 4 * (size_t)nr->rows, band_bytes = rl * nr->bands;
+	memcpy(v, dk, DK);
+	rows[0] = (unsigned char)level;
+	for (unsigned b = 0; b < nr->bands; b++) {
+		be_put(rows + 1, b, 2);
+		memcpy(rows + 3, sig + rl * b, rl);
+		be_put(v + DK + 8 * b, minhash_hash_bytes(rows, 3 + rl), 8);
+	}
+	/* the group key: two hashes of [tag][level][band keys][the entries after the bands],
+	 * tags 'A' and 'B'; equal band keys are equal rows but for 2^-64 a band */
+	static unsigned char g[2 + 12 * MINHASH_MAX_HASHES]; /* bands <= num_hashes */
+	size_t gl = 2 + 8 * (size_t)nr->bands + (4 * (size_t)nr->nh - band_bytes);
+	g[1] = (unsigned char)level;
+	memcpy(g + 2, v + DK, 8 * (size_t)nr->bands);
+	memcpy(g + 2 + 8 * (size_t)nr->bands, sig + band_bytes, 4 * (size_t)nr->nh - band_bytes);
+	g[0] = 'A';
+	be_put(k, minhash_hash_bytes(g, gl), 8);
+	g[0] = 'B';
+	be_put(k + 8, minhash_hash_bytes(g, gl), 8);
+	return xchg_put(nr->g, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k, v,
+			DK + 8 * (size_t)nr->bands);
+}
+
+static int doc_key(unsigned char dk[DK], uint32_t shard, uint64_t record, const char *path)
+{
+	if (record > UINT32_MAX) {
+		err_set("%s: more than 2^32 records in one shard: split it (reshard)", path);
+		return -1;
+	}
+	be_put(dk, shard, 4);
+	be_put(dk + 4, record, 4);
+	return 0;
 }
 
 /* The phase file of an input shard: per document with a signature, [level u8][keep key
- * length u32 BE][keep key][signature, num_hashes u32 LE], so that a rerun puts the same
- * records without reading or hashing the shard again. */
+ * length u32 BE][keep key][signature, num_hashes u32 LE]. A rerun puts the same records
+ * from it without reading or hashing the shard again, and the decisions read their
+ * documents' signatures and keep keys from it. */
 static int put_bands(struct dedup *d, struct doc *doc, void *arg)
 {
 	struct near *nr = arg;
@@ -141,78 +240,99 @@ static int put_bands(struct dedup *d, struct doc *doc, void *arg)
 	buf_reset(&nr->val);
 	dedup_keep_key(&nr->val, doc, d->shard, d->record, 0);
 	int level = dedup_level(d, doc);
-	unsigned char h[5], w[4 * MINHASH_MAX_HASHES];
+	unsigned char h[5], w[4 * MINHASH_MAX_HASHES], dk[DK];
 	h[0] = (unsigned char)level;
 	be_put(h + 1, nr->val.len, 4);
 	for (unsigned i = 0; i < nr->nh; i++)
 		put_le32(w + 4 * i, nr->sig[i]);
+	if (doc_key(dk, d->shard, d->record, d->out_path) < 0)
+		return -1;
 	if (fwrite(h, 5, 1, d->out) != 1 || fwrite(nr->val.p, 1, nr->val.len, d->out) != nr->val.len ||
 	    fwrite(w, 4, nr->nh, d->out) != nr->nh) {
 		err_set("%s: %s", d->out_path, strerror(errno));
 		return -1;
 	}
-	return put_doc(d, nr, level);
+	return put_doc(d, nr, level, dk, w);
 }
 
-/* A reused shard: its documents' records from the kept signatures. */
-static int replay(struct dedup *d, struct near *nr, struct phase *ph, size_t i)
+/* A reused shard: its documents' band keys from the kept signatures. */
+static int replay(struct dedup *d, struct near *nr, size_t i)
 {
-	char *path = phase_path(ph, i, "sig");
-	struct buf b = BUF_INIT;
-	int rc = read_file(path, &b);
-	size_t sl = 4 * (size_t)nr->nh;
-	for (size_t p = 0; !rc && p < b.len;) {
-		const unsigned char *r = (const unsigned char *)b.p + p;
-		uint64_t kl = b.len - p >= 5 ? be_get(r + 1, 4) : 0;
-		if (b.len - p < 5 || kl > b.len - p - 5 || sl > b.len - p - 5 - kl) {
-			err_set("%s: offset %zu: a truncated record", path, p);
-			rc = -1;
-			break;
-		}
-		buf_set(&nr->val, r + 5, kl);
-		for (unsigned h = 0; h < nr->nh; h++) {
-			const unsigned char *q = r + 5 + kl + 4 * h;
-			nr->sig[h] = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
-				     (uint32_t)q[3] << 24;
-		}
-		rc = put_doc(d, nr, r[0]);
-		p += 5 + kl + sl;
+	struct sigcur c;
+	sigcur_open(&c, nr);
+	c.path = phase_path(nr->ph, i, "sig");
+	int rc = (c.f = fopen(c.path, "rb")) ? 0 : -1;
+	if (rc)
+		err_set("%s: %s", c.path, strerror(errno));
+	else
+		setvbuf(c.f, NULL, _IOFBF, 1 << 20);
+	while (!rc && (rc = sigcur_read(&c)) == 1) {
+		const unsigned char *r = (const unsigned char *)c.rec.p;
+		size_t kl = be_get(r + 1, 4);
+		unsigned char dk[DK];
+		rc = doc_key(dk, (uint32_t)i, c.at, c.path) < 0 || put_doc(d, nr, r[0], dk, r + 5 + kl) < 0
+			     ? -1
+			     : 0;
 	}
-	buf_release(&b);
-	free(path);
+	sigcur_close(&c);
 	return rc;
 }
 
 /* ---- edges ---- */
 
-/* The record u -> v at u's owner, keyed by u's node key. */
-static int put_link(struct dedup *d, struct near *nr, struct xchg *x, const void *u, size_t ul,
-		    const void *v, size_t vl)
+/* The record u -> v at u's owner, keyed by u. */
+static int put_link(struct dedup *d, struct xchg *x, const void *u, const void *v)
 {
-	buf_reset(&nr->c);
-	buf_putc(&nr->c, T_LINK);
-	buf_append(&nr->c, v, vl);
-	const struct buf *k = node_key(&nr->nk, u, ul);
-	return xchg_put(x, owner_of(d, u, ul), k->p, k->len, nr->c.p, nr->c.len);
+	return xchg_put(x, owner_of(d, u), u, DK, v, DK);
 }
 
-static int put_edge(struct dedup *d, struct near *nr, struct xchg *cc, const void *u, size_t ul,
-		    const void *v, size_t vl)
+static int put_edge(struct dedup *d, struct xchg *cc, const void *u, const void *v)
 {
-	if (put_link(d, nr, cc, u, ul, v, vl) < 0)
+	if (put_link(d, cc, u, v) < 0)
 		return -1;
-	return put_link(d, nr, cc, v, vl, u, ul);
+	return put_link(d, cc, v, u);
 }
 
-/* Buckets, runs of equal band keys, their members in keep order. Without the check, each
- * member is linked to the first (a star: the component is the same as with every pair, and
- * its diameter 2). With it, a pair is an edge only if it passes, so a star would lose the
+/* At a group's owner: its first document puts its band keys, and the others link to it
+ * (in cc, finished by the components). */
+static int groups(struct dedup *d, struct near *nr, struct xchg *cc)
+{
+	const void *k, *v;
+	size_t kl, vl, want = DK + 8 * (size_t)nr->bands;
+	unsigned char key[16], first[DK];
+	int got, any = 0;
+	while ((got = xchg_next(nr->g, &k, &kl, &v, &vl)) == 1) {
+		const unsigned char *vv = v;
+		if (kl != sizeof key || vl != want) {
+			err_set("dedup-near: a group record of %zu + %zu bytes", kl, vl);
+			return -1;
+		}
+		if (any && !memcmp(key, k, sizeof key)) {
+			nr->same++;
+			if (put_edge(d, cc, first, vv) < 0)
+				return -1;
+			continue;
+		}
+		any = 1;
+		memcpy(key, k, sizeof key);
+		memcpy(first, vv, DK);
+		for (unsigned b = 0; b < nr->bands; b++) {
+			const unsigned char *bk = vv + DK + 8 * b;
+			if (xchg_put(nr->x, xchg_owner(bk, 8, d->run->nranks), bk, 8, vv, DK) < 0)
+				return -1;
+		}
+	}
+	return got;
+}
+
+/* Buckets, runs of equal band keys, their members in document-key order. Without the check,
+ * each member is linked to the first (a star: the component is the same as with every pair,
+ * and its diameter 2). With it, a pair is an edge only if it passes, so a star would lose the
  * pairs of members that are similar to each other but not to the first. So each member is
  * paired with the bucket's first check_window members, its hubs: every pair of a bucket of
  * up to check_window + 1 members, and in larger ones every member against each hub, which
- * keeps the component's diameter small (a chain of neighbours would make it the bucket's
- * size, and label propagation's rounds with it) and the pairs at most check_window a member.
- * Signatures ('s' keys, sorted after all bands) pass on to the check. */
+ * keeps the component's diameter small and the pairs at most check_window a member. A pair
+ * (hub, member) goes to the hub's owner, which holds the hub's signature. */
 static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 {
 	const void *k, *v;
@@ -220,12 +340,9 @@ static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 	int got;
 	buf_reset(&nr->key);
 	while ((got = xchg_next(nr->x, &k, &kl, &v, &vl)) == 1) {
-		const char *kk = k;
-		if (kk[0] == 's') {
-			const struct buf *nk = node_key(&nr->nk, kk + 1, kl - 1);
-			if (xchg_put(out, d->run->rank, nk->p, nk->len, v, vl) < 0)
-				return -1;
-			continue;
+		if (vl != DK) {
+			err_set("dedup-near: a band record of %zu bytes", vl);
+			return -1;
 		}
 		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
 			buf_set(&nr->key, k, kl);
@@ -234,88 +351,90 @@ static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
 			size_t hubs = nr->check ? nr->nwin : 1;
 			for (size_t i = 0; i < hubs; i++) {
 				nr->candidates++;
-				int rc = nr->check
-						 ? put_link(d, nr, out, nr->win[i].p, nr->win[i].len, v, vl)
-						 : put_edge(d, nr, out, nr->win[i].p, nr->win[i].len, v, vl);
+				int rc = nr->check ? put_link(d, out, nr->win[i], v)
+						   : put_edge(d, out, nr->win[i], v);
 				if (rc < 0)
 					return -1;
 			}
 		}
 		if (nr->nwin < (nr->check ? nr->window : 1))
-			buf_set(&nr->win[nr->nwin++], v, vl);
+			memcpy(nr->win[nr->nwin++], v, DK);
 	}
 	return got;
 }
 
-/* Check, first hop: at u's owner each distinct pair (u, v) takes u's signature to v. */
+/* Check, first hop: at u's owner each distinct pair (u, v) takes u's signature, read from
+ * the phase file, to v's owner. */
 static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *out)
 {
-	const void *k, *v;
-	size_t kl, vl;
-	int got;
-	buf_reset(&nr->key);
-	buf_reset(&nr->b);
+	const void *k, *v, *kk, *sig = NULL;
+	size_t kl, vl, kkl, sl = 4 * (size_t)nr->nh;
+	unsigned char last[2 * DK] = {0};
+	int got, first = 1;
+	struct sigcur c;
+	sigcur_open(&c, nr);
+	buf_grow(&nr->c, DK + sl);
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
-		const unsigned char *vv = v;
-		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
-			buf_set(&nr->key, k, kl);
-			buf_reset(&nr->b);
-			if (vv[0] != T_SIG || vl != 1 + 4 * (size_t)nr->nh) {
-				err_set("dedup-near: a node without its signature");
-				return -1;
-			}
-			buf_set(&nr->a, v, vl); /* [T_SIG][sig] */
-			if (xchg_put(out, d->run->rank, k, kl, v, vl) < 0)
-				return -1;
-			continue;
-		}
-		if (nr->b.len == vl && !memcmp(nr->b.p, v, vl))
+		if (!first && !memcmp(last, k, DK) && !memcmp(last + DK, v, DK))
 			continue; /* the same pair from another band */
-		buf_set(&nr->b, v, vl);
-		size_t ul;
-		const void *u = node_of(k, kl, &ul);
-		buf_reset(&nr->c);
-		buf_putc(&nr->c, T_LINK);
-		buf_append(&nr->c, nr->a.p + 1, nr->a.len - 1);
-		buf_append(&nr->c, u, ul);
-		const struct buf *nk = node_key(&nr->nk, vv + 1, vl - 1);
-		if (xchg_put(out, owner_of(d, vv + 1, vl - 1), nk->p, nk->len, nr->c.p, nr->c.len) < 0)
-			return -1;
+		if (first || memcmp(last, k, DK)) {
+			if (sigcur_find(&c, k, &kk, &kkl, &sig) < 0) {
+				got = -1;
+				break;
+			}
+			memcpy(nr->c.p + DK, sig, sl);
+		}
+		first = 0;
+		memcpy(last, k, DK);
+		memcpy(last + DK, v, DK);
+		memcpy(nr->c.p, k, DK);
+		if (xchg_put(out, owner_of(d, v), v, DK, nr->c.p, DK + sl) < 0) {
+			got = -1;
+			break;
+		}
 	}
+	sigcur_close(&c);
 	return got;
 }
 
 /* Check, second hop: at v's owner, compare the signatures; pairs that pass become edges. */
 static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *cc)
 {
-	const void *k, *v;
-	size_t kl, vl, sl = 4 * (size_t)nr->nh;
-	int got;
-	buf_reset(&nr->key);
+	const void *k, *v, *kk, *sig = NULL;
+	size_t kl, vl, kkl, sl = 4 * (size_t)nr->nh;
+	unsigned char cur[DK];
+	int got, first = 1;
+	struct sigcur c;
+	sigcur_open(&c, nr);
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		const unsigned char *vv = v;
-		if (nr->key.len != kl || memcmp(nr->key.p, k, kl)) {
-			buf_set(&nr->key, k, kl);
-			if (vv[0] != T_SIG || vl != 1 + sl) {
-				err_set("dedup-near: a node without its signature");
-				return -1;
+		if (vl != DK + sl) {
+			err_set("dedup-near: a pair record of %zu bytes", vl);
+			got = -1;
+			break;
+		}
+		if (first || memcmp(cur, k, DK)) {
+			if (sigcur_find(&c, k, &kk, &kkl, &sig) < 0) {
+				got = -1;
+				break;
 			}
-			buf_set(&nr->a, vv + 1, vl - 1); /* a node's own signature sorts first */
-			continue;
+			memcpy(cur, k, DK);
+			first = 0;
 		}
 		nr->checked++;
 		unsigned eq = 0;
 		for (size_t i = 0; i < sl; i += 4)
-			eq += !memcmp(vv + 1 + i, nr->a.p + i, 4);
+			eq += !memcmp(vv + DK + i, (const char *)sig + i, 4);
 		if (eq < nr->threshold * nr->nh - 1e-9) {
 			nr->below++;
 			continue;
 		}
-		size_t ul;
-		const void *u = node_of(k, kl, &ul);
-		if (put_edge(d, nr, cc, vv + 1 + sl, vl - 1 - sl, u, ul) < 0)
-			return -1;
+		if (put_edge(d, cc, vv, k) < 0) {
+			got = -1;
+			break;
+		}
 	}
+	sigcur_close(&c);
 	return got;
 }
 
@@ -324,22 +443,26 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 /* Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii, "Connected Components in MapReduce
  * and Beyond" (2014), as GraphFrames runs it: two exchanges a round, O(log n) rounds in
  * practice whatever a component's diameter (tests/e2e/dedup_chain.sh: chains of thousands).
- * Nodes are keep keys, compared as the exchange sorts them, so a node's neighbours arrive
- * smallest first and a component ends as a star around its smallest keep key. */
+ * Nodes are document keys, compared as the exchange sorts them, so a node's neighbours
+ * arrive smallest first and a component ends as a star around its smallest document key. */
 
-static int less(const struct buf *a, const void *b, size_t bl)
-{
-	int c = memcmp(a->p, b, a->len < bl ? a->len : bl);
-	return c < 0 || (c == 0 && a->len < bl);
-}
+static int less(const void *a, const void *b) { return memcmp(a, b, DK) < 0; }
 
 /* The directed record u -> w at u's owner, counted for the round's stats. */
-static int put_arc(struct dedup *d, struct near *nr, struct xchg *x, const void *u, size_t ul,
-		   const void *w, size_t wl)
+static int put_arc(struct dedup *d, struct near *nr, struct xchg *x, const void *u,
+		   const void *w)
 {
 	nr->step_records++;
-	nr->step_bytes += ul + wl + 1;
-	return put_link(d, nr, x, u, ul, w, wl);
+	nr->step_bytes += 2 * DK;
+	return put_link(d, x, u, w);
+}
+
+static int arc_ok(size_t kl, size_t vl)
+{
+	if (kl == DK && vl == DK)
+		return 1;
+	err_set("dedup-near: an edge record of %zu + %zu bytes", kl, vl);
+	return 0;
 }
 
 /* Large-star over cur (each node with all its neighbours): with m the smallest of u and its
@@ -351,42 +474,34 @@ static int put_arc(struct dedup *d, struct near *nr, struct xchg *x, const void 
 static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next,
 		      uint64_t *bad)
 {
-	struct buf u = BUF_INIT, m = BUF_INIT, last = BUF_INIT;
+	unsigned char u[DK], m[DK], last[DK];
 	uint64_t lower = 0, upper = 0;
-	const void *k, *v;
-	size_t kl, vl;
-	int got;
-	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
-		const unsigned char *w = (const unsigned char *)v + 1;
-		size_t wl = vl - 1;
-		size_t nl;
-		const void *n = node_of(k, kl, &nl);
-		if (u.len != nl || memcmp(u.p, n, nl)) {
+	const void *k, *w;
+	size_t kl, wl;
+	int got, any = 0;
+	while ((got = xchg_next(cur, &k, &kl, &w, &wl)) == 1) {
+		if (!arc_ok(kl, wl))
+			return -1;
+		if (!any || memcmp(u, k, DK)) {
 			*bad += (lower && upper) || lower >= 2;
 			lower = upper = 0;
-			buf_set(&u, n, nl);
-			/* the first neighbour is the smallest */
-			if (less(&u, w, wl))
-				buf_set(&m, n, nl);
-			else
-				buf_set(&m, w, wl);
-		} else if (last.len == wl && !memcmp(last.p, w, wl)) {
+			memcpy(u, k, DK);
+			memcpy(m, less(u, w) ? u : w, DK); /* the first neighbour is the smallest */
+			any = 1;
+		} else if (!memcmp(last, w, DK)) {
 			continue; /* the same edge twice */
 		}
-		buf_set(&last, w, wl);
-		if (!less(&u, w, wl)) {
+		memcpy(last, w, DK);
+		if (!less(u, w)) {
 			lower++;
 			continue;
 		}
 		upper++;
-		if (put_arc(d, nr, next, w, wl, m.p, m.len) < 0) {
-			got = -1;
-			break;
-		}
+		if (put_arc(d, nr, next, w, m) < 0)
+			return -1;
 	}
-	if (u.len)
+	if (any)
 		*bad += (lower && upper) || lower >= 2;
-	buf_release(&u), buf_release(&m), buf_release(&last);
 	return got;
 }
 
@@ -395,31 +510,26 @@ static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct
  * input). */
 static int small_star(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next)
 {
-	struct buf u = BUF_INIT, m = BUF_INIT, last = BUF_INIT;
-	const void *k, *v;
-	size_t kl, vl;
-	int got;
-	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
-		const unsigned char *w = (const unsigned char *)v + 1;
-		size_t wl = vl - 1;
+	unsigned char u[DK], m[DK], last[DK];
+	const void *k, *w;
+	size_t kl, wl;
+	int got, any = 0;
+	while ((got = xchg_next(cur, &k, &kl, &w, &wl)) == 1) {
+		if (!arc_ok(kl, wl))
+			return -1;
 		const void *a = w;
-		size_t al = wl, nl;
-		const void *n = node_of(k, kl, &nl);
-		if (u.len != nl || memcmp(u.p, n, nl)) {
-			buf_set(&u, n, nl);
-			buf_set(&m, w, wl); /* the smallest comes first */
-			a = u.p, al = u.len; /* the edge (u, m) */
-		} else if (last.len == wl && !memcmp(last.p, w, wl)) {
+		if (!any || memcmp(u, k, DK)) {
+			memcpy(u, k, DK);
+			memcpy(m, w, DK); /* the smallest comes first */
+			a = u;            /* the edge (u, m) */
+			any = 1;
+		} else if (!memcmp(last, w, DK)) {
 			continue;
 		}
-		buf_set(&last, w, wl);
-		if (put_arc(d, nr, next, a, al, m.p, m.len) < 0 ||
-		    put_arc(d, nr, next, m.p, m.len, a, al) < 0) {
-			got = -1;
-			break;
-		}
+		memcpy(last, w, DK);
+		if (put_arc(d, nr, next, a, m) < 0 || put_arc(d, nr, next, m, a) < 0)
+			return -1;
 	}
-	buf_release(&u), buf_release(&m), buf_release(&last);
 	return got;
 }
 
@@ -435,6 +545,16 @@ static void round_done(struct near *nr)
 	nr->step_records = nr->step_bytes = 0;
 }
 
+/* An exchange of edges, which arrive as a set: the same edge comes from several buckets,
+ * and the star steps put some twice. */
+static struct xchg *edge_xchg(struct dedup *d, unsigned share)
+{
+	struct xchg *x = dedup_xchg(d, share);
+	if (x)
+		xchg_set_unique(x);
+	return x;
+}
+
 enum { MAX_ROUNDS = 1000 }; /* 2^1000 nodes: a round count past it is a bug */
 
 /* Alternates the two until large-star finds a forest of stars; *cc (the edges, both ways,
@@ -448,7 +568,7 @@ static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok
 		log_debug("stage dedup-near: components round %llu at %.1fs",
 			  (unsigned long long)nr->rounds, now_seconds() - nr->t0);
 		stage_test_part_delay(d->run->rank); /* tests: a kill lands here */
-		struct xchg *next = dedup_xchg(d, 2);
+		struct xchg *next = edge_xchg(d, 2);
 		if (!next)
 			return -1;
 		uint64_t bad = 0;
@@ -469,7 +589,7 @@ static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok
 			err_set("dedup-near: components did not converge in %d rounds", MAX_ROUNDS);
 			return -1;
 		}
-		if (!(next = dedup_xchg(d, 2)))
+		if (!(next = edge_xchg(d, 2)))
 			return -1;
 		ok = small_star(d, nr, *cc, next) == 0;
 		xchg_free(*cc);
@@ -480,23 +600,23 @@ static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok
 	}
 }
 
-/* Members to their component's owner, keyed by its smallest node: each leaf, and the centre
- * (once per leaf; clusters() passes over repeats). */
+/* Members to their component's centre (its smallest document key), at the centre's owner:
+ * each leaf's keep key, read from the phase file here at the leaf's owner. */
 static int cc_collect(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *out)
 {
-	const void *k, *v;
-	size_t kl, vl;
+	const void *k, *v, *kk, *sig;
+	size_t kl, vl, kkl;
 	int got;
+	struct sigcur c;
+	sigcur_open(&c, nr);
 	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
-		const unsigned char *c = (const unsigned char *)v + 1;
-		size_t ll;
-		const void *leaf = node_of(k, kl, &ll);
-		int dest = owner_of(d, c, vl - 1);
-		const struct buf *nk = node_key(&nr->nk, c, vl - 1);
-		if (xchg_put(out, dest, nk->p, nk->len, leaf, ll) < 0 ||
-		    xchg_put(out, dest, nk->p, nk->len, c, vl - 1) < 0)
-			return -1;
+		if (!arc_ok(kl, vl) || sigcur_find(&c, k, &kk, &kkl, &sig) < 0 ||
+		    xchg_put(out, owner_of(d, v), v, DK, kk, kkl) < 0) {
+			got = -1;
+			break;
+		}
 	}
+	sigcur_close(&c);
 	return got;
 }
 
@@ -588,27 +708,41 @@ static int group_flush(struct dedup *d, struct group *g, const struct buf *label
 	return rc;
 }
 
+/* At a centre's owner: the centre's keep key (from the phase file) and its leaves' (sorted)
+ * make the component; its smallest keep key is the kept document. */
 static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *dec)
 {
 	struct group g = {BUF_INIT, NULL, 0, d->budget / 8, d->tmpdir};
 	struct buf label = BUF_INIT, id = BUF_INIT, tmp = BUF_INIT, last = BUF_INIT;
-	const void *k, *v;
-	size_t kl, vl;
-	int got;
+	const void *k, *v, *kk, *sig;
+	size_t kl, vl, kkl;
+	unsigned char centre[DK];
+	int got, any = 0;
+	struct sigcur c;
+	sigcur_open(&c, nr);
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
-		size_t ll;
-		const void *lab = node_of(k, kl, &ll);
-		if (label.len != ll || memcmp(label.p, lab, ll)) {
-			if (group_flush(d, &g, &label, dec, &id, &tmp) < 0) {
+		if (kl != DK) {
+			err_set("dedup-near: a member record keyed by %zu bytes", kl);
+			got = -1;
+			break;
+		}
+		if (!any || memcmp(centre, k, DK)) {
+			if (group_flush(d, &g, &label, dec, &id, &tmp) < 0 ||
+			    sigcur_find(&c, k, &kk, &kkl, &sig) < 0 || group_add(&g, kk, kkl) < 0) {
 				got = -1;
 				break;
 			}
-			buf_set(&label, lab, ll);
+			memcpy(centre, k, DK);
+			any = 1;
+			buf_set(&label, kk, kkl);
 			buf_reset(&last);
 		} else if (last.len == vl && !memcmp(last.p, v, vl)) {
-			continue; /* the centre, from another leaf */
+			continue; /* the same leaf twice */
 		}
 		buf_set(&last, v, vl);
+		int cmp = memcmp(v, label.p, vl < label.len ? vl : label.len);
+		if (cmp < 0 || (cmp == 0 && vl < label.len))
+			buf_set(&label, v, vl);
 		if (group_add(&g, v, vl) < 0) {
 			got = -1;
 			break;
@@ -618,6 +752,7 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 		got = -1;
 	if (g.f)
 		fclose(g.f);
+	sigcur_close(&c);
 	buf_release(&g.mem), buf_release(&label), buf_release(&id), buf_release(&tmp);
 	buf_release(&last);
 	return got;
@@ -695,24 +830,31 @@ static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc, struct
 	static const char *const exts[] = {"sig", NULL};
 	static const struct phase_def sigs = {"signatures", exts, false, NULL, NULL};
 	struct stage_run *run = d->run;
-	*ph = phase_open(run, d->in, &sigs, run->fingerprint);
+	nr->ph = *ph = phase_open(run, d->in, &sigs, run->fingerprint);
 	struct dedup_job job = {d, "sig", put_bands, nr};
 	int ok = *ph && phase_run(*ph, dedup_phase_shard, &job) == 0;
 	for (size_t i = 0; ok && i < d->in->n; i++)
 		if (phase_reused(*ph, i) && phase_owner(*ph, i) == run->rank &&
-		    replay(d, nr, *ph, i) < 0) {
+		    replay(d, nr, i) < 0) {
 			log_error("stage dedup-near: %s", err_get());
 			ok = 0;
 		}
 	dedup_phase(d, "read_minhash");
 	log_debug("stage dedup-near: signatures at %.1fs", now_seconds() - nr->t0);
+	if (xchg_finish(nr->g) < 0 || !par_all_ok(ok))
+		return -1;
+	dedup_phase(d, "exchange_groups");
+	ok = groups(d, nr, *cc) == 0;
+	xchg_free(nr->g), nr->g = NULL;
+	dedup_phase(d, "group_signatures");
 	if (xchg_finish(nr->x) < 0 || !par_all_ok(ok))
 		return -1;
 	dedup_phase(d, "exchange_bands");
 	log_debug("stage dedup-near: band keys exchanged at %.1fs", now_seconds() - nr->t0);
-	struct xchg *x2 = dedup_xchg(d, 2);
+	struct xchg *x2 = dedup_xchg(d, 4);
 	if (!x2)
 		return -1;
+	xchg_set_unique(x2); /* a pair repeats in every band it shares */
 	ok = buckets(d, nr, nr->check ? x2 : *cc) == 0;
 	xchg_free(nr->x), nr->x = NULL;
 	dedup_phase(d, "bucket_pairs");
@@ -751,8 +893,10 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 	struct stats extra;
 	stats_init(&extra);
 	int rc = -1;
-	if (near_setup(run, &nr) < 0 || !(nr.x = dedup_xchg(&d, 2)) ||
-	    !(cc = dedup_xchg(&d, 2)))
+	/* at most budget in all: the groups (1/4) are read while the bands (1/2) and the first
+	 * edges (1/4) are put, and the bands while the pairs (1/4) are */
+	if (near_setup(run, &nr) < 0 || !(nr.g = dedup_xchg(&d, 4)) ||
+	    !(nr.x = dedup_xchg(&d, 2)) || !(cc = edge_xchg(&d, 4)))
 		goto out;
 	int ok = find_edges(&d, &nr, &cc, &ph) == 0;
 	if (components(&d, &nr, &cc, ok) < 0 || !(fin = dedup_xchg(&d, 2)))
@@ -769,6 +913,7 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 	dedup_phase(&d, "decide_clusters");
 	if (xchg_finish(dec) < 0 || !par_all_ok(ok))
 		goto out;
+	stats_count(&extra, "same_signature", par_sum_u64(nr.same));
 	stats_count(&extra, "candidate_pairs", par_sum_u64(nr.candidates));
 	stats_count(&extra, "pairs_checked", par_sum_u64(nr.checked));
 	stats_count(&extra, "pairs_below_threshold", par_sum_u64(nr.below));
@@ -802,15 +947,13 @@ out:
 	phase_close(ph, rc == 0);
 	if (rc < 0)
 		log_error("stage dedup-near: %s", err_get());
-	xchg_free(nr.x), xchg_free(cc), xchg_free(fin), xchg_free(dec);
+	xchg_free(nr.g), xchg_free(nr.x), xchg_free(cc), xchg_free(fin), xchg_free(dec);
 	minhash_free(nr.mh);
 	free(nr.sig);
 	free(nr.round_records), free(nr.round_bytes);
-	for (size_t i = 0; i < nr.window; i++)
-		buf_release(&nr.win[i]);
 	free(nr.win);
 	buf_release(&nr.key), buf_release(&nr.val), buf_release(&nr.a), buf_release(&nr.b),
-		buf_release(&nr.c), buf_release(&nr.nk);
+		buf_release(&nr.c);
 	stats_release(&extra);
 	dedup_release(&d);
 	return rc;
@@ -822,6 +965,8 @@ const struct stage_def stage_dedup_near = {
 	.summary = "drop near duplicates: MinHash LSH, Jaccard check, connected components "
 		   "across ranks; keep one per cluster",
 	.opts = dedup_near_opts,
-	.version = 2, /* 2: with the check, pairs within a bucket's window, not a star */
+	.version = 3, /* 2: with the check, pairs within a bucket's window, not a star; 3: compact
+		       * document keys, a bucket's hubs its first members in (shard, record)
+		       * order */
 	.run = near_run,
 };

@@ -30,9 +30,9 @@ for stage in dedup-exact dedup-near; do
     "$T/n3/$stage/stats.json" | tr -d ' \n')" = "[3]"
 done
 check "dedup-near: its phases, in order" test "$(jq -r '.phase_seconds | keys_unsorted | join(" ")' \
-  "$T/n3/dedup-near/stats.json")" = "read_minhash exchange_bands bucket_pairs exchange_pairs \
-join_signatures exchange_signatures check_pairs exchange_edges large_star exchange_large_star \
-collect_members exchange_members decide_clusters exchange_decisions rewrite rewrite_commit"
+  "$T/n3/dedup-near/stats.json")" = "read_minhash exchange_groups group_signatures exchange_bands \
+bucket_pairs exchange_pairs join_signatures exchange_signatures check_pairs exchange_edges \
+large_star exchange_large_star collect_members exchange_members decide_clusters exchange_decisions rewrite rewrite_commit"
 # unbounded memory gives the same bytes
 mpiexec -n 2 "$CURATE" run workdir="$T/big" "${common[@]}" memory_budget=4GiB 2>"$T/big.log"
 { digest "$T/big/dedup-exact"; digest "$T/big/dedup-near"; } >"$T/big.sha"

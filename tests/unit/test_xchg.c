@@ -117,6 +117,8 @@ static void put_random(struct xchg *x, MPI_Comm comm, uint64_t seed, size_t n, s
 	}
 }
 
+static uint64_t drained_repeats; /* records equal to the one before, in the last drain */
+
 /* Reads everything this rank owns, checking order and ownership; stream holds the bytes
  * when asked (wire format) for a later global comparison. */
 static void drain(struct xchg *x, MPI_Comm comm, struct tally *got, struct buf *stream)
@@ -128,10 +130,13 @@ static void drain(struct xchg *x, MPI_Comm comm, struct tally *got, struct buf *
 	const void *k, *v;
 	size_t kl, vl;
 	int have_prev = 0, order_ok = 1, owner_ok = 1;
+	drained_repeats = 0;
 	while ((r = xchg_next(x, &k, &kl, &v, &vl)) == 1) {
 		if (have_prev) {
 			int c = bytes_cmp(prev_k.p, prev_k.len, k, kl);
-			order_ok &= c < 0 || (c == 0 && bytes_cmp(prev_v.p, prev_v.len, v, vl) <= 0);
+			int cv = c ? 0 : bytes_cmp(prev_v.p, prev_v.len, v, vl);
+			order_ok &= c < 0 || (c == 0 && cv <= 0);
+			drained_repeats += c == 0 && cv == 0;
 		}
 		owner_ok &= xchg_owner(k, kl, n) == me;
 		buf_set(&prev_k, k, kl);
@@ -274,6 +279,82 @@ static void test_empty_values_and_duplicates(void **state)
 		put(x, MPI_COMM_WORLD, "shared", 6, &i, sizeof i, &sent);
 	finish_and_check(x, &sent, &st);
 	xchg_free(x);
+	all_ranks_pass();
+}
+
+/* The sort's three ways, each past the radix threshold and in runs under a small budget as
+ * well as in memory: records of one key and value length that fit its 16-byte words (equal
+ * words are equal records), keys of one length with values whose words tie (zero bytes
+ * against padding), and keys of many lengths that share prefixes and trailing zeros. The
+ * order is checked against plain byte comparison in drain. */
+static void test_sort_paths(void **state)
+{
+	static const uint64_t budgets[] = {64 << 10, 64 << 20};
+	for (int b = 0; b < 2; b++)
+		for (int kind = 0; kind < 3; kind++) {
+			struct xchg *x = new_xchg(MPI_COMM_WORLD, budgets[b]);
+			struct tally sent = {0};
+			struct xchg_stats st;
+			uint64_t seed = 7000 + 10 * (uint64_t)kind + (uint64_t)rank;
+			unsigned char k[40] = {0}, v[16] = {0};
+			for (int i = 0; i < 20000; i++) {
+				uint64_t r = splitmix(&seed);
+				size_t kl = 8, vl = 8;
+				memset(k, 0, sizeof k), memset(v, 0, sizeof v);
+				if (kind == 0) { /* shard-like keys: high bytes zero, repeats */
+					k[7] = (unsigned char)(r % 50), k[6] = (unsigned char)(r >> 8) % 3;
+					v[7] = (unsigned char)(r >> 16) % 7;
+				} else if (kind == 1) {
+					kl = 12, vl = (r >> 8) % 6;
+					k[11] = (unsigned char)(r % 5);
+					v[0] = 'a', v[2] = (unsigned char)((r >> 16) % 2);
+				} else {
+					kl = (r >> 4) % 24;
+					memset(k, 'p', kl > 10 ? 10 : kl); /* a shared prefix, then zeros */
+					if (kl > 17)
+						k[kl - 1] = (unsigned char)(r >> 12) % 3;
+					vl = (r >> 20) % 3;
+				}
+				put(x, MPI_COMM_WORLD, k, kl, v, vl, &sent);
+			}
+			finish_and_check(x, &sent, &st);
+			if (b == 0)
+				CHECK(st.spilled_runs > 0);
+			xchg_free(x);
+		}
+	all_ranks_pass();
+}
+
+/* xchg_set_unique: every rank puts the same records, each three times; the ranks receive
+ * each once, in order, in memory and through runs. */
+static void test_unique(void **state)
+{
+	static const uint64_t budgets[] = {64 << 10, 64 << 20};
+	for (int b = 0; b < 2; b++)
+		for (int kind = 0; kind < 2; kind++) {
+			struct xchg *x = new_xchg(MPI_COMM_WORLD, budgets[b]);
+			xchg_set_unique(x);
+			enum { N = 9000 };
+			uint64_t got = 0;
+			for (int rep = 0; rep < 3; rep++) {
+				uint64_t seed = 9000 + (uint64_t)kind; /* the same on every rank */
+				for (int i = 0; i < N; i++) {
+					unsigned char k[8], v[20];
+					uint64_t r = splitmix(&seed);
+					memcpy(k, &r, 8);
+					size_t vl = kind ? 4 + (size_t)(r % 17) : 8;
+					memset(v, (int)(r >> 8), sizeof v);
+					CHECK(xchg_put(x, xchg_owner(k, 8, nranks), k, 8, v, vl) == 0);
+				}
+			}
+			CHECK(xchg_finish(x) == 0);
+			struct tally t = {0};
+			drain(x, MPI_COMM_WORLD, &t, NULL);
+			got = t.count;
+			CHECK(drained_repeats == 0);
+			CHECK(par_sum_u64(got) == N);
+			xchg_free(x);
+		}
 	all_ranks_pass();
 }
 
@@ -537,6 +618,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_idle_ranks),
 		cmocka_unit_test(test_empty_values_and_duplicates),
 		cmocka_unit_test(test_big_values),
+		cmocka_unit_test(test_sort_paths),
+		cmocka_unit_test(test_unique),
 		cmocka_unit_test(test_rank_count_independence),
 		cmocka_unit_test(test_bad_calls),
 		cmocka_unit_test(test_spill_cleanup),
