@@ -958,7 +958,8 @@ static void release_send(struct xchg *x)
 		buf_release(&x->dest[d].mem);
 		free(x->dest[d].seg);
 		x->dest[d].seg = NULL;
-		x->dest[d].nseg = x->dest[d].seg_i = 0;
+		x->dest[d].nseg = x->dest[d].seg_i = x->dest[d].segcap = 0;
+		x->dest[d].seg_pos = 0;
 	}
 	x->out_held = 0;
 	buf_release(&x->staging);
@@ -1259,6 +1260,32 @@ int xchg_next(struct xchg *x, const void **key, size_t *klen, const void **val, 
 void xchg_get_stats(const struct xchg *x, struct xchg_stats *st) { *st = x->st; }
 
 void xchg_set_unique(struct xchg *x) { x->unique = 1; }
+
+void xchg_reuse(struct xchg *x)
+{
+	merge_close(x, &x->m);
+	free(x->idx);
+	x->idx = NULL;
+	x->nidx = 0;
+	for (size_t i = 0; i < x->nruns; i++) {
+		char *path = run_path(x, x->runs[i]);
+		unlink(path);
+		free(path);
+	}
+	x->nruns = 0;
+	release_send(x);
+	x->spill_size = 0;
+	free(x->spill_err);
+	x->spill_err = NULL;
+	/* the receive area stays, if the puts may fill it (half the budget) */
+	x->area.len = 0;
+	x->area_nrec = 0;
+	if (x->area.cap > x->budget / 2)
+		buf_release(&x->area);
+	x->finished = x->failed = 0;
+	memset(&x->st, 0, sizeof x->st);
+	note_peak(x);
+}
 
 void xchg_free(struct xchg *x)
 {

@@ -34,6 +34,13 @@ int xchg_put(struct xchg *x, int dest, const void *key, size_t klen, const void 
  * a sender's repeats cost less memory and disk. Local; call before the first put. */
 void xchg_set_unique(struct xchg *x);
 
+/* Makes a finished exchange empty and ready for puts again, as xchg_new would, but keeping
+ * its receive area (up to half the budget), so a loop of exchanges (rounds of connected
+ * components) does not fault in fresh memory each time. Records not read are dropped, the
+ * stats start again, the budget and xchg_set_unique stay. Local, but every rank must reuse
+ * the exchange before its next xchg_finish. */
+void xchg_reuse(struct xchg *x);
+
 /* Collective: exchanges everything put on every rank, in rounds, and prepares the sorted
  * read. Call once, after the last put. 0, or -1 with err_set. */
 int xchg_finish(struct xchg *x);

@@ -5,6 +5,7 @@
  * large-star and small-star, O(log n) rounds whatever the diameter, no rank holding all
  * edges); one document per component is kept by the keep rule. docs/dedup.md explains
  * choices and defaults. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ struct sigcur {
 	uint64_t at;    /* its record number, UINT64_MAX when none is read */
 };
 
+enum { N_TOTALS = 4 }; /* same_signature, candidate_pairs, pairs_checked, below the threshold */
+
 struct near {
 	struct minhash *mh;
 	unsigned nh, bands, rows;
@@ -74,6 +77,8 @@ struct near {
 	struct xchg *g, *x; /* groups of equal signatures, band keys */
 	struct phase *ph; /* the signatures */
 	uint64_t same; /* documents linked to an equal signature's group */
+	uint64_t totals[N_TOTALS]; /* same, candidates, checked, below: over all ranks */
+	int restored; /* the components started from a checkpoint */
 	uint64_t candidates, checked, below, rounds;
 	uint64_t step_records, step_bytes;    /* of the components round running */
 	uint64_t *round_records, *round_bytes; /* per round, over all ranks */
@@ -438,6 +443,229 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 	return got;
 }
 
+/* ---- components checkpoints: a rerun starts from the last round every rank finished ----
+ *
+ * Large-star reads all of a round's edges that a rank holds; it also writes them, 16 bytes
+ * each, to <stage>/.phases/components/rank-K-of-N.round-R.edges, and once it has read them
+ * all, commits them with a record (.json: the stage's fingerprint, R, N, the count and
+ * SHA-256 of the file, and the totals so far). A rank keeps its last two rounds, since a kill
+ * may land when some ranks have committed a round and others not. A rerun with the same
+ * fingerprint and rank count takes the last round that every rank holds intact, puts its
+ * edges back into the exchange and goes on from there: the bands, pairs, check and earlier
+ * rounds are not run again. Nodes live at the rank that rewrites their shard, a function of
+ * the shard sizes and the rank count, so the records are where they were. */
+
+struct ckpt {
+	char *dir, *path, *tmp; /* the round being written */
+	FILE *f;
+	sha256_ctx *sha;
+	unsigned char buf[1 << 16];
+	size_t used;
+	uint64_t records, round;
+};
+
+static char *ckpt_name(const struct dedup *d, const char *dir, uint64_t round, const char *ext)
+{
+	return xasprintf("%s/rank-%d-of-%d.round-%llu.%s", dir, d->run->rank, d->run->nranks,
+			 (unsigned long long)round, ext);
+}
+
+static char *ckpt_dir(const struct dedup *d)
+{
+	return xasprintf("%s/.phases/components", d->run->dir);
+}
+
+/* Starts writing round's edges (a failure only logs: a checkpoint is not needed to go on). */
+static void ckpt_begin(struct dedup *d, struct ckpt *c, uint64_t round)
+{
+	memset(c, 0, sizeof *c);
+	c->round = round;
+	c->dir = ckpt_dir(d);
+	c->path = ckpt_name(d, c->dir, round, "edges");
+	c->tmp = xasprintf("%s.tmp", c->path);
+	if (mkdir_p(c->dir) == 0 && (c->f = fopen(c->tmp, "wb")))
+		c->sha = sha256_new();
+	else
+		log_warn("stage dedup-near: %s: %s (no checkpoint of round %llu)", c->tmp,
+			 strerror(errno), (unsigned long long)round);
+}
+
+static void ckpt_flush(struct ckpt *c)
+{
+	if (c->f && c->used) {
+		sha256_update(c->sha, c->buf, c->used);
+		if (fwrite(c->buf, 1, c->used, c->f) != c->used)
+			clearerr(c->f), fclose(c->f), c->f = NULL, unlink(c->tmp);
+	}
+	c->used = 0;
+}
+
+static void ckpt_add(struct ckpt *c, const void *k, const void *w)
+{
+	if (!c->f)
+		return;
+	if (c->used + 2 * DK > sizeof c->buf)
+		ckpt_flush(c);
+	memcpy(c->buf + c->used, k, DK);
+	memcpy(c->buf + c->used + DK, w, DK);
+	c->used += 2 * DK;
+	c->records++;
+}
+
+static json_t *u64_array(const uint64_t *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_integer((json_int_t)v[i]));
+	return a;
+}
+
+/* Commits the round written (ok: large-star read all of it), and drops the round before the
+ * last. The record holds what the stats need of the rounds before. */
+static void ckpt_end(struct dedup *d, struct near *nr, struct ckpt *c, int ok)
+{
+	ckpt_flush(c);
+	char hex[SHA256_HEX] = "";
+	if (c->sha)
+		sha256_final_hex(c->sha, hex);
+	int good = c->f && ok;
+	if (c->f) {
+		good = good && fflush(c->f) == 0 && fsync(fileno(c->f)) == 0;
+		good = fclose(c->f) == 0 && good;
+	}
+	good = good && rename(c->tmp, c->path) == 0;
+	if (good) {
+		json_t *r = json_pack("{s:s,s:I,s:i,s:i,s:I,s:s,s:o,s:o,s:o}", "fingerprint",
+				      d->run->fingerprint, "round", (json_int_t)c->round, "rank",
+				      d->run->rank, "ranks", d->run->nranks, "records",
+				      (json_int_t)c->records, "sha256", hex, "totals",
+				      u64_array(nr->totals, N_TOTALS), "round_records",
+				      u64_array(nr->round_records, c->round), "round_bytes",
+				      u64_array(nr->round_bytes, c->round));
+		char *text = json_dumps(r, JSON_COMPACT), *jp = ckpt_name(d, c->dir, c->round, "json");
+		good = write_file_atomic(jp, text, strlen(text)) == 0;
+		if (!good)
+			log_warn("stage dedup-near: %s", err_get());
+		free(text), free(jp);
+		json_decref(r);
+	}
+	if (!good)
+		unlink(c->tmp);
+	if (good && c->round >= 2) {
+		char *old = ckpt_name(d, c->dir, c->round - 2, "json");
+		unlink(old);
+		free(old);
+		old = ckpt_name(d, c->dir, c->round - 2, "edges");
+		unlink(old);
+		free(old);
+	}
+	free(c->dir), free(c->path), free(c->tmp);
+	memset(c, 0, sizeof *c);
+}
+
+/* Whether this rank holds round's checkpoint intact, with this run's fingerprint; r gets its
+ * record. */
+static int ckpt_valid(struct dedup *d, const char *dir, uint64_t round, json_t **r)
+{
+	char *jp = ckpt_name(d, dir, round, "json"), *ep = ckpt_name(d, dir, round, "edges");
+	struct buf b = BUF_INIT;
+	*r = read_file(jp, &b) == 0 ? json_loads(b.p, 0, NULL) : NULL;
+	char hex[SHA256_HEX];
+	const char *fp = json_string_value(json_object_get(*r, "fingerprint"));
+	const char *sha = json_string_value(json_object_get(*r, "sha256"));
+	int ok = *r && fp && sha && !strcmp(fp, d->run->fingerprint) &&
+		 json_integer_value(json_object_get(*r, "round")) == (json_int_t)round &&
+		 json_integer_value(json_object_get(*r, "ranks")) == d->run->nranks &&
+		 sha256_file_hex(ep, hex) == 0 && !strcmp(hex, sha);
+	if (!ok && *r)
+		log_warn("stage dedup-near: %s: does not match its edges or this run; not used", jp);
+	if (!ok)
+		json_decref(*r), *r = NULL;
+	buf_release(&b);
+	free(jp), free(ep);
+	return ok;
+}
+
+/* The rounds this rank has records of, the last two: *hi and *lo (UINT64_MAX for none). */
+static void ckpt_rounds(struct dedup *d, const char *dir, uint64_t *hi, uint64_t *lo)
+{
+	*hi = *lo = UINT64_MAX;
+	char *prefix = xasprintf("rank-%d-of-%d.round-", d->run->rank, d->run->nranks);
+	DIR *dd = opendir(dir);
+	for (struct dirent *e; dd && (e = readdir(dd));) {
+		size_t pl = strlen(prefix);
+		if (strncmp(e->d_name, prefix, pl) || !str_ends_with(e->d_name, ".json"))
+			continue;
+		char *end;
+		unsigned long long r = strtoull(e->d_name + pl, &end, 10);
+		if (strcmp(end, ".json"))
+			continue;
+		if (*hi == UINT64_MAX || r > *hi)
+			*lo = *hi, *hi = r;
+		else if (*lo == UINT64_MAX || r > *lo)
+			*lo = r;
+	}
+	if (dd)
+		closedir(dd);
+	free(prefix);
+}
+
+/* Collective: with the signatures all reused, finds the last round every rank holds intact
+ * and puts its edges into cc; 1 when it did (nr->rounds, totals and the rounds' stats are
+ * restored), 0 when the stage starts from the bands, -1 on an error. */
+static int ckpt_restore(struct dedup *d, struct near *nr, struct xchg *cc, int reused_all)
+{
+	char *dir = ckpt_dir(d);
+	uint64_t hi, lo, want;
+	if (d->run->force && d->run->rank == 0)
+		remove_tree(dir);
+	MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+	ckpt_rounds(d, dir, &hi, &lo);
+	/* the newest round that every rank has a record of: each keeps its last two */
+	int any = reused_all && hi != UINT64_MAX;
+	uint64_t mine = any ? hi : 0, low;
+	MPI_CHECK(MPI_Allreduce(&mine, &low, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD));
+	json_t *r = NULL;
+	int have = any && (low == hi || low == lo) && ckpt_valid(d, dir, low, &r);
+	if (!par_all_ok(have)) {
+		json_decref(r);
+		free(dir);
+		return 0;
+	}
+	want = low;
+	char *ep = ckpt_name(d, dir, want, "edges");
+	struct buf b = BUF_INIT;
+	int ok = read_file(ep, &b) == 0 && b.len % (2 * DK) == 0;
+	for (size_t i = 0; ok && i < b.len; i += 2 * DK)
+		ok = owner_of(d, b.p + i) == d->run->rank &&
+		     xchg_put(cc, d->run->rank, b.p + i, DK, b.p + i + DK, DK) == 0;
+	json_t *tot = json_object_get(r, "totals"), *rr = json_object_get(r, "round_records"),
+	       *rb = json_object_get(r, "round_bytes");
+	ok = ok && json_array_size(tot) == N_TOTALS && json_array_size(rr) == want &&
+	     json_array_size(rb) == want;
+	if (ok) {
+		for (size_t i = 0; i < N_TOTALS; i++)
+			nr->totals[i] = (uint64_t)json_integer_value(json_array_get(tot, i));
+		nr->round_records = xrealloc(nr->round_records, (want + 1) * sizeof(uint64_t));
+		nr->round_bytes = xrealloc(nr->round_bytes, (want + 1) * sizeof(uint64_t));
+		for (size_t i = 0; i < want; i++) {
+			nr->round_records[i] = (uint64_t)json_integer_value(json_array_get(rr, i));
+			nr->round_bytes[i] = (uint64_t)json_integer_value(json_array_get(rb, i));
+		}
+		nr->rounds = want;
+	} else {
+		err_set("%s: cannot be read back (%s)", ep, err_get());
+	}
+	if (d->run->rank == 0 && ok)
+		log_info("stage dedup-near: components restart from round %llu, kept by a killed "
+			 "run: bands, pairs and the check are not run again",
+			 (unsigned long long)want);
+	buf_release(&b);
+	json_decref(r);
+	free(ep), free(dir);
+	return par_all_ok(ok) ? 1 : -1;
+}
+
 /* ---- connected components: alternating large-star and small-star ---- */
 
 /* Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii, "Connected Components in MapReduce
@@ -472,7 +700,7 @@ static int arc_ok(size_t kl, size_t vl)
  * or with two smaller ones. With none, this step changed nothing: cur was that forest, and
  * next holds each leaf with its centre. */
 static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next,
-		      uint64_t *bad)
+		      uint64_t *bad, struct ckpt *ck)
 {
 	unsigned char u[DK], m[DK], last[DK];
 	uint64_t lower = 0, upper = 0;
@@ -482,6 +710,7 @@ static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct
 	while ((got = xchg_next(cur, &k, &kl, &w, &wl)) == 1) {
 		if (!arc_ok(kl, wl))
 			return -1;
+		ckpt_add(ck, k, w);
 		if (!any || memcmp(u, k, DK)) {
 			*bad += (lower && upper) || lower >= 2;
 			lower = upper = 0;
@@ -555,49 +784,78 @@ static struct xchg *edge_xchg(struct dedup *d, unsigned share)
 	return x;
 }
 
+/* After a step read *cc into *next: next becomes the current one, and the one read is kept
+ * for reuse, but for the first (the edges' exchange, with its own share of the budget). */
+static void step_done(struct xchg **cc, struct xchg **next, struct xchg **spare, int *first)
+{
+	if (*first) {
+		xchg_free(*cc);
+		*first = 0;
+	} else {
+		xchg_reuse(*cc);
+		*spare = *cc;
+	}
+	*cc = *next;
+	*next = NULL;
+}
+
 enum { MAX_ROUNDS = 1000 }; /* 2^1000 nodes: a round count past it is a bug */
 
 /* Alternates the two until large-star finds a forest of stars; *cc (the edges, both ways,
  * being put) ends holding each leaf with its centre, finished. Collective. */
 static int components(struct dedup *d, struct near *nr, struct xchg **cc, int ok)
 {
+	/* a round's exchange, once read, is the one after next: its memory is reused */
+	struct xchg *spare = NULL, *next = NULL;
+	int first = 1, rc = -1;
 	for (;;) {
 		if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
-			return -1;
+			goto out;
+		if (!nr->restored && nr->rounds == 0) { /* the counts of the edges, for the stats */
+			uint64_t v[N_TOTALS] = {nr->same, nr->candidates, nr->checked, nr->below};
+			MPI_CHECK(MPI_Allreduce(v, nr->totals, N_TOTALS, MPI_UINT64_T, MPI_SUM,
+						MPI_COMM_WORLD));
+		}
 		dedup_phase(d, nr->rounds ? "exchange_small_star" : "exchange_edges");
 		log_debug("stage dedup-near: components round %llu at %.1fs",
 			  (unsigned long long)nr->rounds, now_seconds() - nr->t0);
 		stage_test_part_delay(d->run->rank); /* tests: a kill lands here */
-		struct xchg *next = edge_xchg(d, 2);
-		if (!next)
-			return -1;
+		if (!(next = spare ? spare : edge_xchg(d, 2)))
+			goto out;
+		spare = NULL;
 		uint64_t bad = 0;
-		ok = large_star(d, nr, *cc, next, &bad) == 0;
-		xchg_free(*cc);
-		*cc = next;
+		struct ckpt ck;
+		ckpt_begin(d, &ck, nr->rounds);
+		ok = large_star(d, nr, *cc, next, &bad, &ck) == 0;
+		ckpt_end(d, nr, &ck, ok);
+		step_done(cc, &next, &spare, &first);
 		uint64_t total = par_sum_u64(bad);
 		dedup_phase(d, "large_star");
 		if (xchg_finish(*cc) < 0 || !par_all_ok(ok))
-			return -1;
+			goto out;
 		dedup_phase(d, "exchange_large_star");
 		if (total == 0) {
 			round_done(nr);
 			nr->rounds++;
-			return 0;
+			rc = 0;
+			goto out;
 		}
 		if (nr->rounds + 1 >= MAX_ROUNDS) {
 			err_set("dedup-near: components did not converge in %d rounds", MAX_ROUNDS);
-			return -1;
+			goto out;
 		}
-		if (!(next = edge_xchg(d, 2)))
-			return -1;
+		if (!(next = spare ? spare : edge_xchg(d, 2)))
+			goto out;
+		spare = NULL;
 		ok = small_star(d, nr, *cc, next) == 0;
-		xchg_free(*cc);
-		*cc = next;
+		step_done(cc, &next, &spare, &first);
 		round_done(nr);
 		nr->rounds++;
 		dedup_phase(d, "small_star");
 	}
+out:
+	xchg_free(spare);
+	return rc;
 }
 
 /* Members to their component's centre (its smallest document key), at the centre's owner:
@@ -823,18 +1081,30 @@ static int near_setup(struct stage_run *run, struct near *nr)
 	return nr->mh ? 0 : -1;
 }
 
-/* Bands (and signatures) to candidate edges in *cc; collective. */
-static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc, struct phase **ph)
+/* The signatures per input shard, a phase: a killed run makes only the missing ones, and
+ * the group records of the shards it makes. *reused_all: none was made. */
+static int signatures(struct dedup *d, struct near *nr, struct phase **ph, int *reused_all)
 {
-	/* signatures per input shard are a phase: a killed run makes only the missing ones */
 	static const char *const exts[] = {"sig", NULL};
 	static const struct phase_def sigs = {"signatures", exts, false, NULL, NULL};
 	struct stage_run *run = d->run;
 	nr->ph = *ph = phase_open(run, d->in, &sigs, run->fingerprint);
 	struct dedup_job job = {d, "sig", put_bands, nr};
 	int ok = *ph && phase_run(*ph, dedup_phase_shard, &job) == 0;
+	*reused_all = ok;
 	for (size_t i = 0; ok && i < d->in->n; i++)
-		if (phase_reused(*ph, i) && phase_owner(*ph, i) == run->rank &&
+		*reused_all &= phase_reused(*ph, i);
+	return ok ? 0 : -1;
+}
+
+/* Groups and bands (and signatures) to candidate edges in *cc; collective. ok: whether the
+ * signatures were made on this rank. */
+static int find_edges(struct dedup *d, struct near *nr, struct xchg **cc, int ok)
+{
+	struct stage_run *run = d->run;
+	struct phase *ph = nr->ph;
+	for (size_t i = 0; ok && i < d->in->n; i++)
+		if (phase_reused(ph, i) && phase_owner(ph, i) == run->rank &&
 		    replay(d, nr, i) < 0) {
 			log_error("stage dedup-near: %s", err_get());
 			ok = 0;
@@ -898,7 +1168,14 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 	if (near_setup(run, &nr) < 0 || !(nr.g = dedup_xchg(&d, 4)) ||
 	    !(nr.x = dedup_xchg(&d, 2)) || !(cc = edge_xchg(&d, 4)))
 		goto out;
-	int ok = find_edges(&d, &nr, &cc, &ph) == 0;
+	int reused_all = 0, ok = signatures(&d, &nr, &ph, &reused_all) == 0;
+	nr.restored = ckpt_restore(&d, &nr, cc, ok && reused_all);
+	if (nr.restored < 0)
+		goto out;
+	if (nr.restored)
+		dedup_phase(&d, "restore_components");
+	else
+		ok = find_edges(&d, &nr, &cc, ok) == 0;
 	if (components(&d, &nr, &cc, ok) < 0 || !(fin = dedup_xchg(&d, 2)))
 		goto out;
 	ok = cc_collect(&d, &nr, cc, fin) == 0;
@@ -913,10 +1190,10 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 	dedup_phase(&d, "decide_clusters");
 	if (xchg_finish(dec) < 0 || !par_all_ok(ok))
 		goto out;
-	stats_count(&extra, "same_signature", par_sum_u64(nr.same));
-	stats_count(&extra, "candidate_pairs", par_sum_u64(nr.candidates));
-	stats_count(&extra, "pairs_checked", par_sum_u64(nr.checked));
-	stats_count(&extra, "pairs_below_threshold", par_sum_u64(nr.below));
+	stats_count(&extra, "same_signature", nr.totals[0]);
+	stats_count(&extra, "candidate_pairs", nr.totals[1]);
+	stats_count(&extra, "pairs_checked", nr.totals[2]);
+	stats_count(&extra, "pairs_below_threshold", nr.totals[3]);
 	stats_count(&extra, "components_rounds", nr.rounds);
 	log_info("stage dedup-near: %llu candidate pairs, %llu checked, %llu below the "
 		 "threshold, components in %llu rounds",
@@ -945,6 +1222,11 @@ static int near_run(struct stage_run *run, const struct task_list *in)
 		rc = -1;
 out:
 	phase_close(ph, rc == 0);
+	if (rc == 0 && run->rank == 0) { /* done: the rounds' checkpoints are not needed */
+		char *dir = ckpt_dir(&d);
+		remove_tree(dir);
+		free(dir);
+	}
 	if (rc < 0)
 		log_error("stage dedup-near: %s", err_get());
 	xchg_free(nr.g), xchg_free(nr.x), xchg_free(cc), xchg_free(fin), xchg_free(dec);

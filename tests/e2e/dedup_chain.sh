@@ -40,21 +40,34 @@ check "bytes per round" test "$(jq '[.components.bytes[] | select(. > 0)] | leng
 check "the same rounds on 3 ranks" test "$(jq -c .components "$T/r3/dedup-near/stats.json")" = "$(jq -c .components "$T/r1/dedup-near/stats.json")"
 
 # SIGKILL of one of 2 ranks in the components phase (CURATE_TEST_PART_DELAY, tests only, makes
-# each round wait 1 s): the rerun reuses every input shard's signatures (their phase is done),
-# runs the exchanges and the components again, and ends with the bytes of the clean run.
+# each round wait 1 s), once both ranks have committed round 2's checkpoint: the rerun reuses
+# every input shard's signatures (their phase is done), restarts the components from the last
+# round both ranks hold (2 or later) without the bands, pairs or earlier rounds, and ends with
+# the bytes and the round stats of the clean run.
 "$CURATE" import workdir="$T/k" "${opts[@]}" >/dev/null 2>&1 || fail "import for the kill"
 CURATE_TEST_PART_DELAY=1 mpiexec -n 2 "$CURATE" run workdir="$T/k" "${opts[@]}" >kill.log 2>&1 &
 pid=$!
-sd="$T/k/dedup-near/.phases/signatures"
-for i in $(seq 1200); do [ "$(compgen -G "$sd/in-*.json" | wc -l)" -ge 6 ] && break; sleep 0.05; done
-sleep 3 # in the rounds, which take over 13 s here
+cd_="$T/k/dedup-near/.phases/components"
+for i in $(seq 1200); do
+  [ -e "$cd_/rank-0-of-2.round-2.json" ] && [ -e "$cd_/rank-1-of-2.round-2.json" ] && break
+  sleep 0.05
+done
 kill -9 "$(pgrep -f "^$CURATE run workdir=$T/k " | head -1)"
 wait $pid && fail "the run survived a rank's SIGKILL in its components"
 for i in $(seq 200); do pgrep -f "^$CURATE run workdir=$T/k " >/dev/null || break; sleep 0.05; done
 check "killed before the end" test ! -e "$T/k/dedup-near/manifest.json"
 t0=$SECONDS
 mpiexec -n 2 "$CURATE" run workdir="$T/k" "${opts[@]}" >rerun.log 2>&1 || { cat rerun.log; fail "the rerun"; }
-echo "rerun after a kill in the components: $((SECONDS - t0)) s: $(grep 'phase signatures' rerun.log | sed 's/.*phase/phase/')"
+echo "rerun after a kill in the components: $((SECONDS - t0)) s: $(grep 'phase signatures' rerun.log | sed 's/.*phase/phase/'); $(grep -o 'components restart from round [0-9]*' rerun.log)"
 contains rerun.log "phase signatures: 6 input shards: 6 reused, 0 done now"
+from=$(grep -o 'components restart from round [0-9]*' rerun.log | grep -o '[0-9]*$')
+check "the rerun restarts the components from round 2 or later (${from:-none})" test "${from:-0}" -ge 2
+ks="$T/k/dedup-near/stats.json"
+check "no bands or pairs in the rerun" test "$(jq '.phase_seconds | has("bucket_pairs") or has("exchange_bands")' "$ks")" = false
+check "the rerun's rounds and their records equal the clean run's" \
+  test "$(jq -c .components "$ks")" = "$(jq -c .components "$T/r1/dedup-near/stats.json")"
+check "the rerun's counters equal the clean run's" \
+  test "$(jq -c .counters "$ks")" = "$(jq -c .counters "$T/r1/dedup-near/stats.json")"
+check "the checkpoints are gone once the stage is done" test ! -e "$cd_"
 digest "$T/k/dedup-near" >k.sha
 cmp r1.sha k.sha || fail "the rerun after a kill in the components differs from a clean run"

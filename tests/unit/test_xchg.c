@@ -358,6 +358,37 @@ static void test_unique(void **state)
 	all_ranks_pass();
 }
 
+/* xchg_reuse: one exchange serves rounds in turn, each round's records all there and
+ * only them, in memory and spilling, including a round read only in part and one with
+ * nothing put. */
+static void test_reuse(void **state)
+{
+	static const uint64_t budgets[] = {64 << 10, 64 << 20};
+	for (int b = 0; b < 2; b++) {
+		struct xchg *x = new_xchg(MPI_COMM_WORLD, budgets[b]);
+		for (int round = 0; round < 5; round++) {
+			struct tally sent = {0};
+			struct xchg_stats st;
+			size_t n = round == 3 ? 0 : 3000 + 1000 * (size_t)round;
+			put_random(x, MPI_COMM_WORLD, 100 * (uint64_t)round + (uint64_t)rank, n, 1, 24,
+				   0, 40, &sent);
+			if (round == 1) { /* read a few, then reuse: the rest must not leak on */
+				CHECK(xchg_finish(x) == 0);
+				const void *k, *v;
+				size_t kl, vl;
+				for (int i = 0; i < 10; i++)
+					CHECK(xchg_next(x, &k, &kl, &v, &vl) == 1);
+			} else {
+				finish_and_check(x, &sent, &st);
+				CHECK(st.sent_records == n);
+			}
+			xchg_reuse(x);
+		}
+		xchg_free(x);
+	}
+	all_ranks_pass();
+}
+
 /* Values larger than a round's chunk, in memory (100 KiB, 300 KiB) and straight from the
  * spill file (4 MiB), arrive whole. */
 static void test_big_values(void **state)
@@ -620,6 +651,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_big_values),
 		cmocka_unit_test(test_sort_paths),
 		cmocka_unit_test(test_unique),
+		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_rank_count_independence),
 		cmocka_unit_test(test_bad_calls),
 		cmocka_unit_test(test_spill_cleanup),
