@@ -43,7 +43,6 @@ static const struct opt_def dedup_near_opts[] = {
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-enum { F_MSG = 0, F_OWN = 1 };  /* last byte of label values */
 
 /* A document in every exchange after the signatures: [shard u32 BE][record u32 BE]. It sorts
  * in the order the shards are read, and its node lives at the rank that rewrites the shard,
@@ -71,7 +70,7 @@ struct near {
 	int check;
 	double threshold;
 	uint32_t *sig;
-	struct buf key, val, a, b, c;
+	struct buf key, val; /* a bucket's band key; a keep key being made */
 	unsigned char (*win)[DK]; /* the bucket's first members (its hubs), check_window at most */
 	size_t window, nwin;
 	struct xchg *g, *x; /* groups of equal signatures, band keys */
@@ -378,7 +377,7 @@ static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, stru
 	int got, first = 1;
 	struct sigcur c;
 	sigcur_open(&c, nr);
-	buf_grow(&nr->c, DK + sl);
+	unsigned char *val = xmalloc(DK + sl); /* [u][u's signature] */
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		if (!first && !memcmp(last, k, DK) && !memcmp(last + DK, v, DK))
 			continue; /* the same pair from another band */
@@ -387,18 +386,19 @@ static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, stru
 				got = -1;
 				break;
 			}
-			memcpy(nr->c.p + DK, sig, sl);
+			memcpy(val + DK, sig, sl);
 		}
 		first = 0;
 		memcpy(last, k, DK);
 		memcpy(last + DK, v, DK);
-		memcpy(nr->c.p, k, DK);
-		if (xchg_put(out, owner_of(d, v), v, DK, nr->c.p, DK + sl) < 0) {
+		memcpy(val, k, DK);
+		if (xchg_put(out, owner_of(d, v), v, DK, val, DK + sl) < 0) {
 			got = -1;
 			break;
 		}
 	}
 	sigcur_close(&c);
+	free(val);
 	return got;
 }
 
@@ -698,11 +698,12 @@ static int arc_ok(size_t kl, size_t vl)
  * a node with its smaller neighbours). *bad counts the nodes that keep the graph from being a
  * forest of stars around their smallest nodes: those with a smaller and a larger neighbour,
  * or with two smaller ones. With none, this step changed nothing: cur was that forest, and
- * next holds each leaf with its centre. */
+ * next holds each leaf with its centre. Edge exchanges are sets (edge_xchg), so each
+ * neighbour comes once, here and in small-star. */
 static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next,
 		      uint64_t *bad, struct ckpt *ck)
 {
-	unsigned char u[DK], m[DK], last[DK];
+	unsigned char u[DK], m[DK];
 	uint64_t lower = 0, upper = 0;
 	const void *k, *w;
 	size_t kl, wl;
@@ -717,10 +718,7 @@ static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct
 			memcpy(u, k, DK);
 			memcpy(m, less(u, w) ? u : w, DK); /* the first neighbour is the smallest */
 			any = 1;
-		} else if (!memcmp(last, w, DK)) {
-			continue; /* the same edge twice */
 		}
-		memcpy(last, w, DK);
 		if (!less(u, w)) {
 			lower++;
 			continue;
@@ -739,7 +737,7 @@ static int large_star(struct dedup *d, struct near *nr, struct xchg *cur, struct
  * input). */
 static int small_star(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *next)
 {
-	unsigned char u[DK], m[DK], last[DK];
+	unsigned char u[DK], m[DK];
 	const void *k, *w;
 	size_t kl, wl;
 	int got, any = 0;
@@ -752,10 +750,7 @@ static int small_star(struct dedup *d, struct near *nr, struct xchg *cur, struct
 			memcpy(m, w, DK); /* the smallest comes first */
 			a = u;            /* the edge (u, m) */
 			any = 1;
-		} else if (!memcmp(last, w, DK)) {
-			continue;
 		}
-		memcpy(last, w, DK);
 		if (put_arc(d, nr, next, a, m) < 0 || put_arc(d, nr, next, m, a) < 0)
 			return -1;
 	}
@@ -1234,8 +1229,7 @@ out:
 	free(nr.sig);
 	free(nr.round_records), free(nr.round_bytes);
 	free(nr.win);
-	buf_release(&nr.key), buf_release(&nr.val), buf_release(&nr.a), buf_release(&nr.b),
-		buf_release(&nr.c);
+	buf_release(&nr.key), buf_release(&nr.val);
 	stats_release(&extra);
 	dedup_release(&d);
 	return rc;

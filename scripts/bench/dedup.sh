@@ -95,6 +95,7 @@ JSONL in $nshards shards), default options, \`keep_rejected=false\`, best of $RD
 |---|---|---|---|
 | \`dedup-exact\` ($ex_out kept) | $(printf %.1f "$t_ex1") s, $(dps "$ndocs" "$t_ex1") docs/s | $(printf %.1f "$t_ex2") s, $(dps "$ndocs" "$t_ex2") docs/s, speedup $(ratio "$t_ex1" "$t_ex2") | \`zstdcat \| jq -r '.text\|@base64' \| sort -u\`: $(printf %.1f "$t_ref_ex") s, $(dps "$ndocs" "$t_ref_ex") docs/s; ratio 1 rank / reference $(ratio "$t_ex1" "$t_ref_ex") |
 | \`dedup-near\` ($nr_out kept, $nr_clusters clusters) | $(printf %.1f "$t_nr1") s, $(dps "$ndocs" "$t_nr1") docs/s | $(printf %.1f "$t_nr2") s, $(dps "$ndocs" "$t_nr2") docs/s, speedup $(ratio "$t_nr1" "$t_nr2") | |
+| \`dedup-near\` / \`dedup-exact\` (goal: at most 2) | $(ratio "$t_nr1" "$t_ex1") | $(ratio "$t_nr2" "$t_ex2") | |
 
 Peak RSS of the larger of 2 ranks running \`dedup-near\` on the same $(mbs "$raw" 1) MB:
 
