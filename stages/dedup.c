@@ -206,20 +206,25 @@ int dedup_phase_shard(struct phase *ph, size_t i, json_t **info, void *job)
 {
 	struct dedup_job *j = job;
 	struct dedup *d = j->d;
-	char *path = phase_tmp_path(ph, i, j->ext);
-	d->out = fopen(path, "wb");
-	d->out_path = path;
-	int rc = d->out ? 0 : -1;
-	if (rc)
-		err_set("%s: %s", path, strerror(errno));
+	int rc = 0;
+	for (size_t k = 0; k < DEDUP_MAX_FILES && j->exts[k] && !rc; k++) {
+		d->out_path[k] = phase_tmp_path(ph, i, j->exts[k]);
+		if (!(d->out[k] = fopen(d->out_path[k], "wb"))) {
+			err_set("%s: %s", d->out_path[k], strerror(errno));
+			rc = -1;
+		}
+	}
 	if (!rc)
 		rc = dedup_read_shard(d, i, j->fn, j->arg);
-	if (d->out && fclose(d->out) && !rc) {
-		err_set("%s: %s", path, strerror(errno));
-		rc = -1;
+	for (size_t k = 0; k < DEDUP_MAX_FILES; k++) {
+		if (d->out[k] && fclose(d->out[k]) && !rc) {
+			err_set("%s: %s", d->out_path[k], strerror(errno));
+			rc = -1;
+		}
+		d->out[k] = NULL;
+		free(d->out_path[k]);
+		d->out_path[k] = NULL;
 	}
-	d->out = NULL;
-	free(path);
 	phase_count(ph, d->record);
 	*info = json_pack("{s:I}", "records", (json_int_t)d->record);
 	return rc;

@@ -21,6 +21,7 @@
 	 "level."}
 
 #define DEDUP_MAX_PHASES 24
+#define DEDUP_MAX_FILES 2
 
 struct dedup {
 	struct stage_run *run;
@@ -38,8 +39,10 @@ struct dedup {
 	unsigned nphases;
 	double mark_wall, mark_cpu;
 	double commit_wall; /* of rewrite: closing shards (fsync, rename) and part records */
-	FILE *out;            /* in a phase (dedup_phase_shard): the shard's phase file */
-	const char *out_path; /* and its name, for messages */
+	/* in a phase (dedup_phase_shard): the shard's phase files, one per ext of the job, and
+	 * their names, for messages */
+	FILE *out[DEDUP_MAX_FILES];
+	char *out_path[DEDUP_MAX_FILES];
 };
 
 void dedup_init(struct dedup *d, struct stage_run *run, const struct task_list *in);
@@ -82,12 +85,13 @@ typedef int (*dedup_doc_fn)(struct dedup *d, struct doc *doc, void *arg);
 int dedup_read_shard(struct dedup *d, size_t i, dedup_doc_fn fn, void *arg);
 
 /* A phase's work on input shard i (a phase_fn, with a struct dedup_job as ud): reads the
- * shard with fn, which writes what a rerun needs to d->out, the phase's file ext of the
- * shard; the record keeps the shard's record count. */
+ * shard with fn, which writes what a rerun needs to d->out[k], the shard's phase file of
+ * exts[k] (NULL-terminated, at most DEDUP_MAX_FILES); the record keeps the shard's record
+ * count. */
 struct phase;
 struct dedup_job {
 	struct dedup *d;
-	const char *ext;
+	const char *const *exts;
 	dedup_doc_fn fn;
 	void *arg;
 };

@@ -97,9 +97,9 @@ static int put_hash(struct dedup *d, struct doc *doc, void *arg)
 	/* the phase file: [value length u32 BE][key][value] per record */
 	unsigned char n[4];
 	be_put(n, e->val.len, 4);
-	if (fwrite(n, 4, 1, d->out) != 1 || fwrite(k, sizeof k, 1, d->out) != 1 ||
-	    fwrite(e->val.p, 1, e->val.len, d->out) != e->val.len) {
-		err_set("%s: %s", d->out_path, strerror(errno));
+	if (fwrite(n, 4, 1, d->out[0]) != 1 || fwrite(k, sizeof k, 1, d->out[0]) != 1 ||
+	    fwrite(e->val.p, 1, e->val.len, d->out[0]) != e->val.len) {
+		err_set("%s: %s", d->out_path[0], strerror(errno));
 		return -1;
 	}
 	return xchg_put(e->x, xchg_owner(k, sizeof k, d->run->nranks), k, sizeof k, e->val.p,
@@ -194,7 +194,7 @@ static int exact_run(struct stage_run *run, const struct task_list *in)
 		config_section_text(run->cfg, run->def->name, &sig);
 	ph = phase_open(run, in, &hashes, sig.p);
 	buf_release(&sig);
-	struct dedup_job job = {&d, "hashes", put_hash, &e};
+	struct dedup_job job = {&d, exts, put_hash, &e};
 	int ok = ph && phase_run(ph, dedup_phase_shard, &job) == 0;
 	for (size_t i = 0; ok && i < in->n; i++)
 		if (phase_reused(ph, i) && phase_owner(ph, i) == run->rank && replay(ph, i, &e, run->nranks) < 0) {

@@ -7,6 +7,7 @@
  * choices and defaults. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,16 +51,35 @@ static const struct opt_def dedup_near_opts[] = {
  * decision needs them: only these 8 bytes cross the network for a band, a pair or an edge. */
 enum { DK = 8 };
 
-/* A forward reader of this rank's signature files (the phase's "sig" files), for lookups in
- * document-key order: each streaming pass over a sorted exchange opens one. */
-struct sigcur {
+/* The signatures' phase files of an input shard, read where decisions need them:
+ *   sig: slot r (4 x num_hashes bytes at r x that) is record r's signature, u32 LE; zeros
+ *        for a record without one;
+ *   key: per record with a signature, [record u32 BE][level u8][keep key length u32 BE]
+ *        [keep key], in record order.
+ * Lookups come from sorted exchanges, so they come in document-key order: keys_find reads
+ * forward, passing over what it does not need, and sigs_get reads a window ahead when the
+ * next slot is near and the one slot when it is far. */
+struct sigs {
 	struct phase *ph;
-	unsigned nh;
-	size_t shard; /* open shard, SIZE_MAX before the first */
-	FILE *f;
+	size_t sl, shard; /* a slot's bytes; the open shard, SIZE_MAX for none */
+	int fd;
 	char *path;
-	struct buf rec; /* the current record: [level u8][keep key length u32 BE][keep key][sig] */
-	uint64_t at;    /* its record number, UINT64_MAX when none is read */
+	unsigned char *win; /* bytes [off, off + len) of the file */
+	uint64_t off;
+	size_t len;
+};
+
+struct keys {
+	struct phase *ph;
+	size_t shard;
+	int fd;
+	char *path;
+	struct buf b; /* bytes read, [pos, b.len) not yet taken */
+	size_t pos;
+	const char *kk; /* the current record's keep key, in b */
+	size_t kl;
+	uint64_t at; /* its record number, UINT64_MAX when none is read */
+	int level;
 };
 
 enum { N_TOTALS = 4 }; /* same_signature, candidate_pairs, pairs_checked, below the threshold */
@@ -75,6 +95,7 @@ struct near {
 	size_t window, nwin;
 	struct xchg *g, *x; /* groups of equal signatures, band keys */
 	struct phase *ph; /* the signatures */
+	uint64_t slot_shard, slots; /* the shard being signed, its slots written */
 	uint64_t same; /* documents linked to an equal signature's group */
 	uint64_t totals[N_TOTALS]; /* same, candidates, checked, below: over all ranks */
 	int restored; /* the components started from a checkpoint */
@@ -98,88 +119,165 @@ static int owner_of(struct dedup *d, const void *dk)
 	return d->owner[dk_shard(dk)];
 }
 
-static void sigcur_open(struct sigcur *c, struct near *nr)
+enum { SIG_WINDOW = 1 << 18 };
+
+static void sigs_open(struct sigs *s, struct near *nr)
 {
-	memset(c, 0, sizeof *c);
-	c->ph = nr->ph;
-	c->nh = nr->nh;
-	c->shard = SIZE_MAX;
-	c->at = UINT64_MAX;
+	*s = (struct sigs){nr->ph, 4 * (size_t)nr->nh, SIZE_MAX, -1, NULL, NULL, 0, 0};
+	s->win = xmalloc(SIG_WINDOW > s->sl ? SIG_WINDOW : s->sl);
 }
 
-static void sigcur_close(struct sigcur *c)
+static void sigs_close(struct sigs *s)
 {
-	if (c->f)
-		fclose(c->f);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path), free(s->win);
+}
+
+/* Document dk's signature, valid until the next call: 0, or -1 with err_set. */
+static int sigs_get(struct sigs *s, const void *dk, const unsigned char **sig)
+{
+	size_t shard = dk_shard(dk);
+	uint64_t at = be_get((const char *)dk + 4, 4) * s->sl;
+	if (shard != s->shard) {
+		if (s->fd >= 0)
+			close(s->fd);
+		free(s->path);
+		s->path = phase_path(s->ph, shard, "sig");
+		s->shard = shard;
+		s->len = 0;
+		if ((s->fd = open(s->path, O_RDONLY | O_CLOEXEC)) < 0) {
+			err_set("%s: %s", s->path, strerror(errno));
+			s->shard = SIZE_MAX;
+			return -1;
+		}
+	}
+	if (at < s->off || at + s->sl > s->off + s->len) {
+		uint64_t end = s->off + s->len;
+		size_t want = at >= end && at - end < SIG_WINDOW && SIG_WINDOW > s->sl ? SIG_WINDOW
+											: s->sl;
+		ssize_t n;
+		do
+			n = pread(s->fd, s->win, want, (off_t)at);
+		while (n < 0 && errno == EINTR);
+		if (n < (ssize_t)s->sl) {
+			err_set("%s: no signature of record %llu%s%s", s->path,
+				(unsigned long long)(at / s->sl) + 1, n < 0 ? ": " : "",
+				n < 0 ? strerror(errno) : "");
+			s->len = 0;
+			return -1;
+		}
+		s->off = at, s->len = (size_t)n;
+	}
+	*sig = s->win + (at - s->off);
+	return 0;
+}
+
+enum { KEYS_READ = 1 << 20 };
+
+static void keys_open(struct keys *c, struct near *nr)
+{
+	*c = (struct keys){.ph = nr->ph, .shard = SIZE_MAX, .fd = -1, .at = UINT64_MAX};
+}
+
+static void keys_close(struct keys *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c->path);
-	buf_release(&c->rec);
+	buf_release(&c->b);
 }
 
-/* Reads the next record of the open file into c->rec; 0 at its end, -1 on a short one. */
-static int sigcur_read(struct sigcur *c)
+static int keys_shard(struct keys *c, size_t shard)
 {
-	unsigned char h[5];
-	size_t got = fread(h, 1, 5, c->f);
-	if (got == 0 && feof(c->f))
-		return 0;
-	uint64_t kl = got == 5 ? be_get(h + 1, 4) : 0;
-	if (got != 5 || kl < 14 || kl > 1 << 20) {
-		err_set("%s: a truncated or damaged record after record %llu", c->path,
-			(unsigned long long)c->at);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->path);
+	c->path = phase_path(c->ph, shard, "key");
+	c->shard = shard;
+	c->at = UINT64_MAX;
+	c->b.len = c->pos = 0;
+	if ((c->fd = open(c->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		err_set("%s: %s", c->path, strerror(errno));
 		return -1;
 	}
-	size_t n = 5 + kl + 4 * (size_t)c->nh;
-	buf_grow(&c->rec, n);
-	memcpy(c->rec.p, h, 5);
-	if (fread(c->rec.p + 5, 1, n - 5, c->f) != n - 5) {
-		err_set("%s: a truncated record after record %llu", c->path,
-			(unsigned long long)c->at);
-		return -1;
+	return 0;
+}
+
+/* Makes n bytes from pos available, reading more (1 MiB at a time) as needed: 1, or 0 when
+ * the file ends first, -1 on an error. Pointers into b move. */
+static int keys_fill(struct keys *c, size_t n)
+{
+	if (c->b.len - c->pos >= n)
+		return 1;
+	memmove(c->b.p, c->b.p + c->pos, c->b.len - c->pos);
+	c->b.len -= c->pos;
+	c->pos = 0;
+	buf_grow(&c->b, (n > KEYS_READ ? n : KEYS_READ));
+	while (c->b.len < n) {
+		ssize_t r = read(c->fd, c->b.p + c->b.len, c->b.cap - 1 - c->b.len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_set("%s: %s", c->path, strerror(errno));
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		c->b.len += (size_t)r;
 	}
-	c->rec.len = n;
-	uint32_t s;
-	dedup_key_place(c->rec.p + 5, kl, &s, &c->at);
 	return 1;
 }
 
-/* Finds document dk, which must not come before the last one found: its keep key and
- * signature (num_hashes u32 LE) point into c, valid until the next call. 0, or -1 with
- * err_set (a document without its record: the files do not belong to this run). */
-static int sigcur_find(struct sigcur *c, const void *dk, const void **kk, size_t *kl,
-		       const void **sig)
+/* The next record of the open file (its keep key in c->kk): 1, 0 at the end, -1 on a
+ * damaged one. */
+static int keys_next(struct keys *c)
+{
+	int got = keys_fill(c, 9);
+	if (got <= 0)
+		return got < 0 || c->b.len - c->pos == 0 ? got : (err_set("%s: truncated", c->path), -1);
+	const unsigned char *h = (const unsigned char *)c->b.p + c->pos;
+	uint64_t rec = be_get(h, 4), kl = be_get(h + 5, 4);
+	if (kl < 23 || kl > 1 << 20 || (c->at != UINT64_MAX && rec <= c->at) ||
+	    keys_fill(c, 9 + kl) != 1) {
+		err_set("%s: a damaged record after record %llu", c->path,
+			(unsigned long long)(c->at == UINT64_MAX ? 0 : c->at + 1));
+		return -1;
+	}
+	h = (const unsigned char *)c->b.p + c->pos;
+	c->at = rec;
+	c->level = h[4];
+	c->kk = (const char *)h + 9;
+	c->kl = kl;
+	c->pos += 9 + kl;
+	return 1;
+}
+
+/* Document dk's keep key, which must not come before the last one found; valid until the
+ * next call. 0, or -1 with err_set. */
+static int keys_find(struct keys *c, const void *dk, const void **kk, size_t *kl)
 {
 	size_t shard = dk_shard(dk);
 	uint64_t record = be_get((const char *)dk + 4, 4);
 	if (shard != c->shard) {
 		if (c->shard != SIZE_MAX && shard < c->shard) {
-			err_set("dedup-near: signature lookups out of order (shard %zu after %zu)",
+			err_set("dedup-near: keep key lookups out of order (shard %zu after %zu)",
 				shard, c->shard);
 			return -1;
 		}
-		if (c->f)
-			fclose(c->f);
-		free(c->path);
-		c->path = phase_path(c->ph, shard, "sig");
-		if (!(c->f = fopen(c->path, "rb"))) {
-			err_set("%s: %s", c->path, strerror(errno));
+		if (keys_shard(c, shard) < 0)
 			return -1;
-		}
-		setvbuf(c->f, NULL, _IOFBF, 1 << 20);
-		c->shard = shard;
-		c->at = UINT64_MAX;
 	}
 	int got = 1;
-	while ((c->at == UINT64_MAX || c->at < record) && (got = sigcur_read(c)) == 1)
+	while ((c->at == UINT64_MAX || c->at < record) && (got = keys_next(c)) == 1)
 		;
 	if (got < 0)
 		return -1;
 	if (!got || c->at != record) {
-		err_set("%s: no signature of record %llu", c->path, (unsigned long long)record + 1);
+		err_set("%s: no keep key of record %llu", c->path, (unsigned long long)record + 1);
 		return -1;
 	}
-	*kl = be_get(c->rec.p + 1, 4);
-	*kk = c->rec.p + 5;
-	*sig = c->rec.p + 5 + *kl;
+	*kk = c->kk, *kl = c->kl;
 	return 0;
 }
 
@@ -232,53 +330,64 @@ static int doc_key(unsigned char dk[DK], uint32_t shard, uint64_t record, const 
 	return 0;
 }
 
-/* The phase file of an input shard: per document with a signature, [level u8][keep key
- * length u32 BE][keep key][signature, num_hashes u32 LE]. A rerun puts the same records
- * from it without reading or hashing the shard again, and the decisions read their
- * documents' signatures and keep keys from it. */
+/* A document's signature and keep key into the shard's phase files (struct sigs), and its
+ * group record. A rerun puts the same records from the files without reading or hashing the
+ * shard again. */
 static int put_bands(struct dedup *d, struct doc *doc, void *arg)
 {
 	struct near *nr = arg;
 	if (!minhash_signature(nr->mh, doc->text.p ? doc->text.p : "", doc->text.len, nr->sig))
 		return 0; /* nothing to compare: a cluster of its own */
+	unsigned char dk[DK], h[9], w[4 * MINHASH_MAX_HASHES];
+	size_t sl = 4 * (size_t)nr->nh;
+	if (doc_key(dk, d->shard, d->record, d->out_path[0]) < 0)
+		return -1;
 	buf_reset(&nr->val);
 	dedup_keep_key(&nr->val, doc, d->shard, d->record, 0);
 	int level = dedup_level(d, doc);
-	unsigned char h[5], w[4 * MINHASH_MAX_HASHES], dk[DK];
-	h[0] = (unsigned char)level;
-	be_put(h + 1, nr->val.len, 4);
 	for (unsigned i = 0; i < nr->nh; i++)
 		put_le32(w + 4 * i, nr->sig[i]);
-	if (doc_key(dk, d->shard, d->record, d->out_path) < 0)
+	/* the slots of the records before without a signature (or bad) stay zero */
+	if (nr->slot_shard != d->shard)
+		nr->slot_shard = d->shard, nr->slots = 0;
+	int ok = 1;
+	static const unsigned char zero[4 * MINHASH_MAX_HASHES];
+	for (; ok && nr->slots < d->record; nr->slots++)
+		ok = fwrite(zero, 1, sl, d->out[0]) == sl;
+	nr->slots++;
+	if (!ok || fwrite(w, 1, sl, d->out[0]) != sl) {
+		err_set("%s: %s", d->out_path[0], strerror(errno));
 		return -1;
-	if (fwrite(h, 5, 1, d->out) != 1 || fwrite(nr->val.p, 1, nr->val.len, d->out) != nr->val.len ||
-	    fwrite(w, 4, nr->nh, d->out) != nr->nh) {
-		err_set("%s: %s", d->out_path, strerror(errno));
+	}
+	be_put(h, d->record, 4);
+	h[4] = (unsigned char)level;
+	be_put(h + 5, nr->val.len, 4);
+	if (fwrite(h, 1, sizeof h, d->out[1]) != sizeof h ||
+	    fwrite(nr->val.p, 1, nr->val.len, d->out[1]) != nr->val.len) {
+		err_set("%s: %s", d->out_path[1], strerror(errno));
 		return -1;
 	}
 	return put_doc(d, nr, level, dk, w);
 }
 
-/* A reused shard: its documents' band keys from the kept signatures. */
+/* A reused shard: its documents' group records from the kept files. */
 static int replay(struct dedup *d, struct near *nr, size_t i)
 {
-	struct sigcur c;
-	sigcur_open(&c, nr);
-	c.path = phase_path(nr->ph, i, "sig");
-	int rc = (c.f = fopen(c.path, "rb")) ? 0 : -1;
-	if (rc)
-		err_set("%s: %s", c.path, strerror(errno));
-	else
-		setvbuf(c.f, NULL, _IOFBF, 1 << 20);
-	while (!rc && (rc = sigcur_read(&c)) == 1) {
-		const unsigned char *r = (const unsigned char *)c.rec.p;
-		size_t kl = be_get(r + 1, 4);
+	struct keys c;
+	struct sigs g;
+	keys_open(&c, nr);
+	sigs_open(&g, nr);
+	int rc = keys_shard(&c, i);
+	while (!rc && (rc = keys_next(&c)) == 1) {
 		unsigned char dk[DK];
-		rc = doc_key(dk, (uint32_t)i, c.at, c.path) < 0 || put_doc(d, nr, r[0], dk, r + 5 + kl) < 0
+		const unsigned char *sig;
+		rc = doc_key(dk, (uint32_t)i, c.at, c.path) < 0 || sigs_get(&g, dk, &sig) < 0 ||
+				     put_doc(d, nr, c.level, dk, sig) < 0
 			     ? -1
 			     : 0;
 	}
-	sigcur_close(&c);
+	keys_close(&c);
+	sigs_close(&g);
 	return rc;
 }
 
@@ -371,18 +480,19 @@ static int buckets(struct dedup *d, struct near *nr, struct xchg *out)
  * the phase file, to v's owner. */
 static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *out)
 {
-	const void *k, *v, *kk, *sig = NULL;
-	size_t kl, vl, kkl, sl = 4 * (size_t)nr->nh;
+	const void *k, *v;
+	const unsigned char *sig;
+	size_t kl, vl, sl = 4 * (size_t)nr->nh;
 	unsigned char last[2 * DK] = {0};
 	int got, first = 1;
-	struct sigcur c;
-	sigcur_open(&c, nr);
+	struct sigs c;
+	sigs_open(&c, nr);
 	unsigned char *val = xmalloc(DK + sl); /* [u][u's signature] */
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		if (!first && !memcmp(last, k, DK) && !memcmp(last + DK, v, DK))
 			continue; /* the same pair from another band */
 		if (first || memcmp(last, k, DK)) {
-			if (sigcur_find(&c, k, &kk, &kkl, &sig) < 0) {
+			if (sigs_get(&c, k, &sig) < 0) {
 				got = -1;
 				break;
 			}
@@ -397,7 +507,7 @@ static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, stru
 			break;
 		}
 	}
-	sigcur_close(&c);
+	sigs_close(&c);
 	free(val);
 	return got;
 }
@@ -405,12 +515,13 @@ static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, stru
 /* Check, second hop: at v's owner, compare the signatures; pairs that pass become edges. */
 static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, struct xchg *cc)
 {
-	const void *k, *v, *kk, *sig = NULL;
-	size_t kl, vl, kkl, sl = 4 * (size_t)nr->nh;
+	const void *k, *v;
+	const unsigned char *sig = NULL;
+	size_t kl, vl, sl = 4 * (size_t)nr->nh;
 	unsigned char cur[DK];
 	int got, first = 1;
-	struct sigcur c;
-	sigcur_open(&c, nr);
+	struct sigs c;
+	sigs_open(&c, nr);
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		const unsigned char *vv = v;
 		if (vl != DK + sl) {
@@ -419,7 +530,7 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 			break;
 		}
 		if (first || memcmp(cur, k, DK)) {
-			if (sigcur_find(&c, k, &kk, &kkl, &sig) < 0) {
+			if (sigs_get(&c, k, &sig) < 0) {
 				got = -1;
 				break;
 			}
@@ -429,7 +540,7 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 		nr->checked++;
 		unsigned eq = 0;
 		for (size_t i = 0; i < sl; i += 4)
-			eq += !memcmp(vv + DK + i, (const char *)sig + i, 4);
+			eq += !memcmp(vv + DK + i, sig + i, 4);
 		if (eq < nr->threshold * nr->nh - 1e-9) {
 			nr->below++;
 			continue;
@@ -439,7 +550,7 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 			break;
 		}
 	}
-	sigcur_close(&c);
+	sigs_close(&c);
 	return got;
 }
 
@@ -857,19 +968,19 @@ out:
  * each leaf's keep key, read from the phase file here at the leaf's owner. */
 static int cc_collect(struct dedup *d, struct near *nr, struct xchg *cur, struct xchg *out)
 {
-	const void *k, *v, *kk, *sig;
+	const void *k, *v, *kk;
 	size_t kl, vl, kkl;
 	int got;
-	struct sigcur c;
-	sigcur_open(&c, nr);
+	struct keys c;
+	keys_open(&c, nr);
 	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
-		if (!arc_ok(kl, vl) || sigcur_find(&c, k, &kk, &kkl, &sig) < 0 ||
+		if (!arc_ok(kl, vl) || keys_find(&c, k, &kk, &kkl) < 0 ||
 		    xchg_put(out, owner_of(d, v), v, DK, kk, kkl) < 0) {
 			got = -1;
 			break;
 		}
 	}
-	sigcur_close(&c);
+	keys_close(&c);
 	return got;
 }
 
@@ -967,12 +1078,12 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 {
 	struct group g = {BUF_INIT, NULL, 0, d->budget / 8, d->tmpdir};
 	struct buf label = BUF_INIT, id = BUF_INIT, tmp = BUF_INIT, last = BUF_INIT;
-	const void *k, *v, *kk, *sig;
+	const void *k, *v, *kk;
 	size_t kl, vl, kkl;
 	unsigned char centre[DK];
 	int got, any = 0;
-	struct sigcur c;
-	sigcur_open(&c, nr);
+	struct keys c;
+	keys_open(&c, nr);
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		if (kl != DK) {
 			err_set("dedup-near: a member record keyed by %zu bytes", kl);
@@ -981,7 +1092,7 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 		}
 		if (!any || memcmp(centre, k, DK)) {
 			if (group_flush(d, &g, &label, dec, &id, &tmp) < 0 ||
-			    sigcur_find(&c, k, &kk, &kkl, &sig) < 0 || group_add(&g, kk, kkl) < 0) {
+			    keys_find(&c, k, &kk, &kkl) < 0 || group_add(&g, kk, kkl) < 0) {
 				got = -1;
 				break;
 			}
@@ -1005,7 +1116,7 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 		got = -1;
 	if (g.f)
 		fclose(g.f);
-	sigcur_close(&c);
+	keys_close(&c);
 	buf_release(&g.mem), buf_release(&label), buf_release(&id), buf_release(&tmp);
 	buf_release(&last);
 	return got;
@@ -1073,6 +1184,7 @@ static int near_setup(struct stage_run *run, struct near *nr)
 		(uint64_t)config_int(c, "dedup-near.seed")};
 	nr->mh = minhash_new(&p);
 	nr->sig = xcalloc(nr->nh, sizeof *nr->sig);
+	nr->slot_shard = UINT64_MAX;
 	return nr->mh ? 0 : -1;
 }
 
@@ -1080,11 +1192,11 @@ static int near_setup(struct stage_run *run, struct near *nr)
  * the group records of the shards it makes. *reused_all: none was made. */
 static int signatures(struct dedup *d, struct near *nr, struct phase **ph, int *reused_all)
 {
-	static const char *const exts[] = {"sig", NULL};
+	static const char *const exts[] = {"sig", "key", NULL};
 	static const struct phase_def sigs = {"signatures", exts, false, NULL, NULL};
 	struct stage_run *run = d->run;
 	nr->ph = *ph = phase_open(run, d->in, &sigs, run->fingerprint);
-	struct dedup_job job = {d, "sig", put_bands, nr};
+	struct dedup_job job = {d, exts, put_bands, nr};
 	int ok = *ph && phase_run(*ph, dedup_phase_shard, &job) == 0;
 	*reused_all = ok;
 	for (size_t i = 0; ok && i < d->in->n; i++)
