@@ -1,10 +1,12 @@
 /* dedup-near: MinHash LSH near-duplicate removal across ranks. Each document's signature
- * is cut into bands; equal bands (same level) make candidate pairs at the band's owner rank;
- * with check_jaccard each pair's estimated similarity (full signatures) must reach the
- * threshold; the surviving edges go through distributed connected components (alternating
- * large-star and small-star, O(log n) rounds whatever the diameter, no rank holding all
- * edges); one document per component is kept by the keep rule. docs/dedup.md explains
- * choices and defaults. */
+ * goes to a phase file and never crosses the network; documents with equal signatures are
+ * grouped, and each group's first document is cut into bands; equal bands (same level) make
+ * candidate pairs at the band's owner rank; with check_jaccard each pair's estimated
+ * similarity (full signatures, read where the documents live) must reach the threshold; the
+ * surviving edges go through distributed connected components (alternating large-star and
+ * small-star, O(log n) rounds whatever the diameter, no rank holding all edges, a checkpoint
+ * a round); one document per component is kept by the keep rule. Exchanges carry 8-byte
+ * document keys. docs/dedup.md explains choices and defaults. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,12 +40,11 @@ static const struct opt_def dedup_near_opts[] = {
 	{"threshold", OPT_FLOAT, "0.7", 0, 1, NULL, "Jaccard threshold of check_jaccard."},
 	{"check_window", OPT_INT, "2", 1, 4096, NULL,
 	 "With check_jaccard, each member of a bucket is paired with the bucket's first this many "
-	 "members in keep order: every pair of a bucket of up to check_window + 1 members, so "
+	 "members in document order (input shard, then record): every pair of a bucket of up to check_window + 1 members, so "
 	 "that no similar pair is lost because the first member was dissimilar; in larger "
 	 "buckets each member against those first ones. 1: a star from the first member."},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
-
 
 /* A document in every exchange after the signatures: [shard u32 BE][record u32 BE]. It sorts
  * in the order the shards are read, and its node lives at the rank that rewrites the shard,

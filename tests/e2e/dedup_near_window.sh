@@ -1,5 +1,6 @@
-# dedup-near with check_jaccard: a bucket whose first member in keep order fails the check
-# while the others are similar to each other. A (most stars, so first) is B with as much
+# dedup-near with check_jaccard: a bucket whose first member (in document order: shard, then
+# record) fails the check while the others are similar to each other. A (the first record,
+# and the most stars, so the one kept of a cluster with it) is B with as much
 # other text again (Jaccard about 0.5 with B and C); C is B with four words changed (about
 # 0.9). With one band of one row, the seeds are tried in order until one puts all three in
 # the bucket (the candidate pairs say so): a star from A would check only A-B and A-C, both
