@@ -211,9 +211,12 @@ static int keys_fill(struct keys *c, size_t n)
 {
 	if (c->b.len - c->pos >= n)
 		return 1;
-	memmove(c->b.p, c->b.p + c->pos, c->b.len - c->pos);
-	c->b.len -= c->pos;
-	c->pos = 0;
+	if (c->pos) { /* only the unread tail moves */
+		if (c->b.len > c->pos)
+			memmove(c->b.p, c->b.p + c->pos, c->b.len - c->pos);
+		c->b.len -= c->pos;
+		c->pos = 0;
+	}
 	buf_grow(&c->b, (n > KEYS_READ ? n : KEYS_READ));
 	while (c->b.len < n) {
 		ssize_t r = read(c->fd, c->b.p + c->b.len, c->b.cap - 1 - c->b.len);
