@@ -45,16 +45,19 @@ check "the same rounds on 3 ranks" test "$(jq -c .components "$T/r3/dedup-near/s
 # round both ranks hold (2 or later) without the bands, pairs or earlier rounds, and ends with
 # the bytes and the round stats of the clean run.
 "$CURATE" import workdir="$T/k" "${opts[@]}" >/dev/null 2>&1 || fail "import for the kill"
-CURATE_TEST_PART_DELAY=1 mpiexec -n 2 "$CURATE" run workdir="$T/k" "${opts[@]}" >kill.log 2>&1 &
-pid=$!
 cd_="$T/k/dedup-near/.phases/components"
-for i in $(seq 1200); do
-  [ -e "$cd_/rank-0-of-2.round-2.json" ] && [ -e "$cd_/rank-1-of-2.round-2.json" ] && break
-  sleep 0.05
-done
-kill -9 "$(pgrep -f "^$CURATE run workdir=$T/k " | head -1)"
-wait $pid && fail "the run survived a rank's SIGKILL in its components"
-for i in $(seq 200); do pgrep -f "^$CURATE run workdir=$T/k " >/dev/null || break; sleep 0.05; done
+kill_in_rounds() { # runs the stage on 2 ranks and SIGKILLs a rank once both committed round 2
+  CURATE_TEST_PART_DELAY=1 mpiexec -n 2 "$CURATE" run workdir="$T/k" "${opts[@]}" >kill.log 2>&1 &
+  local pid=$!
+  for i in $(seq 1200); do
+    [ -e "$cd_/rank-0-of-2.round-2.json" ] && [ -e "$cd_/rank-1-of-2.round-2.json" ] && break
+    sleep 0.05
+  done
+  kill -9 "$(pgrep -f "^$CURATE run workdir=$T/k " | head -1)"
+  wait $pid && fail "the run survived a rank's SIGKILL in its components"
+  for i in $(seq 200); do pgrep -f "^$CURATE run workdir=$T/k " >/dev/null || break; sleep 0.05; done
+}
+kill_in_rounds
 check "killed before the end" test ! -e "$T/k/dedup-near/manifest.json"
 t0=$SECONDS
 mpiexec -n 2 "$CURATE" run workdir="$T/k" "${opts[@]}" >rerun.log 2>&1 || { cat rerun.log; fail "the rerun"; }
@@ -71,3 +74,17 @@ check "the rerun's counters equal the clean run's" \
 check "the checkpoints are gone once the stage is done" test ! -e "$cd_"
 digest "$T/k/dedup-near" >k.sha
 cmp r1.sha k.sha || fail "the rerun after a kill in the components differs from a clean run"
+
+# A damaged checkpoint is named and not used: killed again in the rounds, then a byte of
+# each round rank 0 kept is flipped; the rerun starts the components from the bands and
+# still ends with the clean run's bytes.
+rm -rf "$T/k/dedup-near"
+kill_in_rounds
+for f in "$cd_"/rank-0-of-2.round-*.edges; do
+  printf '\377' | dd of="$f" bs=1 seek=5 conv=notrunc status=none
+done
+mpiexec -n 2 "$CURATE" run workdir="$T/k" "${opts[@]}" >damaged.log 2>&1 || { cat damaged.log; fail "the rerun over a damaged checkpoint"; }
+contains damaged.log "does not match its edges or this run; not used"
+check "no restart from a damaged round" test -z "$(grep 'components restart' damaged.log)"
+digest "$T/k/dedup-near" >d.sha
+cmp r1.sha d.sha || fail "the rerun over a damaged checkpoint differs from a clean run"
