@@ -18,6 +18,7 @@
 #include "dedup.h"
 #include "log.h"
 #include "minhash.h"
+#include "near_files.h"
 #include "par.h"
 #include "phase.h"
 #include "stages.h"
@@ -50,38 +51,7 @@ static const struct opt_def dedup_near_opts[] = {
  * in the order the shards are read, and its node lives at the rank that rewrites the shard,
  * which reads the document's signature and keep key from the shard's phase file when a
  * decision needs them: only these 8 bytes cross the network for a band, a pair or an edge. */
-enum { DK = 8 };
-
-/* The signatures' phase files of an input shard, read where decisions need them:
- *   sig: slot r (4 x num_hashes bytes at r x that) is record r's signature, u32 LE; zeros
- *        for a record without one;
- *   key: per record with a signature, [record u32 BE][level u8][keep key length u32 BE]
- *        [keep key], in record order.
- * Lookups come from sorted exchanges, so they come in document-key order: keys_find reads
- * forward, passing over what it does not need, and sigs_get reads a window ahead when the
- * next slot is near and the one slot when it is far. */
-struct sigs {
-	struct phase *ph;
-	size_t sl, shard; /* a slot's bytes; the open shard, SIZE_MAX for none */
-	int fd;
-	char *path;
-	unsigned char *win; /* bytes [off, off + len) of the file */
-	uint64_t off;
-	size_t len;
-};
-
-struct keys {
-	struct phase *ph;
-	size_t shard;
-	int fd;
-	char *path;
-	struct buf b; /* bytes read, [pos, b.len) not yet taken */
-	size_t pos;
-	const char *kk; /* the current record's keep key, in b */
-	size_t kl;
-	uint64_t at; /* its record number, UINT64_MAX when none is read */
-	int level;
-};
+enum { DK = NEAR_DK };
 
 enum { N_TOTALS = 4 }; /* same_signature, candidate_pairs, pairs_checked, below the threshold */
 
@@ -120,169 +90,20 @@ static int owner_of(struct dedup *d, const void *dk)
 	return d->owner[dk_shard(dk)];
 }
 
-enum { SIG_WINDOW = 1 << 18 };
-
-static void sigs_open(struct sigs *s, struct near *nr)
+/* The phase files' name for shard i (near_path_fn). */
+static char *phase_file(const void *ph, size_t shard, const char *ext)
 {
-	*s = (struct sigs){nr->ph, 4 * (size_t)nr->nh, SIZE_MAX, -1, NULL, NULL, 0, 0};
-	s->win = xmalloc(SIG_WINDOW > s->sl ? SIG_WINDOW : s->sl);
+	return phase_path(ph, shard, ext);
 }
 
-static void sigs_close(struct sigs *s)
+static void sigs_open(struct near_sigs *s, struct near *nr)
 {
-	if (s->fd >= 0)
-		close(s->fd);
-	free(s->path), free(s->win);
+	near_sigs_open(s, phase_file, nr->ph, nr->nh);
 }
 
-/* Document dk's signature, valid until the next call: 0, or -1 with err_set. */
-static int sigs_get(struct sigs *s, const void *dk, const unsigned char **sig)
+static void keys_open(struct near_keys *c, struct near *nr)
 {
-	size_t shard = dk_shard(dk);
-	uint64_t at = be_get((const char *)dk + 4, 4) * s->sl;
-	if (shard != s->shard) {
-		if (s->fd >= 0)
-			close(s->fd);
-		free(s->path);
-		s->path = phase_path(s->ph, shard, "sig");
-		s->shard = shard;
-		s->len = 0;
-		if ((s->fd = open(s->path, O_RDONLY | O_CLOEXEC)) < 0) {
-			err_set("%s: %s", s->path, strerror(errno));
-			s->shard = SIZE_MAX;
-			return -1;
-		}
-	}
-	if (at < s->off || at + s->sl > s->off + s->len) {
-		uint64_t end = s->off + s->len;
-		size_t want = at >= end && at - end < SIG_WINDOW && SIG_WINDOW > s->sl ? SIG_WINDOW
-											: s->sl;
-		ssize_t n;
-		do
-			n = pread(s->fd, s->win, want, (off_t)at);
-		while (n < 0 && errno == EINTR);
-		if (n < (ssize_t)s->sl) {
-			err_set("%s: no signature of record %llu%s%s", s->path,
-				(unsigned long long)(at / s->sl) + 1, n < 0 ? ": " : "",
-				n < 0 ? strerror(errno) : "");
-			s->len = 0;
-			return -1;
-		}
-		s->off = at, s->len = (size_t)n;
-	}
-	*sig = s->win + (at - s->off);
-	return 0;
-}
-
-enum { KEYS_READ = 1 << 20 };
-
-static void keys_open(struct keys *c, struct near *nr)
-{
-	*c = (struct keys){.ph = nr->ph, .shard = SIZE_MAX, .fd = -1, .at = UINT64_MAX};
-}
-
-static void keys_close(struct keys *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c->path);
-	buf_release(&c->b);
-}
-
-static int keys_shard(struct keys *c, size_t shard)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c->path);
-	c->path = phase_path(c->ph, shard, "key");
-	c->shard = shard;
-	c->at = UINT64_MAX;
-	c->b.len = c->pos = 0;
-	if ((c->fd = open(c->path, O_RDONLY | O_CLOEXEC)) < 0) {
-		err_set("%s: %s", c->path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Makes n bytes from pos available, reading more (1 MiB at a time) as needed: 1, or 0 when
- * the file ends first, -1 on an error. Pointers into b move. */
-static int keys_fill(struct keys *c, size_t n)
-{
-	if (c->b.len - c->pos >= n)
-		return 1;
-	if (c->pos) { /* only the unread tail moves */
-		if (c->b.len > c->pos)
-			memmove(c->b.p, c->b.p + c->pos, c->b.len - c->pos);
-		c->b.len -= c->pos;
-		c->pos = 0;
-	}
-	buf_grow(&c->b, (n > KEYS_READ ? n : KEYS_READ));
-	while (c->b.len < n) {
-		ssize_t r = read(c->fd, c->b.p + c->b.len, c->b.cap - 1 - c->b.len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err_set("%s: %s", c->path, strerror(errno));
-			return -1;
-		}
-		if (r == 0)
-			return 0;
-		c->b.len += (size_t)r;
-	}
-	return 1;
-}
-
-/* The next record of the open file (its keep key in c->kk): 1, 0 at the end, -1 on a
- * damaged one. */
-static int keys_next(struct keys *c)
-{
-	int got = keys_fill(c, 9);
-	if (got <= 0)
-		return got < 0 || c->b.len - c->pos == 0 ? got : (err_set("%s: truncated", c->path), -1);
-	const unsigned char *h = (const unsigned char *)c->b.p + c->pos;
-	uint64_t rec = be_get(h, 4), kl = be_get(h + 5, 4);
-	if (kl < 23 || kl > 1 << 20 || (c->at != UINT64_MAX && rec <= c->at) ||
-	    keys_fill(c, 9 + kl) != 1) {
-		err_set("%s: a damaged record after record %llu", c->path,
-			(unsigned long long)(c->at == UINT64_MAX ? 0 : c->at + 1));
-		return -1;
-	}
-	h = (const unsigned char *)c->b.p + c->pos;
-	c->at = rec;
-	c->level = h[4];
-	c->kk = (const char *)h + 9;
-	c->kl = kl;
-	c->pos += 9 + kl;
-	return 1;
-}
-
-/* Document dk's keep key, which must not come before the last one found; valid until the
- * next call. 0, or -1 with err_set. */
-static int keys_find(struct keys *c, const void *dk, const void **kk, size_t *kl)
-{
-	size_t shard = dk_shard(dk);
-	uint64_t record = be_get((const char *)dk + 4, 4);
-	if (shard != c->shard) {
-		if (c->shard != SIZE_MAX && shard < c->shard) {
-			err_set("dedup-near: keep key lookups out of order (shard %zu after %zu)",
-				shard, c->shard);
-			return -1;
-		}
-		if (keys_shard(c, shard) < 0)
-			return -1;
-	}
-	int got = 1;
-	while ((c->at == UINT64_MAX || c->at < record) && (got = keys_next(c)) == 1)
-		;
-	if (got < 0)
-		return -1;
-	if (!got || c->at != record) {
-		err_set("%s: no keep key of record %llu", c->path, (unsigned long long)record + 1);
-		return -1;
-	}
-	*kk = c->kk, *kl = c->kl;
-	return 0;
+	near_keys_open(c, phase_file, nr->ph);
 }
 
 /* ---- phase 1: signatures, groups of equal ones, band keys ---- */
@@ -377,21 +198,21 @@ static int put_bands(struct dedup *d, struct doc *doc, void *arg)
 /* A reused shard: its documents' group records from the kept files. */
 static int replay(struct dedup *d, struct near *nr, size_t i)
 {
-	struct keys c;
-	struct sigs g;
+	struct near_keys c;
+	struct near_sigs g;
 	keys_open(&c, nr);
 	sigs_open(&g, nr);
-	int rc = keys_shard(&c, i);
-	while (!rc && (rc = keys_next(&c)) == 1) {
+	int rc = near_keys_shard(&c, i);
+	while (!rc && (rc = near_keys_next(&c)) == 1) {
 		unsigned char dk[DK];
 		const unsigned char *sig;
-		rc = doc_key(dk, (uint32_t)i, c.at, c.path) < 0 || sigs_get(&g, dk, &sig) < 0 ||
+		rc = doc_key(dk, (uint32_t)i, c.at, c.path) < 0 || near_sigs_get(&g, dk, &sig) < 0 ||
 				     put_doc(d, nr, c.level, dk, sig) < 0
 			     ? -1
 			     : 0;
 	}
-	keys_close(&c);
-	sigs_close(&g);
+	near_keys_close(&c);
+	near_sigs_close(&g);
 	return rc;
 }
 
@@ -489,14 +310,14 @@ static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, stru
 	size_t kl, vl, sl = 4 * (size_t)nr->nh;
 	unsigned char last[2 * DK] = {0};
 	int got, first = 1;
-	struct sigs c;
+	struct near_sigs c;
 	sigs_open(&c, nr);
 	unsigned char *val = xmalloc(DK + sl); /* [u][u's signature] */
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		if (!first && !memcmp(last, k, DK) && !memcmp(last + DK, v, DK))
 			continue; /* the same pair from another band */
 		if (first || memcmp(last, k, DK)) {
-			if (sigs_get(&c, k, &sig) < 0) {
+			if (near_sigs_get(&c, k, &sig) < 0) {
 				got = -1;
 				break;
 			}
@@ -511,7 +332,7 @@ static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, stru
 			break;
 		}
 	}
-	sigs_close(&c);
+	near_sigs_close(&c);
 	free(val);
 	return got;
 }
@@ -524,7 +345,7 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 	size_t kl, vl, sl = 4 * (size_t)nr->nh;
 	unsigned char cur[DK];
 	int got, first = 1;
-	struct sigs c;
+	struct near_sigs c;
 	sigs_open(&c, nr);
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		const unsigned char *vv = v;
@@ -534,7 +355,7 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 			break;
 		}
 		if (first || memcmp(cur, k, DK)) {
-			if (sigs_get(&c, k, &sig) < 0) {
+			if (near_sigs_get(&c, k, &sig) < 0) {
 				got = -1;
 				break;
 			}
@@ -554,7 +375,7 @@ static int check_compare(struct dedup *d, struct near *nr, struct xchg *in, stru
 			break;
 		}
 	}
-	sigs_close(&c);
+	near_sigs_close(&c);
 	return got;
 }
 
@@ -975,16 +796,16 @@ static int cc_collect(struct dedup *d, struct near *nr, struct xchg *cur, struct
 	const void *k, *v, *kk;
 	size_t kl, vl, kkl;
 	int got;
-	struct keys c;
+	struct near_keys c;
 	keys_open(&c, nr);
 	while ((got = xchg_next(cur, &k, &kl, &v, &vl)) == 1) {
-		if (!arc_ok(kl, vl) || keys_find(&c, k, &kk, &kkl) < 0 ||
+		if (!arc_ok(kl, vl) || near_keys_find(&c, k, &kk, &kkl) < 0 ||
 		    xchg_put(out, owner_of(d, v), v, DK, kk, kkl) < 0) {
 			got = -1;
 			break;
 		}
 	}
-	keys_close(&c);
+	near_keys_close(&c);
 	return got;
 }
 
@@ -1086,7 +907,7 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 	size_t kl, vl, kkl;
 	unsigned char centre[DK];
 	int got, any = 0;
-	struct keys c;
+	struct near_keys c;
 	keys_open(&c, nr);
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
 		if (kl != DK) {
@@ -1096,7 +917,7 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 		}
 		if (!any || memcmp(centre, k, DK)) {
 			if (group_flush(d, &g, &label, dec, &id, &tmp) < 0 ||
-			    keys_find(&c, k, &kk, &kkl) < 0 || group_add(&g, kk, kkl) < 0) {
+			    near_keys_find(&c, k, &kk, &kkl) < 0 || group_add(&g, kk, kkl) < 0) {
 				got = -1;
 				break;
 			}
@@ -1120,7 +941,7 @@ static int clusters(struct dedup *d, struct near *nr, struct xchg *in, struct xc
 		got = -1;
 	if (g.f)
 		fclose(g.f);
-	keys_close(&c);
+	near_keys_close(&c);
 	buf_release(&g.mem), buf_release(&label), buf_release(&id), buf_release(&tmp);
 	buf_release(&last);
 	return got;
