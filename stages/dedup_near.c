@@ -308,25 +308,21 @@ static int check_forward(struct dedup *d, struct near *nr, struct xchg *in, stru
 	const void *k, *v;
 	const unsigned char *sig;
 	size_t kl, vl, sl = 4 * (size_t)nr->nh;
-	unsigned char last[2 * DK] = {0};
 	int got, first = 1;
 	struct near_sigs c;
 	sigs_open(&c, nr);
 	unsigned char *val = xmalloc(DK + sl); /* [u][u's signature] */
+	/* the pairs are a set (xchg_set_unique): a pair from several bands comes once */
 	while ((got = xchg_next(in, &k, &kl, &v, &vl)) == 1) {
-		if (!first && !memcmp(last, k, DK) && !memcmp(last + DK, v, DK))
-			continue; /* the same pair from another band */
-		if (first || memcmp(last, k, DK)) {
+		if (first || memcmp(val, k, DK)) {
 			if (near_sigs_get(&c, k, &sig) < 0) {
 				got = -1;
 				break;
 			}
+			memcpy(val, k, DK);
 			memcpy(val + DK, sig, sl);
+			first = 0;
 		}
-		first = 0;
-		memcpy(last, k, DK);
-		memcpy(last + DK, v, DK);
-		memcpy(val, k, DK);
 		if (xchg_put(out, owner_of(d, v), v, DK, val, DK + sl) < 0) {
 			got = -1;
 			break;
