@@ -38,7 +38,7 @@ CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_SO  := $(BUILD)/libcurate-cuda.so
 NVFLAGS  := -O3 -std=c++17 -Ipipeline -Iscorer -Xcompiler -fPIC,-Wall -shared \
             -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-$(CUDA_SO): $(CU_SRC) scorer/scorer_cuda.h scorer/scorer.h scorer/train.h scorer/cuda_check.h
+$(CUDA_SO): $(CU_SRC) $(wildcard scorer/*.cuh) scorer/scorer_cuda.h scorer/scorer.h scorer/train.h scorer/cuda_check.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -o $@ $(CU_SRC) -L$(CUDA_HOME)/lib64 -Xlinker -rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart
 $(BUILD)/curate: $(CUDA_SO)
@@ -54,7 +54,7 @@ EMU_CU   := $(patsubst scorer/%.cu,$(BUILD)/cuda_emu/%.cc,$(sort $(wildcard scor
 $(BUILD)/cuda_emu/%.cc: scorer/%.cu tests/cuda_emu/launch.sed
 	@mkdir -p $(dir $@)
 	{ echo '#line 1 "$<"'; sed -z -E -f tests/cuda_emu/launch.sed $<; } >$@
-$(EMU_SO): $(EMU_CU) $(EMU_SRC) $(wildcard tests/cuda_emu/*.h) scorer/scorer_cuda.h scorer/scorer.h scorer/train.h scorer/cuda_check.h
+$(EMU_SO): $(EMU_CU) $(EMU_SRC) $(wildcard tests/cuda_emu/*.h) $(wildcard scorer/*.cuh) scorer/scorer_cuda.h scorer/scorer.h scorer/train.h scorer/cuda_check.h
 	$(CXX) -std=c++17 -Wall -Wno-unknown-pragmas -fno-strict-aliasing $(CFLAGS_$(MODE)) -fPIC -shared \
 	  -Itests/cuda_emu -Ipipeline -Iscorer $(LDFLAGS) -o $@ $(EMU_CU) $(EMU_SRC)
 $(BUILD)/curate: $(EMU_SO)

@@ -33,6 +33,7 @@ extern "C" {
 }
 
 #include "cuda_check.h"
+#include "flash.cuh"
 
 typedef __nv_bfloat16 tc_bf16;
 
@@ -432,6 +433,227 @@ static __global__ void __launch_bounds__(TC_ROWS)
 	}
 }
 
+/* ---- tensor-core attention backward ----
+ * The forward is flash.cuh's (k_tc_flash_fwd below keeps each query's log-sum-exp). The
+ * backward recomputes P = exp(scale Q K^T - lse) tile by tile with the forward's WMMA
+ * products and never holds an n x n matrix. Two kernels, as the scalar ones, so that no sum
+ * needs an atomic: k_tc_flash_dq (a block per 64 queries of one head: dS = P (dO V^T - D),
+ * dQ = scale dS K over the key tiles at or before the block's queries) and k_tc_flash_dkv (a
+ * block per 64 keys of one kv head: dV = P^T dO and dK = scale dS^T Q over the group's query
+ * heads in order and, for each, the query tiles at or after the keys). Each warp owns 16 rows
+ * and keeps their gradient in WMMA accumulators (HD / 16 fragments, or two sets in dkv);
+ * P and dS go through shared memory in bf16, dO in bf16 (its fp32 copy stays for D). Rows,
+ * strides and alignment as flash.cuh's (every region a multiple of 32 bytes). */
+struct fb_layout {
+	int ldh, lds, ldp, ldo;
+	size_t q, g, k, v, ls, ds; /* byte offsets of the block's regions */
+	size_t w, wsize, total;	   /* the warps' regions: the first, and each one's size */
+};
+
+/* A warp's region: S (16 x 64 fp32), dP (the same), P and dS (16 x 64 bf16). S and dP are
+ * also where the warp stages its 16 rows of output (16 x ldo floats fit in both for HD <= 128). */
+__host__ __device__ inline fb_layout fb_layout_of(int hd)
+{
+	fb_layout L;
+	L.ldh = hd + 8, L.lds = FA_BK + 4, L.ldp = FA_BK + 8, L.ldo = hd + 4;
+	size_t tile = (size_t)64 * L.ldh * 2;
+	L.q = 0, L.g = L.q + tile, L.k = L.g + tile, L.v = L.k + tile;
+	L.ls = L.v + tile, L.ds = L.ls + 64 * 4, L.w = L.ds + 64 * 4;
+	L.wsize = (size_t)2 * 16 * L.lds * 4 + (size_t)2 * 16 * L.ldp * 2;
+	L.total = L.w + FA_WARPS * L.wsize;
+	return L;
+}
+
+/* the four areas of warp w's region */
+struct fb_warp {
+	float *s, *dp;
+	bf16 *p, *ds;
+};
+
+static __device__ inline fb_warp fb_warp_of(unsigned char *sm, const fb_layout &L, int w)
+{
+	fb_warp a;
+	a.s = (float *)(sm + L.w + w * L.wsize);
+	a.dp = a.s + 16 * L.lds;
+	a.p = (bf16 *)(a.dp + 16 * L.lds);
+	a.ds = a.p + 16 * L.ldp;
+	return a;
+}
+
+/* C (16 x 64, fp32, row stride ld) = A B^T, A: 16 rows of a tile, B: the 64 rows of another,
+ * both [row][hd] bf16 with stride ldh */
+template <int HD>
+static __device__ void fb_abt(float *C, int ld, const bf16 *A, const bf16 *B, int ldh)
+{
+	for (int j = 0; j < FA_BK / 16; j++) {
+		wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+		wmma::fill_fragment(acc, 0.0f);
+		for (int kk = 0; kk < HD; kk += 16) {
+			wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
+			wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> b;
+			wmma::load_matrix_sync(a, A + kk, ldh);
+			wmma::load_matrix_sync(b, B + j * 16 * ldh + kk, ldh);
+			wmma::mma_sync(acc, a, b, acc);
+		}
+		wmma::store_matrix_sync(C + j * 16, acc, ld, wmma::mem_row_major);
+	}
+}
+
+/* acc[i] += A B[:, 16 i : 16 i + 16], A: 16 x 64 bf16 (stride ldp), B: 64 x HD bf16 (ldh) */
+template <int HD>
+static __device__ void fb_ab(wmma::fragment<wmma::accumulator, 16, 16, 16, float> *acc,
+			     const bf16 *A, int ldp, const bf16 *B, int ldh)
+{
+	for (int i = 0; i < HD / 16; i++)
+		for (int kc = 0; kc < FA_BK; kc += 16) {
+			wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
+			wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> b;
+			wmma::load_matrix_sync(a, A + kc, ldp);
+			wmma::load_matrix_sync(b, B + kc * ldh + i * 16, ldh);
+			wmma::mma_sync(acc[i], a, b, acc[i]);
+		}
+}
+
+/* The warp's 16 rows of acc times mul into dst rows [r0, r0 + 16) (those below n) at column
+ * col of rows of width floats, through the warp's staging area stage (16 x ldo fp32) */
+template <int HD>
+static __device__ void fb_store(const wmma::fragment<wmma::accumulator, 16, 16, 16, float> *acc,
+				float *stage, int ldo, float mul, float *dst, int start, int n,
+				int r0, int width, int col)
+{
+	__syncwarp(); /* the staging area's last readers are done */
+	for (int i = 0; i < HD / 16; i++)
+		wmma::store_matrix_sync(stage + i * 16, acc[i], ldo, wmma::mem_row_major);
+	__syncwarp();
+	for (int e = threadIdx.x & 31; e < 16 * HD; e += 32) {
+		int r = e / HD, d = e % HD;
+		if (r0 + r < n)
+			dst[(size_t)(start + r0 + r) * width + col + d] = stage[r * ldo + d] * mul;
+	}
+}
+
+template <int HD>
+static __global__ void __launch_bounds__(FA_WARPS * 32)
+	k_tc_flash_fwd(const tc_bf16 *qkv, tc_bf16 *out, float *lse, const int *cu, int nh, int nkv,
+		       float scale)
+{
+	extern __shared__ __align__(128) unsigned char tc_fa_smem[];
+	fa_forward<HD>(tc_fa_smem, qkv, out, lse, cu, nh, nkv, HD, scale);
+}
+
+/* dq of 64 queries of head blockIdx.y (the last query tile first: it has the most keys) */
+template <int HD>
+static __global__ void __launch_bounds__(FA_WARPS * 32)
+	k_tc_flash_dq(const tc_bf16 *qkv, const tc_bf16 *dob, const float *lse, const float *D,
+		      float *dqkv, const int *cu, int nh, int nkv, float scale)
+{
+	extern __shared__ __align__(128) unsigned char tc_dq_smem[];
+	const fb_layout L = fb_layout_of(HD);
+	int s = blockIdx.z, h = blockIdx.y, kvh = h / (nh / nkv);
+	int start = cu[s], n = cu[s + 1] - start, q0 = (gridDim.x - 1 - blockIdx.x) * FA_BQ;
+	if (q0 >= n)
+		return;
+	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, width = (nh + 2 * nkv) * HD;
+	unsigned char *sm = tc_dq_smem;
+	bf16 *Qs = (bf16 *)(sm + L.q), *Gs = (bf16 *)(sm + L.g), *Ks = (bf16 *)(sm + L.k);
+	bf16 *Vs = (bf16 *)(sm + L.v);
+	fb_warp W = fb_warp_of(sm, L, warp);
+	float *Ss = W.s, *Ps = W.dp; /* S and dP */
+	bf16 *DSs = W.ds;
+	fa_load_tile(Qs, L.ldh, qkv, start, n, q0, FA_BQ, width, h * HD, HD);
+	fa_load_tile(Gs, L.ldh, dob, start, n, q0, FA_BQ, nh * HD, h * HD, HD);
+	int r = lane >> 1, half = lane & 1, wq0 = q0 + warp * 16, qrow = wq0 + r;
+	bool rowlive = qrow < n;
+	float Lr = rowlive ? lse[(size_t)(start + qrow) * nh + h] : 0;
+	float Dr = rowlive ? D[(size_t)(start + qrow) * nh + h] : 0;
+	wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[HD / 16];
+	for (int i = 0; i < HD / 16; i++)
+		wmma::fill_fragment(acc[i], 0.0f);
+	int kend = min(n, q0 + FA_BQ);
+	for (int k0 = 0; k0 < kend; k0 += FA_BK) {
+		__syncthreads();
+		fa_load_tile(Ks, L.ldh, qkv, start, n, k0, FA_BK, width, (nh + kvh) * HD, HD);
+		fa_load_tile(Vs, L.ldh, qkv, start, n, k0, FA_BK, width, (nh + nkv + kvh) * HD, HD);
+		__syncthreads();
+		if (wq0 >= n || k0 > wq0 + 15)
+			continue;
+		fb_abt<HD>(Ss, L.lds, Qs + warp * 16 * L.ldh, Ks, L.ldh);
+		fb_abt<HD>(Ps, L.lds, Gs + warp * 16 * L.ldh, Vs, L.ldh);
+		__syncwarp();
+		for (int c = half * (FA_BK / 2); c < (half + 1) * (FA_BK / 2); c++) {
+			int key = k0 + c;
+			float p = rowlive && key <= qrow ? __expf(Ss[r * L.lds + c] * scale - Lr) : 0.0f;
+			DSs[r * L.ldp + c] = __float2bfloat16(p * (Ps[r * L.lds + c] - Dr));
+		}
+		__syncwarp();
+		fb_ab<HD>(acc, DSs, L.ldp, Ks, L.ldh);
+		__syncwarp(); /* before the next tile's S overwrites what this one read */
+	}
+	if (wq0 < n)
+		fb_store<HD>(acc, Ss, L.ldo, scale, dqkv, start, n, wq0, width, h * HD);
+}
+
+/* dk and dv of 64 keys of kv head blockIdx.y: over the group's query heads in order, and for
+ * each the query tiles from the keys' own on */
+template <int HD>
+static __global__ void __launch_bounds__(FA_WARPS * 32)
+	k_tc_flash_dkv(const tc_bf16 *qkv, const tc_bf16 *dob, const float *lse, const float *D,
+		       float *dqkv, const int *cu, int nh, int nkv, float scale)
+{
+	extern __shared__ __align__(128) unsigned char tc_dkv_smem[];
+	const fb_layout L = fb_layout_of(HD);
+	int s = blockIdx.z, kvh = blockIdx.y, group = nh / nkv;
+	int start = cu[s], n = cu[s + 1] - start, j0 = blockIdx.x * FA_BK;
+	if (j0 >= n)
+		return;
+	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, width = (nh + 2 * nkv) * HD;
+	unsigned char *sm = tc_dkv_smem;
+	bf16 *Qs = (bf16 *)(sm + L.q), *Gs = (bf16 *)(sm + L.g), *Ks = (bf16 *)(sm + L.k);
+	bf16 *Vs = (bf16 *)(sm + L.v);
+	float *Ls = (float *)(sm + L.ls), *Ds = (float *)(sm + L.ds);
+	fb_warp W = fb_warp_of(sm, L, warp);
+	float *St = W.s, *Pt = W.dp; /* S^T (keys x queries) and dP^T */
+	bf16 *PTb = W.p, *DSb = W.ds; /* P^T and dS^T in bf16 */
+	fa_load_tile(Ks, L.ldh, qkv, start, n, j0, FA_BK, width, (nh + kvh) * HD, HD);
+	fa_load_tile(Vs, L.ldh, qkv, start, n, j0, FA_BK, width, (nh + nkv + kvh) * HD, HD);
+	int r = lane >> 1, half = lane & 1, wk0 = j0 + warp * 16, key = wk0 + r;
+	wmma::fragment<wmma::accumulator, 16, 16, 16, float> dk[HD / 16], dv[HD / 16];
+	for (int i = 0; i < HD / 16; i++)
+		wmma::fill_fragment(dk[i], 0.0f), wmma::fill_fragment(dv[i], 0.0f);
+	for (int hh = 0; hh < group; hh++) {
+		int h = kvh * group + hh;
+		for (int i0 = j0; i0 < n; i0 += FA_BQ) {
+			__syncthreads(); /* every warp is done with the last query tile */
+			fa_load_tile(Qs, L.ldh, qkv, start, n, i0, FA_BQ, width, h * HD, HD);
+			fa_load_tile(Gs, L.ldh, dob, start, n, i0, FA_BQ, nh * HD, h * HD, HD);
+			for (int c = threadIdx.x; c < FA_BQ; c += blockDim.x) {
+				size_t at = (size_t)(start + i0 + c) * nh + h;
+				Ls[c] = i0 + c < n ? lse[at] : 0, Ds[c] = i0 + c < n ? D[at] : 0;
+			}
+			__syncthreads();
+			if (wk0 >= n)
+				continue;
+			fb_abt<HD>(St, L.lds, Ks + warp * 16 * L.ldh, Qs, L.ldh);
+			fb_abt<HD>(Pt, L.lds, Vs + warp * 16 * L.ldh, Gs, L.ldh);
+			__syncwarp();
+			for (int c = half * (FA_BQ / 2); c < (half + 1) * (FA_BQ / 2); c++) {
+				int qi = i0 + c;
+				bool see = key < n && qi < n && qi >= key;
+				float p = see ? __expf(St[r * L.lds + c] * scale - Ls[c]) : 0.0f;
+				PTb[r * L.ldp + c] = __float2bfloat16(p);
+				DSb[r * L.ldp + c] = __float2bfloat16(p * (Pt[r * L.lds + c] - Ds[c]));
+			}
+			__syncwarp();
+			fb_ab<HD>(dv, PTb, L.ldp, Gs, L.ldh);
+			fb_ab<HD>(dk, DSb, L.ldp, Qs, L.ldh);
+		}
+	}
+	if (wk0 >= n)
+		return;
+	fb_store<HD>(dk, St, L.ldo, scale, dqkv, start, n, wk0, width, (nh + kvh) * HD);
+	fb_store<HD>(dv, St, L.ldo, 1.0f, dqkv, start, n, wk0, width, (nh + nkv + kvh) * HD);
+}
+
 /* RoPE backward (the rotation by minus the angle) on the q and k columns of dqkv, in place in
  * fp32 (the bias gradients sum those), and the whole row in bf16 into out (the GEMMs' input). */
 static __global__ void k_tc_rope_bwd(float *dqkv, tc_bf16 *out, const float2 *cs, int hd, int nh,
@@ -534,6 +756,8 @@ struct train_engine {
 	std::vector<train_layer_off> off;
 	size_t total, embed, norm, head;
 	int dev, recompute;
+	int attn_hd; /* the tensor-core attention's head size (16, 32, 64, 128), or 0: the scalar kernels */
+	size_t fa_smem, fb_smem; /* their shared memory: forward, backward */
 	size_t max_tokens, micro; /* micro: a pack's tokens, unless one sequence is longer */
 	size_t P;		  /* the most tokens a pack holds: the larger of the two */
 	cudaStream_t st;
@@ -554,9 +778,100 @@ struct train_engine {
 	float2 *cs;
 	/* backward scratch */
 	float *dh, *dx, *dwide, *D, *dqkv, *part;
-	tc_bf16 *dhb, *dgu, *dqkvb;
+	tc_bf16 *dhb, *dgu, *dqkvb, *dob; /* dob: the attention output's gradient in bf16 */
 	std::vector<double> inv_base; /* inverse frequencies where they do not depend on length */
 };
+
+/* ---- attention: the tensor-core kernels or the scalar ones ---- */
+
+/* CURATE_CUDA_ATTENTION=reference: the scalar kernels; otherwise (auto) the tensor-core ones
+ * for head sizes 16, 32, 64 and 128 where their shared memory fits, else the scalar ones */
+template <int HD>
+static bool tc_attn_setup(train_engine *e, const cudaDeviceProp &prop)
+{
+	e->fa_smem = fa_layout_of(HD).total, e->fb_smem = fb_layout_of(HD).total;
+	if (std::max(e->fa_smem, e->fb_smem) > prop.sharedMemPerBlockOptin)
+		return false;
+	CUDA_CHECK(cudaFuncSetAttribute(k_tc_flash_fwd<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					(int)e->fa_smem));
+	CUDA_CHECK(cudaFuncSetAttribute(k_tc_flash_dq<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					(int)e->fb_smem));
+	CUDA_CHECK(cudaFuncSetAttribute(k_tc_flash_dkv<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+					(int)e->fb_smem));
+	e->attn_hd = HD;
+	return true;
+}
+
+static void tc_choose_attention(train_engine *e, const cudaDeviceProp &prop)
+{
+	const char *env = getenv("CURATE_CUDA_ATTENTION");
+	e->attn_hd = 0;
+	if (env && !strcmp(env, "reference"))
+		return;
+	switch (e->c.head_dim) {
+	case 16: tc_attn_setup<16>(e, prop); break;
+	case 32: tc_attn_setup<32>(e, prop); break;
+	case 64: tc_attn_setup<64>(e, prop); break;
+	case 128: tc_attn_setup<128>(e, prop); break;
+	}
+}
+
+template <int HD>
+static void tc_flash_fwd(train_engine *e, tc_acts &A, const tc_pack &p, float scale)
+{
+	const scorer_config &c = e->c;
+	dim3 grid((p.maxlen + FA_BQ - 1) / FA_BQ, (unsigned)c.heads, (unsigned)p.members.size());
+	k_tc_flash_fwd<HD><<<grid, FA_WARPS * 32, e->fa_smem, e->st>>>(
+		A.qkv, A.att, A.lse, e->cu, (int)c.heads, (int)c.kv_heads, scale);
+}
+
+template <int HD>
+static void tc_flash_bwd(train_engine *e, tc_acts &A, const tc_pack &p, float scale)
+{
+	const scorer_config &c = e->c;
+	int nh = (int)c.heads, nkv = (int)c.kv_heads;
+	unsigned tiles = (unsigned)((p.maxlen + FA_BQ - 1) / FA_BQ), ns = (unsigned)p.members.size();
+	size_t n = (size_t)p.T * nh * HD;
+	k_tc_to_bf16<<<(unsigned)((n + 255) / 256), 256, 0, e->st>>>(e->dwide, e->dob, n);
+	k_tc_flash_dq<HD><<<dim3(tiles, nh, ns), FA_WARPS * 32, e->fb_smem, e->st>>>(
+		A.qkv, e->dob, A.lse, e->D, e->dqkv, e->cu, nh, nkv, scale);
+	k_tc_flash_dkv<HD><<<dim3(tiles, nkv, ns), FA_WARPS * 32, e->fb_smem, e->st>>>(
+		A.qkv, e->dob, A.lse, e->D, e->dqkv, e->cu, nh, nkv, scale);
+}
+
+/* out and lse of the pack's attention from A.qkv (after RoPE) */
+static void tc_attn_fwd(train_engine *e, tc_acts &A, const tc_pack &p, float scale)
+{
+	const scorer_config &c = e->c;
+	int nh = (int)c.heads, nkv = (int)c.kv_heads, hd = (int)c.head_dim;
+	switch (e->attn_hd) {
+	case 16: tc_flash_fwd<16>(e, A, p, scale); return;
+	case 32: tc_flash_fwd<32>(e, A, p, scale); return;
+	case 64: tc_flash_fwd<64>(e, A, p, scale); return;
+	case 128: tc_flash_fwd<128>(e, A, p, scale); return;
+	}
+	dim3 grid((p.maxlen + TC_ROWS - 1) / TC_ROWS, nh, (unsigned)p.members.size());
+	k_tc_attn_fwd<<<grid, TC_ROWS, 2 * TC_TK * hd * sizeof(float), e->st>>>(
+		A.qkv, A.att, A.lse, e->cu, nh, nkv, hd, scale);
+}
+
+/* dq, dk and dv into e->dqkv (fp32) from the output's gradient e->dwide and e->D */
+static void tc_attn_bwd(train_engine *e, tc_acts &A, const tc_pack &p, float scale)
+{
+	const scorer_config &c = e->c;
+	int nh = (int)c.heads, nkv = (int)c.kv_heads, hd = (int)c.head_dim;
+	switch (e->attn_hd) {
+	case 16: tc_flash_bwd<16>(e, A, p, scale); return;
+	case 32: tc_flash_bwd<32>(e, A, p, scale); return;
+	case 64: tc_flash_bwd<64>(e, A, p, scale); return;
+	case 128: tc_flash_bwd<128>(e, A, p, scale); return;
+	}
+	unsigned tiles = (unsigned)((p.maxlen + TC_ROWS - 1) / TC_ROWS), ns = (unsigned)p.members.size();
+	k_tc_attn_dq<<<dim3(tiles, nh, ns), TC_ROWS, 2 * TC_TK * hd * sizeof(float), e->st>>>(
+		A.qkv, e->dwide, A.lse, e->D, e->dqkv, e->cu, nh, nkv, hd, scale);
+	k_tc_attn_dkv<<<dim3(tiles, nkv, ns), TC_ROWS, (2 * TC_TQ * hd + 2 * TC_TQ) * sizeof(float),
+			e->st>>>(A.qkv, e->dwide, A.lse, e->D, e->dqkv, e->cu, nh, nkv, hd, scale);
+}
 
 static size_t tc_qn(const train_engine *e) { return (size_t)(e->c.heads * e->c.head_dim); }
 static size_t tc_kvn(const train_engine *e) { return (size_t)(e->c.kv_heads * e->c.head_dim); }
@@ -794,7 +1109,8 @@ static bool tc_alloc_all(train_engine *e)
 	       tc_alloc(e, &e->D, P * nh) && tc_alloc(e, &e->dqkv, P * qkvw) &&
 	       tc_alloc(e, &e->part, (P + TC_CHUNK - 1) / TC_CHUNK * cols) &&
 	       tc_alloc(e, &e->dhb, P * H) && tc_alloc(e, &e->dgu, P * 2 * F) &&
-	       tc_alloc(e, &e->dqkvb, P * qkvw) && tc_alloc(e, (char **)&e->ws, e->ws_size);
+	       tc_alloc(e, &e->dqkvb, P * qkvw) && (!e->attn_hd || tc_alloc(e, &e->dob, P * q)) &&
+	       tc_alloc(e, (char **)&e->ws, e->ws_size);
 }
 
 static train_engine *tc_create(const scorer_config *c, const train_layout *L, const float *params,
@@ -837,6 +1153,7 @@ static train_engine *tc_create(const scorer_config *c, const train_layout *L, co
 	CUDA_CHECK(cudaGetDeviceProperties(&prop, e->dev));
 	CUDA_CHECK(cudaStreamCreateWithFlags(&e->st, cudaStreamNonBlocking));
 	LT_CHECK(cublasLtCreate(&e->lt));
+	tc_choose_attention(e, prop);
 	if (!tc_alloc_all(e)) {
 		snprintf(err, errlen, "cuda:%d (%s): out of device memory for %zu tokens a pack%s",
 			 e->dev, prop.name, e->P, e->recompute ? "" : " (recompute would need less)");
@@ -852,7 +1169,8 @@ static train_engine *tc_create(const scorer_config *c, const train_layout *L, co
 	e->inv_base.resize((size_t)c->head_dim / 2);
 	tc_rope_freqs(e->c, 1, e->inv_base.data());
 	CUDA_CHECK(cudaStreamSynchronize(e->st));
-	snprintf(desc, desclen, "cuda:%d (%s)", e->dev, prop.name);
+	snprintf(desc, desclen, "cuda:%d (%s, %s attention)", e->dev, prop.name,
+		 e->attn_hd ? "tensor-core" : "scalar");
 	return e;
 }
 
@@ -952,7 +1270,6 @@ static void tc_layer_fwd(train_engine *e, size_t l, tc_acts &A, const tc_pack &p
 	const tc_weights &W = e->lw[l];
 	int T = p.T, H = (int)c.hidden, F = (int)c.ffn, hd = (int)c.head_dim, nh = (int)c.heads;
 	int nkv = (int)c.kv_heads, q = nh * hd, qkvw = q + 2 * nkv * hd, nt = tc_threads((size_t)H);
-	int ns = (int)p.members.size();
 	float *hin = tc_hs(e, l), eps = (float)c.eps, scale = 1.0f / sqrtf((float)hd);
 	cudaStream_t st = e->st;
 	k_tc_rmsnorm<<<T, nt, 0, st>>>(hin, e->w + o.attn_norm, A.x1, A.r1, H, eps);
@@ -961,9 +1278,7 @@ static void tc_layer_fwd(train_engine *e, size_t l, tc_acts &A, const tc_pack &p
 	k_tc_bias_rope<<<T, tc_threads((size_t)(nh + nkv) * hd / 2), 0, st>>>(
 		A.qkv, e->cs, b ? e->w + o.bq : NULL, b ? e->w + o.bk : NULL, b ? e->w + o.bv : NULL,
 		hd, nh, nkv);
-	dim3 grid((p.maxlen + TC_ROWS - 1) / TC_ROWS, nh, ns);
-	k_tc_attn_fwd<<<grid, TC_ROWS, 2 * TC_TK * hd * sizeof(float), st>>>(A.qkv, A.att, A.lse,
-									    e->cu, nh, nkv, hd, scale);
+	tc_attn_fwd(e, A, p, scale);
 	CUDA_CHECK(cudaMemcpyAsync(A.hmid, hin, (size_t)T * H * 4, cudaMemcpyDeviceToDevice, st));
 	tc_mm_fwd(e, A.att, q, W.wo, A.hmid, CUDA_R_32F, H, T, H, q, true);
 	k_tc_rmsnorm<<<T, nt, 0, st>>>(A.hmid, e->w + o.mlp_norm, A.x2, A.r2, H, eps);
@@ -1000,7 +1315,7 @@ static void tc_layer_bwd(train_engine *e, size_t l, tc_acts &A, const tc_pack &p
 	const tc_weights &W = e->lw[l];
 	int T = p.T, H = (int)c.hidden, F = (int)c.ffn, hd = (int)c.head_dim, nh = (int)c.heads;
 	int nkv = (int)c.kv_heads, q = nh * hd, kv = nkv * hd, qkvw = q + 2 * kv;
-	int nt = tc_threads((size_t)H), ns = (int)p.members.size();
+	int nt = tc_threads((size_t)H);
 	float *hin = tc_hs(e, l), scale = 1.0f / sqrtf((float)hd);
 	cudaStream_t st = e->st;
 	/* MLP: out = hmid + down(silu(gate) * up) */
@@ -1016,11 +1331,7 @@ static void tc_layer_bwd(train_engine *e, size_t l, tc_acts &A, const tc_pack &p
 	tc_mm_dx(e, e->dhb, H, W.wo, e->dwide, T, H, q);
 	tc_mm_dw(e, e->dhb, H, A.att, q, e->g + o.wo, T, H, q);
 	k_tc_attn_rowdot<<<(T * nh + 127) / 128, 128, 0, st>>>(e->dwide, A.att, e->D, T * nh, hd);
-	unsigned tiles = (unsigned)((p.maxlen + TC_ROWS - 1) / TC_ROWS);
-	k_tc_attn_dq<<<dim3(tiles, nh, ns), TC_ROWS, 2 * TC_TK * hd * sizeof(float), st>>>(
-		A.qkv, e->dwide, A.lse, e->D, e->dqkv, e->cu, nh, nkv, hd, scale);
-	k_tc_attn_dkv<<<dim3(tiles, nkv, ns), TC_ROWS, (2 * TC_TQ * hd + 2 * TC_TQ) * sizeof(float), st>>>(
-		A.qkv, e->dwide, A.lse, e->D, e->dqkv, e->cu, nh, nkv, hd, scale);
+	tc_attn_bwd(e, A, p, scale);
 	k_tc_rope_bwd<<<T, tc_threads((size_t)(nh + nkv) * hd / 2), 0, st>>>(e->dqkv, e->dqkvb, e->cs,
 									      hd, nh, nkv);
 	if (o.bq != NO_PARAM) {

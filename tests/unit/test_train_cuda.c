@@ -44,6 +44,7 @@ static const struct shape shapes[] = {
 	{"gqa-hd16-qwen2", 97, 64, 2, 4, 2, 16, 80, 2048, true, ROPE_NONE},
 	{"mha-hd64-dynamic", 64, 128, 2, 2, 2, 64, 96, 32, false, ROPE_DYNAMIC},
 	{"mqa-hd16-llama3", 80, 64, 1, 4, 1, 16, 72, 64, false, ROPE_LLAMA3},
+	{"gqa-hd128", 72, 256, 1, 4, 2, 128, 160, 256, false, ROPE_NONE}, /* the 1.3b preset's */
 };
 
 /* lengths across the attention's tiles of 16 keys and 64 queries */
@@ -121,13 +122,15 @@ static void model_release(struct model *m)
 	train_layout_release(&m->L);
 }
 
+static char last_desc[160]; /* what the last engine() said it runs on */
+
 static struct train_engine *engine(const struct train_engine_ops *ops, const struct model *m,
 				   size_t micro, int recompute)
 {
 	struct train_engine_opts o = {2, 0, MAX_TOKENS, micro, recompute};
-	char desc[160], err[256] = "";
-	struct train_engine *e =
-		ops->create(&m->c, &m->L, m->params, &o, desc, sizeof desc, err, sizeof err);
+	char err[256] = "";
+	struct train_engine *e = ops->create(&m->c, &m->L, m->params, &o, last_desc,
+					     sizeof last_desc, err, sizeof err);
 	if (!e)
 		fail_msg("%s create: %s", ops->name, err);
 	return e;
@@ -245,7 +248,9 @@ static float *scenario_in_child(const char *order, const struct model *m, size_t
 
 static void thread_order_changes_no_bit(void **state)
 {
-	for (size_t k = 0; k < 2; k++) {
+	static const size_t which[] = {0, 1, 3};
+	for (size_t w = 0; w < ARRAY_LEN(which); w++) {
+		size_t k = which[w];
 		struct model m;
 		model_init(&m, &shapes[k], 11 + k);
 		size_t nf, nr, nx;
@@ -299,6 +304,33 @@ static void gradients_match_cpu(void **state)
 		assert_true(cuda_ops->grad_sq(gpu) == got);
 		free(fc), free(fg), free(gc), free(gg);
 		train_cpu_ops.destroy(cpu), cuda_ops->destroy(gpu);
+		model_release(&m);
+	}
+}
+
+/* The tensor-core attention (the default for head sizes 16, 32, 64 and 128) against the
+ * scalar kernels (CURATE_CUDA_ATTENTION=reference): the same predictions and gradients within
+ * the bf16 tolerance; each engine says which it runs. */
+static void tensor_cores_match_scalar(void **state)
+{
+	for (size_t k = 0; k < ARRAY_LEN(shapes); k++) {
+		struct model m;
+		model_init(&m, &shapes[k], 41 + k);
+		const char *name = shapes[k].name, *where = NULL;
+		setenv("CURATE_CUDA_ATTENTION", "reference", 1);
+		struct train_engine *ref = engine(cuda_ops, &m, 0, 0);
+		assert_non_null(strstr(last_desc, "scalar attention"));
+		unsetenv("CURATE_CUDA_ATTENTION");
+		struct train_engine *tc = engine(cuda_ops, &m, 0, 0);
+		assert_non_null(strstr(last_desc, "tensor-core attention"));
+		float pr[NSEQ], pt[NSEQ];
+		accumulate(cuda_ops, ref, &m, pr);
+		accumulate(cuda_ops, tc, &m, pt);
+		check(value_err(pt, pr, NSEQ), TOL_BF16, name, "tensor cores: predictions", NULL);
+		float *gr = grads(cuda_ops, ref, &m), *gt = grads(cuda_ops, tc, &m);
+		check(tensor_err(&m, gt, gr, &where), TOL_BF16, name, "tensor cores: gradients", where);
+		free(gr), free(gt);
+		cuda_ops->destroy(ref), cuda_ops->destroy(tc);
 		model_release(&m);
 	}
 }
@@ -488,6 +520,7 @@ int main(void)
 		/* first: the children must start before this process launches a kernel */
 		cmocka_unit_test(thread_order_changes_no_bit),
 		cmocka_unit_test(gradients_match_cpu),
+		cmocka_unit_test(tensor_cores_match_scalar),
 		cmocka_unit_test(adamw_matches_cpu),
 		cmocka_unit_test(training_steps_match_cpu),
 		cmocka_unit_test(recompute_changes_no_bit),
