@@ -1166,9 +1166,13 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 	struct train_engine_opts eo = {(int)(o.threads ? o.threads : par_cpu_share()),
 				       par_local_rank(), (size_t)o.max_tokens,
 				       (size_t)o.micro_tokens, 0};
-	eo.recompute = !strcmp(o.recompute, "on") ||
-		       (!strcmp(o.recompute, "auto") && act_bytes(&t.c, (size_t)o.max_tokens) >
-							       (double)(4ull << 30));
+	/* auto: the CUDA engine measures its device; the CPU engine when a sequence's activations
+	 * would pass 4 GiB */
+	eo.recompute = !strcmp(o.recompute, "on") ? 1
+		       : strcmp(o.recompute, "auto")	  ? 0
+		       : t.ops != &train_cpu_ops	  ? -1
+							  : act_bytes(&t.c, (size_t)o.max_tokens) >
+							  (double)(4ull << 30);
 	char desc[160] = "";
 	t.e = t.ops->create(&t.c, &t.L, params, &eo, desc, sizeof desc, t.err, sizeof t.err);
 	if (!par_all_ok(t.e != NULL)) {
@@ -1179,7 +1183,7 @@ int scorer_train(const struct config *cfg, const struct train_io *io)
 		log_info("scorer train: %s mode, %zu train and %zu held-out samples (%llu tokens), "
 			 "%lld parameters, on %s%s, %d rank%s", o.mode == MODE_HEAD ? "head" : "full",
 			 t.ntrain, t.nval, (unsigned long long)train_tokens, (long long)t.L.total,
-			 desc, eo.recompute ? " with recomputation" : "", t.nranks,
+			 desc, eo.recompute == 1 ? " with recomputation" : "", t.nranks,
 			 t.nranks == 1 ? "" : "s");
 	char fp[SHA256_HEX];
 	fingerprint(cfg, io->base, io, fp);

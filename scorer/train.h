@@ -58,7 +58,9 @@ struct train_engine_opts {
 	int gpu;           /* CUDA device index */
 	size_t max_tokens; /* the longest sequence */
 	size_t micro_tokens; /* the most tokens one forward/backward packs (CUDA) */
-	int recompute;     /* 1: keep only each layer's input, recompute the rest in backward */
+	int recompute;     /* 1: keep only each layer's input, recompute the rest in backward;
+			    * -1: the engine decides by its memory (the CUDA engine: on when
+			    * every layer's activations would not fit); the bits are the same */
 };
 
 struct train_engine;

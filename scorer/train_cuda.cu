@@ -40,6 +40,8 @@ typedef __nv_bfloat16 tc_bf16;
 /* TC_ROWS: queries (or keys) per attention block, one per thread; TC_TK, TC_TQ: the key and
  * query tiles staged in shared memory; TC_CHUNK: rows per partial of a column sum */
 enum { TC_HD_MAX = 256, TC_ROWS = 64, TC_TK = 16, TC_TQ = 16, TC_CHUNK = 256, TC_SQ = 1 << 16 };
+/* recompute auto: what must stay free on the device besides the engine's own buffers */
+static const size_t TC_HEADROOM = (size_t)2 << 30;
 
 /* ---- kernels ---- */
 
@@ -758,6 +760,8 @@ struct train_engine {
 	int dev, recompute;
 	int attn_hd; /* the tensor-core attention's head size (16, 32, 64, 128), or 0: the scalar kernels */
 	size_t fa_smem, fb_smem; /* their shared memory: forward, backward */
+	bool sizing;		 /* tc_alloc counts into sized instead of allocating */
+	size_t sized;
 	size_t max_tokens, micro; /* micro: a pack's tokens, unless one sequence is longer */
 	size_t P;		  /* the most tokens a pack holds: the larger of the two */
 	cudaStream_t st;
@@ -1034,6 +1038,10 @@ template <class F> static void tc_colsum(train_engine *e, F f, int rows, int col
 template <class T> static bool tc_alloc(train_engine *e, T **p, size_t n)
 {
 	*p = NULL;
+	if (e->sizing) { /* tc_bytes: only counted */
+		e->sized += (n ? n : 1) * sizeof(T);
+		return true;
+	}
 	if (cudaMalloc((void **)p, (n ? n : 1) * sizeof(T)) != cudaSuccess) {
 		cudaGetLastError(); /* (clears the error) */
 		return false;
@@ -1113,6 +1121,15 @@ static bool tc_alloc_all(train_engine *e)
 	       tc_alloc(e, (char **)&e->ws, e->ws_size);
 }
 
+/* the device memory tc_alloc_all would take with the engine's recompute setting */
+static size_t tc_bytes(train_engine *e)
+{
+	e->sizing = true, e->sized = 0;
+	tc_alloc_all(e);
+	e->sizing = false, e->lw.clear(), e->acts.clear();
+	return e->sized;
+}
+
 static train_engine *tc_create(const scorer_config *c, const train_layout *L, const float *params,
 			       const train_engine_opts *o, char *desc, size_t desclen, char *err,
 			       size_t errlen)
@@ -1143,7 +1160,7 @@ static train_engine *tc_create(const scorer_config *c, const train_layout *L, co
 	e->off.assign(L->layer, L->layer + c->layers);
 	e->total = L->total, e->embed = L->embed, e->norm = L->norm, e->head = L->head;
 	e->dev = ((o->gpu % count) + count) % count;
-	e->recompute = o->recompute != 0;
+	e->recompute = o->recompute > 0;
 	e->max_tokens = o->max_tokens;
 	e->micro = std::min<size_t>(o->micro_tokens ? o->micro_tokens : 16384, 0x7fffffff);
 	e->P = std::max(e->micro, e->max_tokens);
@@ -1154,6 +1171,13 @@ static train_engine *tc_create(const scorer_config *c, const train_layout *L, co
 	CUDA_CHECK(cudaStreamCreateWithFlags(&e->st, cudaStreamNonBlocking));
 	LT_CHECK(cublasLtCreate(&e->lt));
 	tc_choose_attention(e, prop);
+	if (o->recompute < 0) {
+		/* auto: every layer's activations where they fit with TC_HEADROOM to spare, else
+		 * one set recomputed per layer (the same bits either way) */
+		size_t free_b = 0, total_b = 0;
+		CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+		e->recompute = tc_bytes(e) + TC_HEADROOM > free_b;
+	}
 	if (!tc_alloc_all(e)) {
 		snprintf(err, errlen, "cuda:%d (%s): out of device memory for %zu tokens a pack%s",
 			 e->dev, prop.name, e->P, e->recompute ? "" : " (recompute would need less)");
@@ -1169,8 +1193,8 @@ static train_engine *tc_create(const scorer_config *c, const train_layout *L, co
 	e->inv_base.resize((size_t)c->head_dim / 2);
 	tc_rope_freqs(e->c, 1, e->inv_base.data());
 	CUDA_CHECK(cudaStreamSynchronize(e->st));
-	snprintf(desc, desclen, "cuda:%d (%s, %s attention)", e->dev, prop.name,
-		 e->attn_hd ? "tensor-core" : "scalar");
+	snprintf(desc, desclen, "cuda:%d (%s, %s attention%s)", e->dev, prop.name,
+		 e->attn_hd ? "tensor-core" : "scalar", e->recompute ? ", recomputation" : "");
 	return e;
 }
 

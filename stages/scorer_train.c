@@ -82,8 +82,9 @@ const struct opt_def scorer_train_opts[] = {
 	{"micro_tokens", OPT_INT, "16384", 1, 1LL << 40, NULL,
 	 "CUDA: the most tokens one forward and backward pass packs; more are accumulated."},
 	{"recompute", OPT_ENUM, "auto", 0, 0, "auto|on|off",
-	 "Keep only each layer's input and recompute the rest in the backward pass; auto: when "
-	 "a sequence's activations would pass 4 GiB."},
+	 "Keep only each layer's input and recompute the rest in the backward pass; auto: on the "
+	 "CPU when a sequence's activations would pass 4 GiB, on a GPU when every layer's would "
+	 "not fit in its free memory with 2 GiB to spare. The result is the same either way."},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 

@@ -588,6 +588,16 @@ static void mma_warp(thread *w)
 /* ---- memory ---- */
 
 static std::map<uintptr_t, size_t> dev_mem, host_mem;
+static size_t dev_used; /* bytes of dev_mem */
+
+/* The emulated device's memory: CURATE_CUDA_EMU_MEM bytes (default 80 GiB, as
+ * totalGlobalMem says), read at each call so that a test may change it between engines; a
+ * cudaMalloc past it fails as on a full GPU. */
+static size_t dev_capacity()
+{
+	const char *e = getenv("CURATE_CUDA_EMU_MEM");
+	return e && *e ? (size_t)strtoull(e, nullptr, 10) : (size_t)80 << 30;
+}
 
 /* the allocation holding [p, p + n), if any */
 static bool inside(const std::map<uintptr_t, size_t> &m, const void *p, size_t n)
@@ -686,7 +696,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev)
 		return cudaErrorInvalidDevice;
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "curate CUDA emulator (CPU)");
-	p->totalGlobalMem = 80ull << 30;
+	p->totalGlobalMem = dev_capacity();
 	p->sharedMemPerBlock = DEFAULT_SMEM;
 	p->sharedMemPerBlockOptin = OPTIN_SMEM;
 	p->sharedMemPerMultiprocessor = 233472;
@@ -751,6 +761,8 @@ cudaError_t cudaMalloc(void **p, size_t n)
 	if (!p)
 		return cudaErrorInvalidValue;
 	std::lock_guard<std::mutex> lock(mu);
+	if (dev_used > dev_capacity() || n > dev_capacity() - dev_used)
+		return cudaErrorMemoryAllocation;
 #ifdef EMU_ASAN
 	void *q = nullptr;
 	if (posix_memalign(&q, 256, n ? n : 1))
@@ -762,7 +774,16 @@ cudaError_t cudaMalloc(void **p, size_t n)
 		return cudaErrorMemoryAllocation;
 #endif
 	dev_mem[(uintptr_t)q] = n;
+	dev_used += n;
 	*p = q;
+	return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b)
+{
+	std::lock_guard<std::mutex> lock(mu);
+	size_t cap = dev_capacity();
+	*free_b = dev_used < cap ? cap - dev_used : 0, *total_b = cap;
 	return cudaSuccess;
 }
 
@@ -771,8 +792,11 @@ cudaError_t cudaFree(void *p)
 	if (!p)
 		return cudaSuccess;
 	std::lock_guard<std::mutex> lock(mu);
-	if (!dev_mem.erase((uintptr_t)p))
+	auto at = dev_mem.find((uintptr_t)p);
+	if (at == dev_mem.end())
 		fail("cudaFree(%p): not a pointer cudaMalloc returned, or freed twice", p);
+	dev_used -= at->second;
+	dev_mem.erase(at);
 #ifdef EMU_ASAN
 	free(p);
 #else

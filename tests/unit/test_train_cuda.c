@@ -269,6 +269,31 @@ static void thread_order_changes_no_bit(void **state)
 	}
 }
 
+/* recompute -1 (auto): every layer's activations kept where the device has room for them and
+ * 2 GiB more, else recomputed; the emulator's memory is CURATE_CUDA_EMU_MEM bytes. The
+ * results are the same bits either way (recompute_changes_no_bit). */
+static void recompute_auto_by_memory(void **state)
+{
+	struct model m;
+	model_init(&m, &shapes[1], 81);
+	struct train_engine *e = engine(cuda_ops, &m, 0, -1);
+	assert_null(strstr(last_desc, "recomputation")); /* 80 GiB */
+	cuda_ops->destroy(e);
+	setenv("CURATE_CUDA_EMU_MEM", "2147483648", 1); /* 2 GiB: no room beside the headroom */
+	e = engine(cuda_ops, &m, 0, -1);
+	assert_non_null(strstr(last_desc, "recomputation"));
+	printf("%-18s recompute auto: off at 80 GiB, on at 2 GiB (%s)\n", shapes[1].name, last_desc);
+	cuda_ops->destroy(e);
+	setenv("CURATE_CUDA_EMU_MEM", "100000000", 1); /* too little even to recompute */
+	struct train_engine_opts o = {2, 0, MAX_TOKENS, 0, -1};
+	char err[256] = "";
+	assert_null(cuda_ops->create(&m.c, &m.L, m.params, &o, last_desc, sizeof last_desc, err,
+				     sizeof err));
+	assert_non_null(strstr(err, "out of device memory"));
+	unsetenv("CURATE_CUDA_EMU_MEM");
+	model_release(&m);
+}
+
 /* ---- against the CPU engine ---- */
 
 static void gradients_match_cpu(void **state)
@@ -524,6 +549,7 @@ int main(void)
 		cmocka_unit_test(adamw_matches_cpu),
 		cmocka_unit_test(training_steps_match_cpu),
 		cmocka_unit_test(recompute_changes_no_bit),
+		cmocka_unit_test(recompute_auto_by_memory),
 		cmocka_unit_test(packs_match_one_pack),
 		cmocka_unit_test(refuses_bad_input),
 	};
