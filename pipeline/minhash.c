@@ -232,14 +232,8 @@ static inline uint64_t word_hash(const unsigned char *s, size_t n, size_t avail)
 	return fmix64(h);
 }
 
-/* Words are runs of letters, digits, '_' and bytes >= 0x80. */
-static inline int word_byte(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c >= 0x80;
-}
-
-/* Bit i set when s[i] is a word byte, for i < 64. SSE2 where there is x86-64 (always), a
+/* Words are runs of letters, digits, '_' and bytes >= 0x80. Bit i of word_mask is set when
+ * s[i] is a word byte, for i < 64. SSE2 where there is x86-64 (always), a
  * byte loop elsewhere: finding words with masks and bit scans, rather than a branch a byte,
  * takes the tokenizer off the mispredicted path. */
 #if defined(__x86_64__)
@@ -261,6 +255,12 @@ static inline uint64_t word_mask(const unsigned char *s)
 	return m;
 }
 #else
+static inline int word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c >= 0x80;
+}
+
 static inline uint64_t word_mask(const unsigned char *s)
 {
 	uint64_t m = 0;
