@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the cmocka units (dev build, then ASan+UBSan build), the MPI units under
-# 1, 2 and 3 ranks, the fuzz corpus replays, and the end-to-end scripts in tests/e2e/.
+# 1, 2 and 3 ranks, the fuzz corpus replays, the end-to-end scripts in tests/e2e/, and some of
+# those again under the ASan+UBSan build (ASAN_E2E).
 # Ends with "N passed, N failed" and a non-zero exit when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,10 @@ export TESTS_TMP="${TESTS_TMP:-$(mktemp -d /tmp/curate-tests.XXXXXX)}"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 MPI_UNITS="test_xchg test_dedup_near"
+# e2e tests that run a second time with the ASan+UBSan build's curate when that build is in
+# TEST_BUILDS (the dev build has no sanitizer, so UB in stage code shows only there): the
+# stages with the most hand-written parsing and buffer code, about 50 s in all
+ASAN_E2E="dedup dedup_chain dedup_near_window tokenize quality_truncate redact decontaminate langid reshard jsonl"
 only="${1:-}"
 
 passed=0 failed=0 skipped=0 failures=()
@@ -55,6 +60,12 @@ done
 for t in tests/e2e/*.sh; do
   [ "$(basename "$t")" = lib.sh ] && continue
   run "e2e $(basename "$t" .sh)" bash "$t"
+done
+for b in $TEST_BUILDS; do
+  [ "${b##*/}" = asan ] && [ "$b" != "$first" ] && [ -x "$b/curate" ] || continue
+  for n in $ASAN_E2E; do
+    run "e2e asan $n" env CURATE="$PWD/$b/curate" bash "tests/e2e/$n.sh"
+  done
 done
 
 echo
