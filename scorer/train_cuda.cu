@@ -452,8 +452,9 @@ struct fb_layout {
 	size_t w, wsize, total;	   /* the warps' regions: the first, and each one's size */
 };
 
-/* A warp's region: S (16 x 64 fp32), dP (the same), P and dS (16 x 64 bf16). S and dP are
- * also where the warp stages its 16 rows of output (16 x ldo floats fit in both for HD <= 128). */
+/* A warp's region: S (16 x 64 fp32), which then holds dP, and P and dS (16 x 64 bf16): about
+ * 9 KiB, so that two blocks fit an H100's SM at head size 128 (104 KiB each). After the last
+ * tile the warps stage their output rows (16 x ldo floats each) where the Q and dO tiles were. */
 __host__ __device__ inline fb_layout fb_layout_of(int hd)
 {
 	fb_layout L;
@@ -461,14 +462,14 @@ __host__ __device__ inline fb_layout fb_layout_of(int hd)
 	size_t tile = (size_t)64 * L.ldh * 2;
 	L.q = 0, L.g = L.q + tile, L.k = L.g + tile, L.v = L.k + tile;
 	L.ls = L.v + tile, L.ds = L.ls + 64 * 4, L.w = L.ds + 64 * 4;
-	L.wsize = (size_t)2 * 16 * L.lds * 4 + (size_t)2 * 16 * L.ldp * 2;
+	L.wsize = (size_t)16 * L.lds * 4 + (size_t)2 * 16 * L.ldp * 2;
 	L.total = L.w + FA_WARPS * L.wsize;
 	return L;
 }
 
-/* the four areas of warp w's region */
+/* the three areas of warp w's region, and its staging area */
 struct fb_warp {
-	float *s, *dp;
+	float *s, *stage;
 	bf16 *p, *ds;
 };
 
@@ -476,9 +477,9 @@ static __device__ inline fb_warp fb_warp_of(unsigned char *sm, const fb_layout &
 {
 	fb_warp a;
 	a.s = (float *)(sm + L.w + w * L.wsize);
-	a.dp = a.s + 16 * L.lds;
-	a.p = (bf16 *)(a.dp + 16 * L.lds);
+	a.p = (bf16 *)(a.s + 16 * L.lds);
 	a.ds = a.p + 16 * L.ldp;
+	a.stage = (float *)(sm + L.q) + w * 16 * L.ldo; /* 64 x ldo floats fit in the Q and dO tiles */
 	return a;
 }
 
@@ -560,7 +561,7 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 	bf16 *Qs = (bf16 *)(sm + L.q), *Gs = (bf16 *)(sm + L.g), *Ks = (bf16 *)(sm + L.k);
 	bf16 *Vs = (bf16 *)(sm + L.v);
 	fb_warp W = fb_warp_of(sm, L, warp);
-	float *Ss = W.s, *Ps = W.dp; /* S and dP */
+	float *Ss = W.s; /* S, then dP */
 	bf16 *DSs = W.ds;
 	fa_load_tile(Qs, L.ldh, qkv, start, n, q0, FA_BQ, width, h * HD, HD);
 	fa_load_tile(Gs, L.ldh, dob, start, n, q0, FA_BQ, nh * HD, h * HD, HD);
@@ -580,19 +581,26 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 		if (wq0 >= n || k0 > wq0 + 15)
 			continue;
 		fb_abt<HD>(Ss, L.lds, Qs + warp * 16 * L.ldh, Ks, L.ldh);
-		fb_abt<HD>(Ps, L.lds, Gs + warp * 16 * L.ldh, Vs, L.ldh);
 		__syncwarp();
-		for (int c = half * (FA_BK / 2); c < (half + 1) * (FA_BK / 2); c++) {
-			int key = k0 + c;
-			float p = rowlive && key <= qrow ? __expf(Ss[r * L.lds + c] * scale - Lr) : 0.0f;
-			DSs[r * L.ldp + c] = __float2bfloat16(p * (Ps[r * L.lds + c] - Dr));
+		float p[FA_BK / 2]; /* this lane's half row of P */
+		const float *row = Ss + r * L.lds + half * (FA_BK / 2);
+#pragma unroll
+		for (int c = 0; c < FA_BK / 2; c++) {
+			int key = k0 + half * (FA_BK / 2) + c;
+			p[c] = rowlive && key <= qrow ? __expf(row[c] * scale - Lr) : 0.0f;
 		}
 		__syncwarp();
+		fb_abt<HD>(Ss, L.lds, Gs + warp * 16 * L.ldh, Vs, L.ldh); /* dP */
+		__syncwarp();
+#pragma unroll
+		for (int c = 0; c < FA_BK / 2; c++)
+			DSs[r * L.ldp + half * (FA_BK / 2) + c] = __float2bfloat16(p[c] * (row[c] - Dr));
+		__syncwarp();
 		fb_ab<HD>(acc, DSs, L.ldp, Ks, L.ldh);
-		__syncwarp(); /* before the next tile's S overwrites what this one read */
 	}
+	__syncthreads(); /* the Q and dO tiles become the staging areas */
 	if (wq0 < n)
-		fb_store<HD>(acc, Ss, L.ldo, scale, dqkv, start, n, wq0, width, h * HD);
+		fb_store<HD>(acc, W.stage, L.ldo, scale, dqkv, start, n, wq0, width, h * HD);
 }
 
 /* dk and dv of 64 keys of kv head blockIdx.y: over the group's query heads in order, and for
@@ -614,7 +622,7 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 	bf16 *Vs = (bf16 *)(sm + L.v);
 	float *Ls = (float *)(sm + L.ls), *Ds = (float *)(sm + L.ds);
 	fb_warp W = fb_warp_of(sm, L, warp);
-	float *St = W.s, *Pt = W.dp; /* S^T (keys x queries) and dP^T */
+	float *St = W.s;	      /* S^T (keys x queries), then dP^T */
 	bf16 *PTb = W.p, *DSb = W.ds; /* P^T and dS^T in bf16 */
 	fa_load_tile(Ks, L.ldh, qkv, start, n, j0, FA_BK, width, (nh + kvh) * HD, HD);
 	fa_load_tile(Vs, L.ldh, qkv, start, n, j0, FA_BK, width, (nh + nkv + kvh) * HD, HD);
@@ -622,6 +630,7 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 	wmma::fragment<wmma::accumulator, 16, 16, 16, float> dk[HD / 16], dv[HD / 16];
 	for (int i = 0; i < HD / 16; i++)
 		wmma::fill_fragment(dk[i], 0.0f), wmma::fill_fragment(dv[i], 0.0f);
+	const float *row = St + r * L.lds + half * (FA_BQ / 2);
 	for (int hh = 0; hh < group; hh++) {
 		int h = kvh * group + hh;
 		for (int i0 = j0; i0 < n; i0 += FA_BQ) {
@@ -636,24 +645,33 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 			if (wk0 >= n)
 				continue;
 			fb_abt<HD>(St, L.lds, Ks + warp * 16 * L.ldh, Qs, L.ldh);
-			fb_abt<HD>(Pt, L.lds, Vs + warp * 16 * L.ldh, Gs, L.ldh);
 			__syncwarp();
-			for (int c = half * (FA_BQ / 2); c < (half + 1) * (FA_BQ / 2); c++) {
-				int qi = i0 + c;
+			for (int c = 0; c < FA_BQ / 2; c++) {
+				int col = half * (FA_BQ / 2) + c, qi = i0 + col;
 				bool see = key < n && qi < n && qi >= key;
-				float p = see ? __expf(St[r * L.lds + c] * scale - Ls[c]) : 0.0f;
-				PTb[r * L.ldp + c] = __float2bfloat16(p);
-				DSb[r * L.ldp + c] = __float2bfloat16(p * (Pt[r * L.lds + c] - Ds[c]));
+				float p = see ? __expf(row[c] * scale - Ls[col]) : 0.0f;
+				PTb[r * L.ldp + col] = __float2bfloat16(p);
+			}
+			__syncwarp();
+			fb_abt<HD>(St, L.lds, Vs + warp * 16 * L.ldh, Gs, L.ldh); /* dP^T */
+			__syncwarp();
+			/* dS^T from the bf16 P^T just written (fp32 P in registers would cost HD 128
+			 * 32 more registers a thread: spills) */
+			for (int c = 0; c < FA_BQ / 2; c++) {
+				int col = half * (FA_BQ / 2) + c;
+				float p = __bfloat162float(PTb[r * L.ldp + col]);
+				DSb[r * L.ldp + col] = __float2bfloat16(p * (row[c] - Ds[col]));
 			}
 			__syncwarp();
 			fb_ab<HD>(dv, PTb, L.ldp, Gs, L.ldh);
 			fb_ab<HD>(dk, DSb, L.ldp, Qs, L.ldh);
 		}
 	}
+	__syncthreads(); /* the Q and dO tiles become the staging areas */
 	if (wk0 >= n)
 		return;
-	fb_store<HD>(dk, St, L.ldo, scale, dqkv, start, n, wk0, width, (nh + kvh) * HD);
-	fb_store<HD>(dv, St, L.ldo, 1.0f, dqkv, start, n, wk0, width, (nh + nkv + kvh) * HD);
+	fb_store<HD>(dk, W.stage, L.ldo, scale, dqkv, start, n, wk0, width, (nh + kvh) * HD);
+	fb_store<HD>(dv, W.stage, L.ldo, 1.0f, dqkv, start, n, wk0, width, (nh + nkv + kvh) * HD);
 }
 
 /* RoPE backward (the rotation by minus the angle) on the q and k columns of dqkv, in place in
