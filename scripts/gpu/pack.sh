@@ -8,16 +8,16 @@
 # Makefile's flags (a copy built here travels too, in case that fails).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-make -s MODE=release BUILD=build/release build/release/curate
+make -s MODE=release BUILD=build/release build/release/curate build/release/tests/test_train_cuda
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/real" "$stage/lib/ucx" .gpu
-cp build/release/curate "$stage/real/"
+cp build/release/curate build/release/tests/test_train_cuda "$stage/real/"
 [ -f build/release/libcurate-cuda.so ] && cp build/release/libcurate-cuda.so "$stage/real/libcurate-cuda.so.here"
 # the tools the GPU tests call besides curate: jq, and MPICH's launcher for the rank tests
 cp /usr/bin/jq /usr/bin/hydra_pmi_proxy "$stage/real/"
 cp /usr/bin/mpiexec.hydra "$stage/real/mpiexec"
-ldd build/release/curate /usr/bin/jq /usr/bin/mpiexec.hydra /usr/bin/hydra_pmi_proxy |
+ldd build/release/curate build/release/tests/test_train_cuda /usr/bin/jq /usr/bin/mpiexec.hydra /usr/bin/hydra_pmi_proxy |
   awk '$3 ~ /^\// { print $3 }' | sort -u | while read -r lib; do
   case $(basename "$lib") in
     libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | libresolv.so* | ld-linux* | libstdc++* | libgcc_s*) ;;

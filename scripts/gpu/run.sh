@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The scorer's checks and benchmarks on a GPU machine lent through the device tool, in one or
-# two calls (docs/scorer.md, "On a GPU"). Here: bash scripts/gpu/pack.sh; then
-#   run(command="bash scripts/gpu/run.sh tests", carry=[".gpu"])   # about 5 minutes
-#   run(command="bash scripts/gpu/run.sh bench", carry=[".gpu"])   # about 5 minutes
-# It builds libcurate-cuda.so with that machine's nvcc, runs the GPU tests (scorer_cuda,
-# scorer_hf, scorer, quality) and the benchmark against transformers; the log, a summary and
-# benchmarks-gpu.md come back under $OUT.
+# The scorer's and the trainer's checks and benchmarks on a GPU machine lent through the device
+# tool, in two or three calls (docs/scorer.md, "On a GPU"). Here: bash scripts/gpu/pack.sh; then
+#   run(command="bash scripts/gpu/run.sh tests", carry=[".gpu"])   # scoring tests, ~5 minutes
+#   run(command="bash scripts/gpu/run.sh bench", carry=[".gpu"])   # scoring bench, ~5 minutes
+#   run(command="bash scripts/gpu/run.sh train", carry=[".gpu"])   # training, ~4 minutes
+# It builds libcurate-cuda.so with that machine's nvcc, runs the GPU tests (tests: scorer_cuda,
+# scorer_hf (which also loads what scorer train writes into transformers), scorer, quality;
+# train: test_train_cuda against the real library and scorer_train_cuda_emu.sh's checks on the
+# GPU) and the benchmarks against transformers (bench: scorer_gpu; train: train_gpu, the 1.3B
+# full fine-tune's tokens/s and MFU); the log, a summary and benchmarks-gpu.md come back under
+# $OUT. With 15 minutes of device time, train first when the trainer is what needs measuring.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 what=${1:-all}
@@ -59,6 +63,28 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
     case $rc in 0) r=ok ;; 77) r="skipped: $(tail -1 "$OUT/test-$t.txt")" ;; *) r="FAILED (exit $rc)" ;; esac
     summary "test $t: $r in $(($(date +%s) - t0)) s"
   done
+fi
+
+if [ "$what" = train ] || [ "$what" = all ]; then
+  echo "== test test_train_cuda (the CUDA trainer against the CPU engine, on this GPU)"
+  t0=$(date +%s)
+  LD_LIBRARY_PATH="$libs" CURATE_TRAIN_CUDA_LIB="$G/real/libcurate-cuda.so" timeout 300 \
+    "$G/real/test_train_cuda" >"$OUT/test-train_cuda.txt" 2>&1
+  rc=$?
+  cat "$OUT/test-train_cuda.txt"
+  [ $rc = 0 ] && r=ok || r="FAILED (exit $rc)"
+  summary "test test_train_cuda: $r in $(($(date +%s) - t0)) s"
+  echo "== test scorer_train_cuda (scorer_train_cuda_emu.sh on this GPU)"
+  t0=$(date +%s)
+  CURATE_TRAIN_GPU=1 timeout 300 bash tests/e2e/scorer_train_cuda_emu.sh >"$OUT/test-scorer_train_cuda.txt" 2>&1
+  rc=$?
+  cat "$OUT/test-scorer_train_cuda.txt"
+  [ $rc = 0 ] && r=ok || r="FAILED (exit $rc)"
+  summary "test scorer_train_cuda: $r in $(($(date +%s) - t0)) s"
+  echo "== bench train_gpu"
+  export BENCH_CK13=/tmp/curate-hf-1.3b
+  BENCH_REPEAT=1 CURATE_BENCH_OUT="$OUT/benchmarks-gpu-train.md" timeout 420 bash scripts/bench.sh train_gpu
+  summary "bench train_gpu: exit $?, $OUT/benchmarks-gpu-train.md"
 fi
 
 if [ "$what" = bench ] || [ "$what" = all ]; then

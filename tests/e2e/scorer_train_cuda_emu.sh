@@ -13,8 +13,17 @@ source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 REF="$ROOT/tests/parity/scorer_ref.py" TR="$ROOT/tests/parity/train_ref.py"
 $PY -c 'import torch' || fail "python3-torch is missing (scripts/deps.sh installs it)"
-export CURATE_CUDA_LIB="$(dirname "$CURATE")/libcurate-cuda-emu.so"
-[ -f "$CURATE_CUDA_LIB" ] || fail "no $CURATE_CUDA_LIB (make builds it in every mode)"
+# CURATE_TRAIN_GPU=1 (scripts/gpu/run.sh on a GPU machine): the same checks against the real
+# libcurate-cuda.so that curate finds there; the emulator's thread orders become plain reruns,
+# which on a GPU must give the same bits too
+if [ "${CURATE_TRAIN_GPU:-0}" = 1 ]; then
+  unset CURATE_CUDA_LIB
+  ondev="on cuda:"
+else
+  export CURATE_CUDA_LIB="$(dirname "$CURATE")/libcurate-cuda-emu.so"
+  [ -f "$CURATE_CUDA_LIB" ] || fail "no $CURATE_CUDA_LIB (make builds it in every mode)"
+  ondev="curate CUDA emulator"
+fi
 cd "$T"
 one_step="pretokenized=true val_fraction=0 shuffle=false batch_tokens=1000000 device=cuda"
 for c in mha gqa-tied-bf16-llama3 gqa-headdim-linear-f16-sharded gqa-hd64 qwen2-bias; do
@@ -24,7 +33,7 @@ for c in mha gqa-tied-bf16-llama3 gqa-headdim-linear-f16-sharded gqa-hd64 qwen2-
   for rc in off on; do
     "$CURATE" scorer train -m "ck-$c" -o "out-$c" "lab-$c.jsonl" $one_step recompute=$rc \
       --dump-grads "ours-$c-$rc.st" 2>"log-$c" || { cat "log-$c"; fail "$c: scorer train device=cuda --dump-grads"; }
-    grep -q "curate CUDA emulator" "log-$c" || { cat "log-$c"; fail "$c: not trained on the emulated GPU"; }
+    grep -q "$ondev" "log-$c" || { cat "log-$c"; fail "$c: not trained on the (emulated) GPU"; }
     out=$($PY "$TR" compare "ours-$c-$rc.st" "ref-$c.st" 5e-2) || fail "$c (recompute $rc): gradient: $out"
     echo "$c, recompute $rc: cuda gradient against autograd: $out"
   done
@@ -70,4 +79,4 @@ CURATE_CUDA_EMU_ORDER=random "$CURATE" scorer train -m "ck-$c" -o "rnd-$c" steps
   device=cuda 2>"alog-rnd" || { cat "alog-rnd"; fail "$c: random order training"; }
 cmp -s "rnd-$c/model.safetensors" "gpu-$c/model.safetensors" || fail "$c: random thread order trains other weights"
 echo "$c: training in random thread order writes the same checkpoint"
-echo "the CUDA trainer matches autograd and the CPU trainer on the emulator"
+echo "the CUDA trainer matches autograd and the CPU trainer ($ondev)"
