@@ -60,6 +60,26 @@ static __device__ void fa_load_tile(bf16 *dst, int ld, const bf16 *qkv, int star
 	}
 }
 
+/* C (16 x FA_BK, fp32, row stride ld) = A B^T by WMMA: A 16 rows of a tile, B the FA_BK rows of
+ * another, both [row][hd] bf16 with row stride ldh (the forward's S = Q K^T; the backward's
+ * products of the same shape, train_cuda.cu) */
+static __device__ inline void fa_abt(float *C, int ld, const bf16 *A, const bf16 *B, int ldh,
+				     int hd)
+{
+	for (int j = 0; j < FA_BK / 16; j++) {
+		wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+		wmma::fill_fragment(acc, 0.0f);
+		for (int kk = 0; kk < hd; kk += 16) {
+			wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
+			wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> b;
+			wmma::load_matrix_sync(a, A + kk, ldh);
+			wmma::load_matrix_sync(b, B + j * 16 * ldh + kk, ldh);
+			wmma::mma_sync(acc, a, b, acc);
+		}
+		wmma::store_matrix_sync(C + j * 16, acc, ld, wmma::mem_row_major);
+	}
+}
+
 /* HD = 0: any head size (a multiple of 16), the output accumulated in shared memory.
  * HD = 64 or 128: the output stays in WMMA accumulators in registers across key tiles and
  * goes through shared memory only when some row's max grew (then every row is rescaled there),
@@ -102,18 +122,7 @@ __device__ void fa_forward(unsigned char *fa_smem, const bf16 *qkv, bf16 *out, f
 		__syncthreads();
 		if (wq0 >= n || k0 > wq0 + 15)
 			continue; /* no live row in this warp, or every key is in its future */
-		for (int j = 0; j < FA_BK / 16; j++) {
-			wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-			wmma::fill_fragment(acc, 0.0f);
-			for (int kk = 0; kk < hd; kk += 16) {
-				wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
-				wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> b;
-				wmma::load_matrix_sync(a, Qs + warp * 16 * L.ldh + kk, L.ldh);
-				wmma::load_matrix_sync(b, Ks + j * 16 * L.ldh + kk, L.ldh);
-				wmma::mma_sync(acc, a, b, acc);
-			}
-			wmma::store_matrix_sync(Ss + j * 16, acc, L.lds, wmma::mem_row_major);
-		}
+		fa_abt(Ss, L.lds, Qs + warp * 16 * L.ldh, Ks, L.ldh, hd);
 		__syncwarp();
 		/* online softmax of row r over this lane's 32 columns, then across the pair */
 		float x[FA_BK / 2], mx = -INFINITY;

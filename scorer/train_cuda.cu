@@ -483,25 +483,6 @@ static __device__ inline fb_warp fb_warp_of(unsigned char *sm, const fb_layout &
 	return a;
 }
 
-/* C (16 x 64, fp32, row stride ld) = A B^T, A: 16 rows of a tile, B: the 64 rows of another,
- * both [row][hd] bf16 with stride ldh */
-template <int HD>
-static __device__ void fb_abt(float *C, int ld, const bf16 *A, const bf16 *B, int ldh)
-{
-	for (int j = 0; j < FA_BK / 16; j++) {
-		wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-		wmma::fill_fragment(acc, 0.0f);
-		for (int kk = 0; kk < HD; kk += 16) {
-			wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
-			wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> b;
-			wmma::load_matrix_sync(a, A + kk, ldh);
-			wmma::load_matrix_sync(b, B + j * 16 * ldh + kk, ldh);
-			wmma::mma_sync(acc, a, b, acc);
-		}
-		wmma::store_matrix_sync(C + j * 16, acc, ld, wmma::mem_row_major);
-	}
-}
-
 /* acc[i] += A B[:, 16 i : 16 i + 16], A: 16 x 64 bf16 (stride ldp), B: 64 x HD bf16 (ldh) */
 template <int HD>
 static __device__ void fb_ab(wmma::fragment<wmma::accumulator, 16, 16, 16, float> *acc,
@@ -580,7 +561,7 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 		__syncthreads();
 		if (wq0 >= n || k0 > wq0 + 15)
 			continue;
-		fb_abt<HD>(Ss, L.lds, Qs + warp * 16 * L.ldh, Ks, L.ldh);
+		fa_abt(Ss, L.lds, Qs + warp * 16 * L.ldh, Ks, L.ldh, HD);
 		__syncwarp();
 		float p[FA_BK / 2]; /* this lane's half row of P */
 		const float *row = Ss + r * L.lds + half * (FA_BK / 2);
@@ -590,7 +571,7 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 			p[c] = rowlive && key <= qrow ? __expf(row[c] * scale - Lr) : 0.0f;
 		}
 		__syncwarp();
-		fb_abt<HD>(Ss, L.lds, Gs + warp * 16 * L.ldh, Vs, L.ldh); /* dP */
+		fa_abt(Ss, L.lds, Gs + warp * 16 * L.ldh, Vs, L.ldh, HD); /* dP */
 		__syncwarp();
 #pragma unroll
 		for (int c = 0; c < FA_BK / 2; c++)
@@ -644,7 +625,7 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 			__syncthreads();
 			if (wk0 >= n)
 				continue;
-			fb_abt<HD>(St, L.lds, Ks + warp * 16 * L.ldh, Qs, L.ldh);
+			fa_abt(St, L.lds, Ks + warp * 16 * L.ldh, Qs, L.ldh, HD);
 			__syncwarp();
 			for (int c = 0; c < FA_BQ / 2; c++) {
 				int col = half * (FA_BQ / 2) + c, qi = i0 + col;
@@ -653,7 +634,7 @@ static __global__ void __launch_bounds__(FA_WARPS * 32)
 				PTb[r * L.ldp + col] = __float2bfloat16(p);
 			}
 			__syncwarp();
-			fb_abt<HD>(St, L.lds, Vs + warp * 16 * L.ldh, Gs, L.ldh); /* dP^T */
+			fa_abt(St, L.lds, Vs + warp * 16 * L.ldh, Gs, L.ldh, HD); /* dP^T */
 			__syncwarp();
 			/* dS^T from the bf16 P^T just written (fp32 P in registers would cost HD 128
 			 * 32 more registers a thread: spills) */
