@@ -985,7 +985,7 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 	float *y = xcalloc(most + 1, sizeof *y), *preds = xcalloc(most + 1, sizeof *preds);
 	float *grad = t->nranks > 1 || io->dump_grads ? xmalloc(total * sizeof *grad) : NULL;
 	char *state = xasprintf("%s/checkpoint/state.bin", io->out);
-	double t0 = now_seconds();
+	double t0 = now_seconds(), aside = 0; /* aside: evaluations and checkpoints */
 	uint64_t tokens_run = 0;
 	int rc = 0;
 	for (size_t s = from; s < pl->nsteps && !rc; s++) {
@@ -1048,13 +1048,14 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 						       (json_int_t)s + 1, "lr", lr, "loss",
 						       loss / (double)(hi - lo), "grad_norm", gn,
 						       "tokens", (json_int_t)tokens));
-		double dt = now_seconds() - t0;
+		double dt = now_seconds() - t0 - aside;
 		if (t->rank == 0 && (o->log_every && ((s + 1) % (size_t)o->log_every == 0 ||
 						      s + 1 == pl->nsteps)))
 			log_info("scorer train: step %zu/%zu loss %.5f lr %.3g grad_norm %.4f "
 				 "%.0f tokens/s", s + 1, pl->nsteps, loss / (double)(hi - lo), lr, gn,
 				 dt > 0 ? (double)tokens_run / dt : 0);
 		bool last = s + 1 == pl->nsteps;
+		double ta = now_seconds(); /* evaluating and saving: not the steps' time */
 		if (!last && o->eval_every && (s + 1) % (size_t)o->eval_every == 0 && t->nval) {
 			if (t->ops->get_state(t->e, params, NULL, NULL, t->err, sizeof t->err) < 0)
 				DIE("%s", t->err);
@@ -1086,9 +1087,10 @@ static int run_full(struct trainer *t, const struct train_io *io, const struct p
 				rc = -1;
 			}
 		}
+		aside += now_seconds() - ta;
 		test_delay();
 	}
-	*step_seconds = now_seconds() - t0;
+	*step_seconds = now_seconds() - t0 - aside;
 	free(mine), free(ids), free(lens), free(y), free(preds), free(grad), free(state);
 	return rc;
 }
