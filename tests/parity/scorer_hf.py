@@ -8,9 +8,6 @@ transformers itself (random init, save_pretrained), so curate's loader reads wha
   scorer_hf.py score DIR DEVICE DTYPE ATTN IDS...  "%.9f\\tIDS" per file, each sequence alone
   scorer_hf.py lengths KIND N MAX SEED           N lengths: "fixed" (all MAX) or "mix"
   scorer_hf.py bench DIR LENGTHS BUDGET          bf16 sdpa on cuda: tokens/s, TFLOP/s, MFU
-  scorer_hf.py train-labels OUT N LEN VOCAB SEED N pretokenized labels of LEN tokens each
-  scorer_hf.py train-bench DIR LABELS BATCH STEPS  a plain fine-tuning loop: tokens/s, MFU
-  scorer_hf.py mfu DIR LEN TOKENS_PER_S          the training MFU of a rate (both sides' count)
 """
 import json
 import math
@@ -144,94 +141,6 @@ def bench(dir, lengths_file, budget, peak=989.0):
     print("tokens_per_s\t%.1f\ntflops\t%.4f\nmfu\t%.4f" % (total / dt, tf, tf / peak))
 
 
-def peak_tflops(name):
-    """Dense bf16 tensor-core peak of the GPU named (NVIDIA's data sheets), in TFLOP/s."""
-    n = name.upper()
-    if "H100" in n and "PCIE" in n:
-        return 756.0
-    if "H100" in n or "H200" in n or "H800" in n:
-        return 989.0
-    if "A100" in n or "A800" in n:
-        return 312.0
-    return 989.0  # unknown: the H100 SXM's, as the scoring bench assumes
-
-
-def train_flops(cfg, n):
-    """One training pass over a sequence of n tokens: the forward's count (flops) three times,
-    the backward being two such products for each of the forward's (PaLM, appendix B)."""
-    return 3 * flops(cfg, n)
-
-
-def train_labels(out, n, length, vocab, seed):
-    """Pretokenized labels as curate's scorer train reads them (pretokenized=true)."""
-    r = random.Random(int(seed))
-    with open(out, "w") as f:
-        for i in range(int(n)):
-            ids = [r.randrange(1, int(vocab)) for _ in range(int(length))]
-            f.write(json.dumps({"id": f"seq-{i}", "ids": ids, "score": round(r.random(), 3)}) + "\n")
-
-
-def train_bench(dir, labels, batch, steps, lr=2e-5, wd=0.01, clip=1.0):
-    """A plain PyTorch + transformers fine-tune of the regression head and every weight: fp32
-    parameters and AdamW state (fused), bf16 autocast, sdpa, MSE on the labels' scores, grad
-    clipping; batches of BATCH sequences in file order (all one length: no padding). One
-    untimed step first (kernel selection, allocator), then STEPS timed. Gradient checkpointing
-    only when a step runs out of memory without it (said in the output)."""
-    m = load(dir, "cuda", "f32", "sdpa").train()
-    recs = [json.loads(l) for l in open(labels) if l.strip()]
-    batch, steps = int(batch), int(steps)
-    need = batch * (steps + 1)
-    if len(recs) < need:
-        sys.exit(f"{labels}: {len(recs)} records, {need} needed")
-    opt = torch.optim.AdamW(m.parameters(), lr=lr, weight_decay=wd, fused=True)
-    def step(k):
-        b = recs[k * batch:(k + 1) * batch]
-        ids = torch.tensor([r["ids"] for r in b], device="cuda")
-        y = torch.tensor([r["score"] for r in b], device="cuda")
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            pred = m(input_ids=ids).logits.float().squeeze(-1)
-        loss = torch.nn.functional.mse_loss(pred, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    checkpointing = False
-    try:
-        step(0)
-    except torch.cuda.OutOfMemoryError:
-        opt.zero_grad(set_to_none=True)
-        torch.cuda.empty_cache()
-        m.gradient_checkpointing_enable()
-        checkpointing = True
-        step(0)
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for k in range(1, steps + 1):
-        step(k)
-    torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
-    lens = [len(r["ids"]) for r in recs[batch:need]]
-    name = torch.cuda.get_device_name()
-    tf = sum(train_flops(m.config, n) for n in lens) / dt / 1e12
-    print("device\t%s" % name)
-    print("transformers\t%s\ttorch\t%s" % (transformers.__version__, torch.__version__))
-    print("gradient_checkpointing\t%s" % ("on" if checkpointing else "off"))
-    print("steps\t%d\ntokens\t%d\nseconds\t%.3f" % (steps, sum(lens), dt))
-    print("peak_gib\t%.1f" % (torch.cuda.max_memory_allocated() / 2**30))
-    print("tokens_per_s\t%.1f\ntflops\t%.4f\npeak\t%.0f\nmfu\t%.4f"
-          % (sum(lens) / dt, tf, peak_tflops(name), tf / peak_tflops(name)))
-
-
-def mfu(dir, length, tokens_per_s):
-    """MFU of a training rate on sequences of LENGTH tokens, counted as train_bench counts."""
-    cfg = transformers.AutoConfig.from_pretrained(dir)
-    n = int(length)
-    name = torch.cuda.get_device_name() if torch.cuda.is_available() else ""
-    tf = train_flops(cfg, n) / n * float(tokens_per_s) / 1e12
-    print("tflops\t%.4f\npeak\t%.0f\nmfu\t%.4f" % (tf, peak_tflops(name), tf / peak_tflops(name)))
-
-
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "make":
@@ -242,12 +151,6 @@ def main():
         lengths(*args)
     elif cmd == "bench":
         bench(*args)
-    elif cmd == "train-labels":
-        train_labels(*args)
-    elif cmd == "train-bench":
-        train_bench(*args)
-    elif cmd == "mfu":
-        mfu(*args)
     else:
         sys.exit("usage: see the docstring")
 
