@@ -248,7 +248,7 @@ static float *scenario_in_child(const char *order, const struct model *m, size_t
 
 static void thread_order_changes_no_bit(void **state)
 {
-	static const size_t which[] = {0, 1, 3};
+	static const size_t which[] = {0, 1}; /* head sizes 16 and 64 (128 runs the same template) */
 	for (size_t w = 0; w < ARRAY_LEN(which); w++) {
 		size_t k = which[w];
 		struct model m;
