@@ -52,19 +52,22 @@ def labels(out, dir, n, length, seed):
             f.write(json.dumps({"id": f"seq-{i}", "ids": ids, "score": round(r.random(), 3)}) + "\n")
 
 
+def attention_width(cfg, heads="num_attention_heads"):
+    """d: heads x head size (the kv heads' with heads="num_key_value_heads")."""
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    return cfg[heads] * hd
+
+
 def matrix_params(cfg):
     """N: the weights of the layers' matrices (no embedding, no norms; the head apart)."""
     H, L, F = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["intermediate_size"]
-    hd = cfg.get("head_dim") or H // cfg["num_attention_heads"]
-    q, kv = cfg["num_attention_heads"] * hd, cfg["num_key_value_heads"] * hd
+    q, kv = attention_width(cfg), attention_width(cfg, "num_key_value_heads")
     return L * (2 * H * q + 2 * H * kv + 3 * H * F)
 
 
 def train_flops_per_token(cfg, n):
     """6 N + 6 L d (n + 1) + 6 H / n: 3 x scorer_flops(n) / n (the docstring above)."""
-    H, L = cfg["hidden_size"], cfg["num_hidden_layers"]
-    hd = cfg.get("head_dim") or H // cfg["num_attention_heads"]
-    d = cfg["num_attention_heads"] * hd
+    H, L, d = cfg["hidden_size"], cfg["num_hidden_layers"], attention_width(cfg)
     forward = 2 * matrix_params(cfg) * n + 4 * d * L * n * (n + 1) / 2 + 2 * H
     return 3 * forward / n
 
@@ -89,10 +92,9 @@ def rate_fields(cfg, n, tokens_per_s, name):
     per_token = train_flops_per_token(cfg, n)
     tf = per_token * tokens_per_s / 1e12
     peak, assumed = peak_tflops(name)
-    hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
     return ("matrix_params\t%d\nlayers\t%d\nattention_width\t%d\nhidden\t%d\n"
             "flops_per_token\t%.6g\ntflops\t%.2f\npeak_tflops\t%.0f%s\nmfu\t%.4f"
-            % (matrix_params(cfg), cfg["num_hidden_layers"], cfg["num_attention_heads"] * hd,
+            % (matrix_params(cfg), cfg["num_hidden_layers"], attention_width(cfg),
                cfg["hidden_size"], per_token, tf, peak, " (assumed)" if assumed else "", tf / peak))
 
 
